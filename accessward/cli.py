@@ -1,0 +1,293 @@
+"""The ``accessward`` command. Thin: parse, wire, call the layers, print, exit with a meaning."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy import Engine
+
+from accessward import exitcodes, logs, ui, wiring
+from accessward.settings import Settings, SettingsError, load_settings
+from reconcile import executor
+from reconcile.plan import PlanResult, build_plan
+from reconcile.run import reconcile as run_reconcile
+from reports.access import ACCESS_COLUMNS, access_rows
+from reports.export import FORMATS, write_file, write_rows
+from reports.findings import FINDING_COLUMNS, finding_rows
+from sync import audit
+from sync.clock import to_naive_utc, utcnow
+from sync.db import open_store
+from sync.runner import SyncGuard, SyncOutcome, confirm_run, sync_access, sync_identity
+
+app = typer.Typer(help="Who can still act as our brand on social media, and should they?",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+sync_app = typer.Typer(help="Pull people and access from every configured source.", invoke_without_command=True)
+report_app = typer.Typer(help="Exports for auditors.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+app.add_typer(report_app, name="report")
+app.add_typer(audit_app, name="audit")
+
+T = TypeVar("T")
+
+
+class Ctx:
+    config: Path = Path("accessward.toml")
+    database_url: str | None = None
+
+
+CTX = Ctx()
+
+
+def actor() -> str:
+    return os.environ.get("ACCESSWARD_ACTOR") or f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+@app.callback()
+def main(
+    config: Annotated[Path, typer.Option("--config", "-c", envvar="ACCESSWARD_CONFIG",
+                                         help="Settings file.")] = Path("accessward.toml"),
+    log_format: Annotated[str, typer.Option(help="text | json")] = "text",
+    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "warning",
+) -> None:
+    logs.configure(log_format, log_level)
+    CTX.config = config
+
+
+def settings() -> Settings:
+    try:
+        return load_settings(CTX.config)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            ui.err.print(f"[red]error[/]: {problem}", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG) from None
+
+
+def store(cfg: Settings) -> Engine:
+    return open_store(_beside_config(cfg.store.url))
+
+
+def _beside_config(url: str) -> str:
+    """A relative SQLite path is relative to the settings file, not to wherever cron runs us."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return f"sqlite:///{(CTX.config.parent / url.removeprefix('sqlite:///')).resolve()}"
+    return url
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            ui.err.print(f"[red]error[/]: {problem}", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG) from None
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example settings.")] = Path("accessward.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example settings file (every rule flag-only)."""
+    from accessward.example import EXAMPLE
+
+    if path.exists() and not force:
+        ui.err.print(f"[red]error[/]: {path} exists; use --force to overwrite")
+        raise typer.Exit(exitcodes.CONFIG)
+    path.write_text(EXAMPLE)
+    ui.out.print(f"wrote {path}")
+
+
+def run_syncs(cfg: Settings, only: set[str] | None = None) -> list[SyncOutcome]:
+    engine = store(cfg)
+    guard = SyncGuard(max_drop=cfg.policy.max_drop)
+    base = CTX.config.parent
+    outcomes = []
+    for ident in guarded(lambda: wiring.identity_sources(cfg, base, only)):
+        outcomes.append(sync_identity(engine, ident, guard=guard, watch=ui.counting))
+    for acc in guarded(lambda: wiring.access_sources(cfg, only)):
+        outcomes.append(sync_access(engine, acc, guard=guard, watch=ui.counting))
+    return outcomes
+
+
+@sync_app.callback(invoke_without_command=True)
+def sync(
+    ctx: typer.Context,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources.")] = None,
+) -> None:
+    """Sync every configured source (or only --source ones). Exit 4 if any failed or was quarantined."""
+    if ctx.invoked_subcommand:
+        return
+    cfg = settings()
+    outcomes = run_syncs(cfg, set(source) if source else None)
+    ui.out.print(ui.sync_table(outcomes))
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(exitcodes.SOURCE_FAILED)
+
+
+@sync_app.command("confirm")
+def sync_confirm(run: Annotated[int, typer.Argument(help="The quarantined sync run to accept.")]) -> None:
+    """Accept a quarantined sync run (a sharp drop that is real) as the new baseline."""
+    engine = store(settings())
+    try:
+        outcome = confirm_run(engine, run, actor=actor())
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.out.print(ui.sync_table([outcome]))
+
+
+@app.command()
+def reconcile() -> None:
+    """Correlate accounts to people and evaluate the policy; findings are kept in the store."""
+    cfg = settings()
+    result = run_reconcile(store(cfg), cfg.policy, actor=actor())
+    c = result.correlation
+    ui.out.print(f"accounts {c.accounts}: matched {dict(c.matched)}, disputed {c.disputed}, unmatched {c.unmatched}")
+    for rule, counts in result.findings.items():
+        ui.out.print(f"{rule}: {counts.current} open, {counts.reopened} reopened, {counts.resolved} resolved")
+
+
+def _plan(cfg: Settings, engine: Engine) -> PlanResult:
+    run_reconcile(engine, cfg.policy, actor=actor())
+    plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg)),
+                      [s.name for s in cfg.identity_sources], utcnow(), actor=actor())
+    for table in ui.plan_tables(plan):
+        ui.out.print(table)
+    ui.out.print(f"plan: {plan.status} — {plan.reason}; {len(plan.revocations)} to revoke, "
+                 f"{len(plan.held)} held back, {plan.flagged} flag-only")
+    return plan
+
+
+@app.command()
+def plan() -> None:
+    """Reconcile and show what would be revoked, with the exact requests, and what is held back."""
+    cfg = settings()
+    result = _plan(cfg, store(cfg))
+    if result.status == "needs_approval":
+        ui.out.print(f"approve with: accessward approve {result.plan_id}")
+        raise typer.Exit(exitcodes.NEEDS_APPROVAL)
+
+
+@app.command()
+def approve(
+    plan_id: Annotated[int, typer.Argument(help="The plan to approve.")],
+    by: Annotated[str, typer.Option(help="Who approves (recorded in the audit trail).")],
+) -> None:
+    """Approve a plan that stopped at the revocation threshold."""
+    engine = store(settings())
+    try:
+        executor.approve(engine, plan_id, actor=by)
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.out.print(f"plan {plan_id} approved by {by}; run: accessward apply --plan {plan_id}")
+
+
+@app.command()
+def apply(
+    plan_id: Annotated[int | None, typer.Option("--plan", help="Apply this (approved) plan.")] = None,
+) -> None:
+    """Finish any interrupted plan, then reconcile, plan and revoke within the thresholds."""
+    cfg = settings()
+    engine = store(cfg)
+    revokers = guarded(lambda: wiring.revokers(cfg))
+    code = exitcodes.OK
+    pending = executor.unfinished_plans(engine)
+    if plan_id is not None:
+        pending.append(plan_id)
+    else:
+        plan = _plan(cfg, engine)
+        if plan.status == "needs_approval":
+            ui.out.print(f"stopped before the first revocation; approve with: accessward approve {plan.plan_id}")
+            code = exitcodes.NEEDS_APPROVAL
+        elif plan.plan_id is not None:
+            pending.append(plan.plan_id)
+    for pid in dict.fromkeys(pending):
+        try:
+            report = executor.execute(engine, pid, revokers, actor=actor())
+        except executor.PlanNotApproved as exc:
+            ui.err.print(f"[red]error[/]: {exc}")
+            raise typer.Exit(exitcodes.NEEDS_APPROVAL) from None
+        ui.out.print(f"plan {pid}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
+        for failure in report.failures:
+            ui.out.print(f"  [red]failed[/]: {failure}")
+        if report.failures:
+            code = max(code, exitcodes.ACTION_FAILED)
+    raise typer.Exit(code)
+
+
+def _as_of(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        ui.err.print(f"[red]error[/]: --as-of {value!r} is not an ISO date or datetime")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    result = to_naive_utc(parsed)
+    assert result is not None
+    return result
+
+
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=" | ".join(FORMATS))]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")]
+
+
+def _emit(rows: object, columns: tuple[str, ...], fmt: str, output: Path | None) -> None:
+    if fmt not in FORMATS:
+        ui.err.print(f"[red]error[/]: unknown format {fmt!r}; choose {', '.join(FORMATS)}")
+        raise typer.Exit(exitcodes.CONFIG)
+    if output is None:
+        write_rows(rows, columns, fmt, sys.stdout)  # type: ignore[arg-type]
+        return
+    n = write_file(rows, columns, fmt, output)  # type: ignore[arg-type]
+    ui.err.print(f"wrote {n} rows to {output}")
+
+
+@report_app.command("access")
+def report_access(
+    fmt: FormatOpt = "csv", output: OutputOpt = None,
+    as_of: Annotated[str | None, typer.Option(help="ISO date/time: who had access then.")] = None,
+) -> None:
+    """Who has which role on which resource, matched to which person, with status."""
+    engine = store(settings())
+    _emit(access_rows(engine, _as_of(as_of)), ACCESS_COLUMNS, fmt, output)
+
+
+@report_app.command("findings")
+def report_findings(
+    fmt: FormatOpt = "csv", output: OutputOpt = None,
+    state: Annotated[str | None, typer.Option(help="open | accepted | resolved | revoked")] = None,
+) -> None:
+    """Every finding: rule, reason, first/last seen and what became of it."""
+    engine = store(settings())
+    _emit(finding_rows(engine, state), FINDING_COLUMNS, fmt, output)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 6 and name the events if any was edited or removed."""
+    problems = audit.verify(store(settings()))
+    if problems:
+        for p in problems:
+            ui.out.print(f"[red]event {p.event_id}[/]: {p.problem}")
+        raise typer.Exit(exitcodes.AUDIT_BROKEN)
+    ui.out.print("audit chain verified")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its store and reports.")] = Path(
+        "demo-output"),
+) -> None:
+    """Run the whole job on the embedded default: simulators + a throwaway slapd + SQLite."""
+    from accessward.demo import run_demo
+
+    raise typer.Exit(run_demo(directory))

@@ -1,0 +1,57 @@
+"""The commented example written by ``accessward init``."""
+
+EXAMPLE = '''\
+# Accessward settings. Secrets are never written here: give { env = "NAME" } or { file = "/path" }.
+# Validate with: accessward plan   (errors name this file, the line and the field)
+
+[store]
+# SQLite by default (relative to this file); set ACCESSWARD_DATABASE_URL for PostgreSQL,
+# e.g. postgresql+psycopg://accessward@db/accessward
+url = "sqlite:///accessward.db"
+
+[reports]
+directory = "reports"
+
+# --- Identity sources: who works here, and who has left -------------------------------------
+[[identity_sources]]
+name = "corp-ldap"
+type = "ldap"
+url = "ldaps://ldap.example.com:636"
+bind_dn = "cn=accessward,ou=services,dc=example,dc=com"
+bind_password = { env = "ACCESSWARD_LDAP_PASSWORD" }
+base_dn = "ou=people,dc=example,dc=com"
+directory = "openldap"            # or "active_directory"
+user_filter = "(objectClass=inetOrgPerson)"
+page_size = 500                   # Active Directory caps pages at 1000
+# ca_file = "ca.pem"
+# Values of employeeType that mean the person has left:
+terminated_values = ["terminated", "former", "leaver"]
+
+# --- Access sources: who can act as the brand ---------------------------------------------------
+[[access_sources]]
+name = "meta"
+type = "meta"
+base_url = "https://graph.facebook.com/v21.0"
+business_id = "1234567890"
+access_token = { env = "ACCESSWARD_META_TOKEN" }   # a system-user token with business_management
+
+# --- Policy -------------------------------------------------------------------------------------
+[policy]
+# A plan above either threshold stops before the first revocation and waits for
+# `accessward approve PLAN --by NAME`.
+max_revocations = 25
+max_revocation_share = 0.10
+min_revocations_for_share = 5
+# Data older than this is not acted on; a source whose count drops by more than max_drop
+# against its last good run is quarantined until `accessward sync confirm RUN`.
+stale_after_hours = 36
+max_drop = 0.30
+# Accounts that are never revoked: "system:account-id", an account id, or an email.
+break_glass = []
+
+# Every rule starts flag-only. Switch revocation on per rule once you trust the findings.
+[policy.rules.orphaned]
+action = "flag"          # "flag" | "revoke"
+severity = "high"        # low | medium | high | critical
+grace_days = 0           # days after the leave date before revoking
+'''

@@ -1,0 +1,172 @@
+"""The settings file (``accessward.toml``): sources, store and policy, validated.
+
+Errors name the file, the line and the field (``accessward.toml:14: identity_sources[0].url:
+Field required``). Secrets are never written in the file: a secret field takes a reference,
+``{ env = "NAME" }`` or ``{ file = "/run/secrets/name" }``, resolved only when a connector is
+built, so the value never reaches the store, a log or a report.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from accessward.toml_lines import line_of
+from reconcile.policy import PolicySettings
+
+
+class SettingsError(Exception):
+    """One or more problems in a settings file, each with file, line and field."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret lives. Exactly one of ``env`` or ``file``."""
+
+    env: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError('give exactly one of env = "NAME" or file = "/path"')
+        return self
+
+    def resolve(self) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise SettingsError([f"secret: environment variable {self.env} is not set"])
+            return value
+        assert self.file is not None
+        try:
+            return Path(self.file).read_text().strip()
+        except OSError as exc:
+            raise SettingsError([f"secret: cannot read {self.file}: {exc.strerror}"]) from exc
+
+    def __str__(self) -> str:
+        return f"env:{self.env}" if self.env else f"file:{self.file}"
+
+
+def _secret(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError('secrets are given by reference: { env = "NAME" } or { file = "/path" }, never inline')
+    return value
+
+
+class LdapSource(_Strict):
+    type: Literal["ldap"]
+    name: str
+    url: str
+    bind_dn: str
+    bind_password: SecretRef
+    base_dn: str
+    user_filter: str = "(objectClass=inetOrgPerson)"
+    directory: Literal["openldap", "active_directory"] = "openldap"
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 500
+    ca_file: str | None = None
+    start_tls: bool = False
+    terminated_values: list[str] = Field(default_factory=lambda: ["terminated", "former", "leaver"])
+
+    _check_secret = field_validator("bind_password", mode="before")(_secret)
+
+
+class MetaSource(_Strict):
+    type: Literal["meta"]
+    name: str
+    base_url: str = "https://graph.facebook.com/v21.0"
+    business_id: str
+    access_token: SecretRef
+
+    _check_secret = field_validator("access_token", mode="before")(_secret)
+
+
+IdentitySourceSettings = Annotated[LdapSource, Field(discriminator="type")]
+AccessSourceSettings = Annotated[MetaSource, Field(discriminator="type")]
+
+
+class StoreSettings(_Strict):
+    url: str = "sqlite:///accessward.db"
+
+
+class ReportSettings(_Strict):
+    directory: str = "reports"
+
+
+class Settings(_Strict):
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    identity_sources: list[IdentitySourceSettings] = Field(default_factory=list)
+    access_sources: list[AccessSourceSettings] = Field(default_factory=list)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        names = [s.name for s in self.identity_sources] + [s.name for s in self.access_sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+def _field(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def _clean_loc(loc: tuple[str | int, ...], data: dict[str, Any]) -> tuple[str | int, ...]:
+    """Drop pydantic's discriminator tags (``ldap``) that are not in the file."""
+    out: list[str | int] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict | list):
+            if isinstance(part, str) and isinstance(node, dict) and part not in node and node.get("type") == part:
+                continue  # a union tag
+            out.append(part)
+            node = None
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([f"{path}: not valid TOML: {exc}"]) from exc
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _clean_loc(tuple(err["loc"]), data)
+            line = line_of(text, loc)
+            where = f"{path}:{line}" if line else str(path)
+            problems.append(f"{where}: {_field(loc)}: {err['msg']}")
+        raise SettingsError(problems) from None

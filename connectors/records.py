@@ -1,0 +1,136 @@
+"""Typed records that cross the boundary between connectors and the store.
+
+Connectors yield these; the sync layer writes them. They are frozen so that a record seen by
+the sync layer is exactly the one the connector produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+
+class Level(IntEnum):
+    """The publishing ladder every system's role is mapped onto (DESIGN.md, Grant)."""
+
+    read_only = 0
+    needs_approval = 1
+    can_reply = 2
+    full_publishing = 3
+    admin = 4
+
+
+class PersonKind(StrEnum):
+    employee = "employee"
+    contractor = "contractor"
+    agency = "agency"
+
+
+class PersonStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"
+    terminated = "terminated"
+
+
+class AccountKind(StrEnum):
+    human = "human"
+    system = "system"
+    agency = "agency"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """A staff identity as an identity source reports it.
+
+    ``source_key`` is the source's immutable id (entryUUID, objectGUID, Entra object id); a DN
+    or a display name is never a key because both change on rename.
+    """
+
+    source_key: str
+    display_name: str = ""
+    employee_id: str | None = None
+    username: str | None = None
+    upn: str | None = None
+    emails: tuple[str, ...] = ()
+    kind: PersonKind = PersonKind.employee
+    status: PersonStatus = PersonStatus.active
+    leave_date: datetime | None = None
+    manager_key: str | None = None
+    department: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """An identity on a target system (a Meta business user, a system user, a partner...)."""
+
+    external_id: str
+    kind: AccountKind = AccountKind.human
+    display_name: str = ""
+    login: str | None = None
+    email: str | None = None
+    employee_id: str | None = None
+    sso: bool | None = None
+    mfa: bool | None = None
+    last_active: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    """What access is to: a Facebook page, an Instagram account, a LinkedIn organization..."""
+
+    external_id: str
+    kind: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """Account x resource x role, with the system's own role string and the ladder level.
+
+    A connector yields the account and the resource of a grant before the grant itself.
+    """
+
+    account_id: str
+    resource_id: str
+    role: str
+    level: Level
+
+
+AccessRecord = AccountRecord | ResourceRecord | GrantRecord
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRef:
+    """What the executor hands a revoker: the external ids of one grant on one system."""
+
+    account_id: str
+    resource_id: str
+    role: str
+    resource_kind: str = ""
+    account_kind: AccountKind = AccountKind.human
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPreview:
+    """The exact request a revocation would send, shown in a plan before anything is sent."""
+
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.method} {self.url}" + (f"?{query}" if query else "")
+
+
+class RevokeOutcome(StrEnum):
+    done = "done"
+    already_gone = "already_gone"
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeResult:
+    outcome: RevokeOutcome
+    detail: str = ""

@@ -1,0 +1,1 @@
+"""Correlation, policy rules, plans and the safe executor."""

@@ -1,0 +1,113 @@
+"""Correlate accounts on target systems to people in the identity sources.
+
+Tiers, strongest first: employee id, then username/UPN, then email (case-insensitive). The
+first tier that finds anyone decides; if it finds two different people the link is *disputed*
+and no rule acts on it automatically. Manual links are kept as they are. Accounts are few
+(thousands), people many, so people are looked up by index in chunks, never loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, Table, select
+
+from sync.bulk import upsert
+from sync.clock import utcnow
+from sync.models import Account, Link, Person, PersonEmail
+
+CHUNK = 500
+
+_A: Table = Account.__table__  # type: ignore[attr-defined]
+_P: Table = Person.__table__  # type: ignore[attr-defined]
+_E: Table = PersonEmail.__table__  # type: ignore[attr-defined]
+_L: Table = Link.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class CorrelationStats:
+    accounts: int = 0
+    matched: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    disputed: int = 0
+    unmatched: int = 0
+
+
+@dataclass(frozen=True)
+class _Acct:
+    id: int
+    login: str | None
+    email: str | None
+    employee_id: str | None
+
+
+def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _lookup(conn: object, column: object, values: set[str], key_col: object, id_col: object) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = defaultdict(set)
+    ordered = sorted(values)
+    for chunk in _chunks(ordered):
+        rows = conn.execute(select(key_col, id_col).where(column.in_(chunk)))  # type: ignore[attr-defined]
+        for key, pid in rows:
+            out[str(key)].add(int(pid))
+    return out
+
+
+def correlate(engine: Engine) -> CorrelationStats:
+    stats = CorrelationStats()
+    with engine.begin() as conn:
+        manual = set(conn.execute(select(_L.c.account_id).where(_L.c.method == "manual")).scalars())
+        accounts = [
+            _Acct(r.id, r.login, r.email, r.employee_id)
+            for r in conn.execute(select(_A.c.id, _A.c.login, _A.c.email, _A.c.employee_id).where(
+                _A.c.kind != "system"))
+            if r.id not in manual
+        ]
+        by_emp = _lookup(conn, _P.c.employee_id, {a.employee_id for a in accounts if a.employee_id},
+                         _P.c.employee_id, _P.c.id)
+        logins = {a.login for a in accounts if a.login}
+        by_user = _lookup(conn, _P.c.username, logins, _P.c.username, _P.c.id)
+        for key, ids in _lookup(conn, _P.c.upn, logins, _P.c.upn, _P.c.id).items():
+            by_user[key] |= ids
+        emails = {a.email for a in accounts if a.email} | {a.login for a in accounts if a.login and "@" in a.login}
+        by_mail = _lookup(conn, _E.c.email, emails, _E.c.email, _E.c.person_id)
+
+        now = utcnow()
+        rows = []
+        for acct in accounts:
+            method, candidates = _match(acct, by_emp, by_user, by_mail)
+            disputed = len(candidates) > 1
+            person = next(iter(candidates)) if len(candidates) == 1 else None
+            stats.accounts += 1
+            if disputed:
+                stats.disputed += 1
+            elif person is None:
+                stats.unmatched += 1
+            else:
+                stats.matched[method] += 1
+            rows.append({"account_id": acct.id, "person_id": person, "method": method if person else (
+                "disputed" if disputed else "none"), "disputed": disputed,
+                "candidates": sorted(candidates), "updated_at": now})
+        for i in range(0, len(rows), 1000):
+            upsert(conn, _L, rows[i:i + 1000], keys=("account_id",),
+                   update=["person_id", "method", "disputed", "candidates", "updated_at"])
+    return stats
+
+
+def _match(acct: _Acct, by_emp: dict[str, set[int]], by_user: dict[str, set[int]],
+           by_mail: dict[str, set[int]]) -> tuple[str, set[int]]:
+    if acct.employee_id and by_emp.get(acct.employee_id):
+        return "employee_id", by_emp[acct.employee_id]
+    if acct.login and by_user.get(acct.login):
+        return "username", by_user[acct.login]
+    found: set[int] = set()
+    for address in (acct.email, acct.login):
+        if address and by_mail.get(address):
+            found |= by_mail[address]
+    if found:
+        return "email", found
+    return "none", set()

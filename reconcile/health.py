@@ -1,0 +1,40 @@
+"""Is a source's data fit to act on? (DESIGN.md invariant 1.)
+
+Data is actionable only when the source's newest run succeeded and finished recently. A newest
+run that failed, was quarantined or is still running means what the store holds may be out of
+date, so its findings may be flagged but never revoked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from sync.models import SyncRun
+
+
+def source_problem(engine: Engine, source: str, now: datetime, stale_after_hours: float) -> str | None:
+    with Session(engine) as session:
+        run = session.execute(
+            select(SyncRun).where(SyncRun.source == source).order_by(SyncRun.id.desc()).limit(1)  # type: ignore[union-attr]
+        ).scalars().first()
+    if run is None:
+        return f"{source} has never been synced"
+    if run.status != "succeeded":
+        return f"{source}: newest sync (run {run.id}) {run.status}" + (f": {run.error}" if run.error else "")
+    assert run.finished_at is not None
+    if now - run.finished_at > timedelta(hours=stale_after_hours):
+        return f"{source}: newest sync finished {run.finished_at:%Y-%m-%d %H:%M} UTC, older than {stale_after_hours:g} h"
+    return None
+
+
+def problems(engine: Engine, sources: Iterable[str], now: datetime, stale_after_hours: float) -> dict[str, str]:
+    out = {}
+    for name in sources:
+        problem = source_problem(engine, name, now, stale_after_hours)
+        if problem:
+            out[name] = problem
+    return out

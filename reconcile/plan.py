@@ -1,0 +1,221 @@
+"""Turn open findings into a reviewable plan of revocations.
+
+Everything that could make a revocation wrong is checked here, before anything is written to
+the outbox: the rule's action, a disputed link, the grace period, the health of the access
+source *and* of every identity source (a leaver is only a leaver if the directory sync that says
+so is complete and fresh), break-glass accounts, the last admin of a resource, and the
+revocation threshold. A plan lists what it would revoke with the exact request, and what it
+held back and why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, DateTime, Engine, Table, func, select, text, update
+from sqlmodel import Session
+
+from connectors.protocols import Revoker
+from connectors.records import AccountKind, GrantRef, Level
+from reconcile import health
+from reconcile.policy import PolicySettings
+from sync import audit
+from sync.models import Action, Grant, Plan
+
+_ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
+_PLANS: Table = Plan.__table__  # type: ignore[attr-defined]
+_GRANTS: Table = Grant.__table__  # type: ignore[attr-defined]
+
+CANDIDATES_SQL = """
+SELECT f.id AS finding_id, f.rule, f.evidence, f.first_seen, g.id AS grant_id, g.system, g.role, g.level,
+       g.resource_id, a.external_id AS account, a.display_name AS account_name, a.email, a.kind AS account_kind,
+       r.external_id AS resource, r.name AS resource_name, r.kind AS resource_kind
+FROM finding f
+JOIN access_grant g ON g.id = f.grant_id
+JOIN account a ON a.id = g.account_id
+JOIN resource r ON r.id = g.resource_id
+WHERE f.state = 'open' AND g.seen_to IS NULL
+ORDER BY g.system, r.external_id, a.external_id, g.id
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    finding_id: int
+    grant_id: int
+    rule: str
+    system: str
+    account: str
+    account_name: str
+    resource: str
+    resource_name: str
+    role: str
+    level: int
+    reason: str
+    request: str = ""
+    held_because: str = ""
+
+
+@dataclass
+class PlanResult:
+    plan_id: int | None
+    status: str  # ready | needs_approval | empty
+    reason: str
+    revocations: list[Item] = field(default_factory=list)
+    held: list[Item] = field(default_factory=list)
+    flagged: int = 0
+
+
+def grant_ref(row: Mapping[str, object]) -> GrantRef:
+    return GrantRef(
+        account_id=str(row["account"]), resource_id=str(row["resource"]), role=str(row["role"]),
+        resource_kind=str(row["resource_kind"]), account_kind=AccountKind(str(row["account_kind"])),
+    )
+
+
+def _is_break_glass(row: Mapping[str, object], names: set[str]) -> bool:
+    keys = {str(row["account"]).lower(), f"{row['system']}:{row['account']}".lower()}
+    if row.get("email"):
+        keys.add(str(row["email"]).lower())
+    return bool(keys & names)
+
+
+def _open_admins(engine: Engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_GRANTS.c.resource_id, func.count()).where(
+                _GRANTS.c.seen_to.is_(None), _GRANTS.c.level >= int(Level.admin))
+            .group_by(_GRANTS.c.resource_id)
+        )
+        return {int(r): int(n) for r, n in rows}
+
+
+def build_plan(
+    engine: Engine,
+    policy: PolicySettings,
+    revokers: Mapping[str, Revoker],
+    identity_sources: Sequence[str],
+    now: datetime,
+    *,
+    actor: str = "system",
+) -> PlanResult:
+    access_problems = health.problems(engine, revokers.keys(), now, policy.stale_after_hours)
+    identity_problems = health.problems(engine, identity_sources, now, policy.stale_after_hours)
+    if not identity_sources:
+        identity_problems["(none)"] = "no identity source is configured, so nobody can be known to have left"
+    break_glass = {b.lower() for b in policy.break_glass}
+    admins = _open_admins(engine)
+    planned_admin_removals: dict[int, int] = defaultdict(int)
+    result = PlanResult(None, "empty", "")
+
+    with engine.connect() as conn:
+        rows = conn.execute(text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime)).mappings().all()
+    for row in rows:
+        rule = policy.rule(str(row["rule"]))
+        if rule.action != "revoke":
+            result.flagged += 1
+            continue
+        evidence = row["evidence"] or {}
+        item = Item(
+            finding_id=row["finding_id"], grant_id=row["grant_id"], rule=row["rule"], system=row["system"],
+            account=row["account"], account_name=row["account_name"], resource=row["resource"],
+            resource_name=row["resource_name"], role=row["role"], level=row["level"],
+            reason=str(evidence.get("reason", "")),
+        )
+        why = _hold_reason(row, evidence, rule.grace_days, now, access_problems, identity_problems,
+                           break_glass, revokers)
+        if why is None and row["level"] >= int(Level.admin):
+            left = admins.get(row["resource_id"], 0) - planned_admin_removals[row["resource_id"]]
+            if left <= 1:
+                why = "last admin of the resource: never removed automatically"
+            else:
+                planned_admin_removals[row["resource_id"]] += 1
+        if why is not None:
+            result.held.append(_with(item, held_because=why))
+            continue
+        preview = revokers[row["system"]].preview_revoke(grant_ref(row))
+        result.revocations.append(_with(item, request=preview.render()))
+
+    _judge_threshold(engine, policy, result)
+    if result.revocations:
+        result.plan_id = _persist(engine, result, actor)
+    return result
+
+
+def _with(item: Item, **changes: str) -> Item:
+    from dataclasses import replace
+
+    return replace(item, **changes)
+
+
+def _hold_reason(
+    row: Mapping[str, object], evidence: Mapping[str, object], grace_days: float, now: datetime,
+    access_problems: Mapping[str, str], identity_problems: Mapping[str, str], break_glass: set[str],
+    revokers: Mapping[str, Revoker],
+) -> str | None:
+    if evidence.get("reason") == "disputed":
+        return "disputed link: two people match this account; link it by hand"
+    since = evidence.get("since")
+    start = datetime.fromisoformat(str(since)) if since else row["first_seen"]
+    assert isinstance(start, datetime)
+    if grace_days and start + timedelta(days=grace_days) > now:
+        return f"in grace period until {start + timedelta(days=grace_days):%Y-%m-%d %H:%M} UTC"
+    system = str(row["system"])
+    if system not in revokers:
+        return f"no revoker configured for {system}"
+    if system in access_problems:
+        return access_problems[system]
+    if identity_problems:
+        return "; ".join(sorted(identity_problems.values()))
+    if _is_break_glass(row, break_glass):
+        return "break-glass account: never revoked"
+    return None
+
+
+def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) -> None:
+    n = len(result.revocations)
+    if n == 0:
+        result.status, result.reason = "empty", "nothing to revoke"
+        return
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(_GRANTS).where(_GRANTS.c.seen_to.is_(None))).scalar()
+                    or 0)
+    share = n / total if total else 1.0
+    if n > policy.max_revocations:
+        result.status = "needs_approval"
+        result.reason = f"{n} revocations exceed max_revocations = {policy.max_revocations}"
+    elif n >= policy.min_revocations_for_share and share > policy.max_revocation_share:
+        result.status = "needs_approval"
+        result.reason = (f"{n} revocations are {share:.1%} of {total} open grants, above "
+                         f"max_revocation_share = {policy.max_revocation_share:.0%}")
+    else:
+        result.status, result.reason = "ready", f"{n} revocation(s) within the thresholds"
+
+
+def _persist(engine: Engine, result: PlanResult, actor: str) -> int:
+    """Write the plan and its actions (the outbox) in one transaction; older open plans lapse."""
+    with Session(engine) as session:
+        conn = session.connection()
+        stale = list(conn.execute(select(_PLANS.c.id).where(_PLANS.c.status.in_(["ready", "needs_approval"])))
+                     .scalars())
+        if stale:
+            conn.execute(update(_PLANS).where(_PLANS.c.id.in_(stale)).values(status="superseded"))
+            conn.execute(update(_ACTIONS).where(_ACTIONS.c.plan_id.in_(stale), _ACTIONS.c.state == "planned")
+                         .values(state="cancelled", last_error="superseded by a newer plan"))
+        plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations))
+        session.add(plan)
+        session.flush()
+        assert plan.id is not None
+        session.add_all(Action(
+            plan_id=plan.id, idempotency_key=f"plan:{plan.id}:grant:{i.grant_id}", finding_id=i.finding_id,
+            grant_id=i.grant_id, system=i.system, rule=i.rule, request=i.request,
+        ) for i in result.revocations)
+        audit.append(session.connection(), "plan.created", f"plan:{plan.id}", {
+            "status": result.status, "reason": result.reason, "revocations": len(result.revocations),
+            "held": len(result.held), "superseded": stale,
+        }, actor=actor)
+        session.commit()
+        return plan.id

@@ -1,0 +1,48 @@
+"""The policy the customer edits: rules, their actions, and the safety knobs.
+
+Every rule defaults to ``action = "flag"``: a new install never revokes until someone switches
+revocation on, rule by rule (DESIGN.md invariant 6).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RULE_NAMES = ("orphaned",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RuleSettings(_Strict):
+    action: Literal["flag", "revoke"] = "flag"
+    severity: Literal["low", "medium", "high", "critical"] = "high"
+    grace_days: Annotated[float, Field(ge=0)] = 0
+
+
+class PolicySettings(_Strict):
+    """Safety knobs first; every rule starts in flag-only mode (invariant 6)."""
+
+    max_revocations: Annotated[int, Field(ge=0)] = 25
+    max_revocation_share: Annotated[float, Field(ge=0, le=1)] = 0.10
+    # The share is judged only from this many revocations up, so one leaver in a small estate
+    # does not need a second pair of eyes.
+    min_revocations_for_share: Annotated[int, Field(ge=1)] = 5
+    stale_after_hours: Annotated[float, Field(gt=0)] = 36
+    max_drop: Annotated[float, Field(ge=0, le=1)] = 0.30
+    break_glass: list[str] = Field(default_factory=list)
+    rules: dict[str, RuleSettings] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, rules: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
+        unknown = sorted(set(rules) - set(RULE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULE_NAMES)}")
+        return rules
+
+    def rule(self, name: str) -> RuleSettings:
+        return self.rules.get(name, RuleSettings())

@@ -1,0 +1,67 @@
+"""Policy rules. Each rule reads the store and yields finding drafts; none touches HTTP.
+
+``orphaned``: a human account with open grants whose person is terminated, suspended, past
+their leave date, missing from the identity source, or not found at all. A disputed link (two
+people match) is reported with the reason ``disputed`` and is never eligible for revocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import DateTime, Engine, text
+
+from reconcile.findings import FindingDraft
+from reconcile.policy import RuleSettings
+
+ORPHANED_SQL = """
+SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name,
+       a.email, l.person_id, l.method, l.disputed, p.status, p.leave_date, p.missing_since,
+       p.display_name AS person_name, p.employee_id
+FROM access_grant g
+JOIN account a ON a.id = g.account_id
+LEFT JOIN link l ON l.account_id = a.id
+LEFT JOIN person p ON p.id = l.person_id
+WHERE g.seen_to IS NULL AND a.kind = 'human'
+  AND (l.person_id IS NULL
+       OR p.status IN ('terminated', 'suspended')
+       OR (p.leave_date IS NOT NULL AND p.leave_date <= :now)
+       OR p.missing_since IS NOT NULL)
+"""
+
+
+def _reason(row: object, now: datetime) -> tuple[str, datetime | None]:
+    r = row
+    if getattr(r, "disputed", False):
+        return "disputed", None
+    if getattr(r, "person_id", None) is None:
+        return "no_person", None
+    if r.status == "terminated":  # type: ignore[attr-defined]
+        return "terminated", r.leave_date  # type: ignore[attr-defined]
+    if r.status == "suspended":  # type: ignore[attr-defined]
+        return "disabled", r.leave_date  # type: ignore[attr-defined]
+    if r.missing_since is not None:  # type: ignore[attr-defined]
+        return "missing_from_directory", r.missing_since  # type: ignore[attr-defined]
+    return "past_leave_date", r.leave_date  # type: ignore[attr-defined]
+
+
+def orphaned(engine: Engine, rule: RuleSettings, now: datetime) -> Iterator[FindingDraft]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+            text(ORPHANED_SQL).columns(leave_date=DateTime, missing_since=DateTime), {"now": now})
+        for row in result:
+            reason, since = _reason(row, now)
+            yield FindingDraft(
+                key=f"orphaned:grant:{row.grant_id}", rule="orphaned", severity=rule.severity,
+                system=row.system, account_id=row.account_id, grant_id=row.grant_id,
+                person_id=row.person_id,
+                evidence={
+                    "reason": reason,
+                    "since": since.isoformat() if since else None,
+                    "account": row.external_id, "account_name": row.display_name, "email": row.email,
+                    "role": row.role, "level": row.level,
+                    "person": row.person_name, "employee_id": row.employee_id,
+                    "person_status": row.status, "link": row.method,
+                },
+            )

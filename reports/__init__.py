@@ -1,0 +1,1 @@
+"""Exports for auditors. Reports only read the store."""

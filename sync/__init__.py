@@ -1,0 +1,1 @@
+"""The store (SQLModel tables), sync jobs and sync state."""

@@ -1,0 +1,27 @@
+"""Alembic environment: runs against the engine handed over by ``sync.db.upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import sync.models  # noqa: F401  (registers the tables on the metadata)
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        from sync.db import make_engine, resolve_url
+
+        engine = make_engine(resolve_url(config.get_main_option("sqlalchemy.url")))
+    with engine.begin() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True,
+        )
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,70 @@
+"""Correlation and the orphaned rule."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from connectors.records import Level, PersonRecord, PersonStatus
+from reconcile.policy import PolicySettings
+from reconcile.run import reconcile
+from sync.models import Finding, Link
+from sync.runner import sync_access, sync_identity
+from tests.fakes import FakeAccess, FakeIdentity, person
+
+
+def links(engine):
+    with Session(engine) as s:
+        return {lk.account_id: lk for lk in s.execute(select(Link)).scalars()}
+
+
+def open_findings(engine):
+    with Session(engine) as s:
+        return sorted((f.evidence["account"], f.evidence["reason"]) for f in
+                      s.execute(select(Finding).where(Finding.state == "open")).scalars())
+
+
+def test_correlation_tiers_and_disputes(engine):
+    people = [
+        PersonRecord(source_key="1", display_name="Ann", username="ann", employee_id="E1", emails=("ann@example.com",)),
+        PersonRecord(source_key="2", display_name="Bob", username="bob", emails=("Bob.Smith@Example.com",)),
+        PersonRecord(source_key="3", display_name="Twin A", username="twina", emails=("shared@example.com",)),
+        PersonRecord(source_key="4", display_name="Twin B", username="twinb", emails=("shared@example.com",)),
+    ]
+    sync_identity(engine, FakeIdentity(people=people))
+    src = FakeAccess(grants=[(a, "page", "MANAGE", Level.admin) for a in ("a-ann", "a-bob", "a-twin", "a-ghost")],
+                     emails={"a-ann": "ANN@example.com", "a-bob": "bob.smith@EXAMPLE.com",
+                             "a-twin": "shared@example.com", "a-ghost": "ghost@elsewhere.com"})
+    sync_access(engine, src)
+    result = reconcile(engine, PolicySettings())
+    assert result.correlation.disputed == 1 and result.correlation.unmatched == 1
+    assert dict(result.correlation.matched) == {"email": 2}
+    assert open_findings(engine) == [("a-ghost", "no_person"), ("a-twin", "disputed")]
+
+
+def test_orphaned_reasons_and_finding_life(engine):
+    ident = FakeIdentity(people=[person("ann"), person("dana", status=PersonStatus.terminated),
+                                 person("sus", status=PersonStatus.suspended)])
+    sync_identity(engine, ident)
+    src = FakeAccess(grants=[("ann", "page", "MANAGE", Level.admin), ("dana", "page", "MANAGE", Level.admin),
+                             ("sus", "page", "ANALYZE", Level.read_only)])
+    sync_access(engine, src)
+    reconcile(engine, PolicySettings())
+    assert open_findings(engine) == [("dana", "terminated"), ("sus", "disabled")]
+
+    # dana's access disappears on the platform for some other reason: the finding resolves
+    src.grants = [g for g in src.grants if g[0] != "dana"]
+    sync_access(engine, src)
+    reconcile(engine, PolicySettings())
+    assert open_findings(engine) == [("sus", "disabled")]
+    with Session(engine) as s:
+        dana = s.execute(select(Finding).where(Finding.state == "resolved")).scalars().one()
+    assert dana.resolved_at is not None
+
+
+def test_an_active_matched_person_is_never_a_finding(engine):
+    sync_identity(engine, FakeIdentity(people=[person(f"p{i}") for i in range(50)]))
+    sync_access(engine, FakeAccess(grants=[(f"p{i}", f"page{i % 3}", "MANAGE", Level.admin) for i in range(50)]))
+    reconcile(engine, PolicySettings())
+    assert open_findings(engine) == []
+    assert {lk.method for lk in links(engine).values()} == {"email"}

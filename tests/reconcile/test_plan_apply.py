@@ -1,0 +1,197 @@
+"""Plans and the executor: the safety invariants of the walking skeleton."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from connectors.errors import AuthError, RejectedError, TransientError
+from connectors.records import GrantRef, Level, PersonStatus
+from reconcile import executor
+from reconcile.plan import build_plan
+from reconcile.policy import PolicySettings, RuleSettings
+from reconcile.run import reconcile
+from sync.clock import utcnow
+from sync.models import Action, AuditEvent, Plan
+from sync.runner import sync_access, sync_identity
+from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
+
+REVOKE = PolicySettings(rules={"orphaned": RuleSettings(action="revoke")})
+
+
+def estate(engine, leavers: int = 1, staff: int = 20):
+    """`staff` active people each admin on a page, `leavers` terminated people still holding MANAGE."""
+    people = [person(f"s{i}") for i in range(staff)] + [
+        person(f"l{i}", status=PersonStatus.terminated) for i in range(leavers)]
+    ident = FakeIdentity(people=people)
+    grants = [(f"s{i}", "main", "MANAGE", Level.admin) for i in range(staff)]
+    grants += [(f"l{i}", "main", "CREATE_CONTENT", Level.full_publishing) for i in range(leavers)]
+    src = FakeAccess(grants=grants)
+    assert sync_identity(engine, ident).ok
+    assert sync_access(engine, src).ok
+    return ident, src, RecordingRevoker(src)
+
+
+def plan_and_apply(engine, policy, revoker, identity=("dir",)):
+    reconcile(engine, policy)
+    plan = build_plan(engine, policy, {revoker.name: revoker}, list(identity), utcnow())
+    report = None
+    if plan.status == "ready":
+        report = executor.execute(engine, plan.plan_id, {revoker.name: revoker}, sleep=lambda s: None)
+    return plan, report
+
+
+def test_flag_only_by_default_revokes_nothing(engine):
+    _, _, revoker = estate(engine)
+    plan, report = plan_and_apply(engine, PolicySettings(), revoker)
+    assert plan.status == "empty" and plan.flagged == 1 and revoker.calls == [] and report is None
+
+
+def test_revoke_removes_exactly_the_leavers_grant_and_audits_it(engine):
+    _, src, revoker = estate(engine)
+    plan, report = plan_and_apply(engine, REVOKE, revoker)
+    assert plan.status == "ready"
+    assert [(c.account_id, c.resource_id) for c in revoker.calls] == [("l0", "main")]
+    assert report.outcomes == {"done": 1}
+    assert "DELETE https://social.test/main/assigned_users?user=l0" in plan.revocations[0].request
+    assert not any(g[0] == "l0" for g in src.grants) and len(src.grants) == 20
+    with Session(engine) as s:
+        action = s.execute(select(Action)).scalars().one()
+        kinds = [e.kind for e in s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
+    assert action.state == "done" and action.attempts == 1
+    assert "revocation.done" in kinds and kinds.index("plan.created") < kinds.index("revocation.done")
+    # applying again revokes nothing more: the grant is closed and its finding revoked
+    plan2, _ = plan_and_apply(engine, REVOKE, revoker)
+    assert plan2.status == "empty" and len(revoker.calls) == 1
+
+
+def test_failed_identity_sync_revokes_nothing(engine):
+    ident, _, revoker = estate(engine)
+    ident.fail_after = 3
+    assert sync_identity(engine, ident).status == "failed"
+    plan, report = plan_and_apply(engine, REVOKE, revoker)
+    assert revoker.calls == [] and report is None
+    assert plan.revocations == [] and "newest sync" in plan.held[0].held_because
+
+
+def test_failed_access_sync_revokes_nothing_on_that_system(engine):
+    _, src, revoker = estate(engine)
+    src.fail_after = 2
+    assert sync_access(engine, src).status == "failed"
+    plan, _ = plan_and_apply(engine, REVOKE, revoker)
+    assert revoker.calls == [] and "social: newest sync" in plan.held[0].held_because
+
+
+def test_stale_data_revokes_nothing(engine):
+    _, _, revoker = estate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sync_run SET finished_at = :t"), {"t": utcnow() - timedelta(days=3)})
+    plan, _ = plan_and_apply(engine, REVOKE, revoker)
+    assert revoker.calls == [] and "older than 36 h" in plan.held[0].held_because
+
+
+def test_no_identity_source_means_nobody_is_known_to_have_left(engine):
+    _, _, revoker = estate(engine)
+    plan, _ = plan_and_apply(engine, REVOKE, revoker, identity=())
+    assert revoker.calls == [] and "no identity source" in plan.held[0].held_because
+
+
+def test_threshold_stops_before_the_first_revocation_until_approved(engine):
+    _, _, revoker = estate(engine, leavers=6, staff=20)
+    policy = PolicySettings(max_revocations=5, rules=REVOKE.rules)
+    plan, report = plan_and_apply(engine, policy, revoker)
+    assert plan.status == "needs_approval" and "max_revocations = 5" in plan.reason
+    assert revoker.calls == [] and report is None
+    with pytest.raises(executor.PlanNotApproved):
+        executor.execute(engine, plan.plan_id, {revoker.name: revoker})
+    assert revoker.calls == []
+    with Session(engine) as s:
+        assert {a.state for a in s.execute(select(Action)).scalars()} == {"planned"}
+    executor.approve(engine, plan.plan_id, actor="ciso")
+    report = executor.execute(engine, plan.plan_id, {revoker.name: revoker})
+    assert report.outcomes == {"done": 6} and len(revoker.calls) == 6
+    with Session(engine) as s:
+        assert s.get(Plan, plan.plan_id).approved_by == "ciso"
+
+
+def test_share_threshold(engine):
+    _, _, revoker = estate(engine, leavers=6, staff=10)
+    policy = PolicySettings(max_revocations=100, max_revocation_share=0.2, rules=REVOKE.rules)
+    plan, _ = plan_and_apply(engine, policy, revoker)
+    assert plan.status == "needs_approval" and "37.5%" in plan.reason and revoker.calls == []
+
+
+def test_last_admin_is_never_removed(engine):
+    sync_identity(engine, FakeIdentity(people=[person("dana", status=PersonStatus.terminated), person("ann")]))
+    src = FakeAccess(grants=[("dana", "solo", "MANAGE", Level.admin), ("ann", "solo", "ANALYZE", Level.read_only),
+                             ("dana", "shared", "MANAGE", Level.admin), ("ann", "shared", "MANAGE", Level.admin)])
+    sync_access(engine, src)
+    revoker = RecordingRevoker(src)
+    plan, _ = plan_and_apply(engine, REVOKE, revoker)
+    assert [(c.account_id, c.resource_id) for c in revoker.calls] == [("dana", "shared")]
+    assert [(h.resource, h.held_because.split(":")[0]) for h in plan.held] == [("solo", "last admin of the resource")]
+
+
+def test_break_glass_is_never_touched(engine):
+    _, _, revoker = estate(engine)
+    policy = PolicySettings(break_glass=["L0@example.com"], rules=REVOKE.rules)
+    plan, _ = plan_and_apply(engine, policy, revoker)
+    assert revoker.calls == [] and "break-glass" in plan.held[0].held_because
+
+
+def test_grace_period_holds_until_it_ends(engine):
+    _, _, revoker = estate(engine)
+    policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke", grace_days=7)})
+    plan, _ = plan_and_apply(engine, policy, revoker)
+    assert revoker.calls == [] and "grace period" in plan.held[0].held_because
+
+
+def test_rejected_revocation_is_recorded_with_the_platform_message(engine):
+    _, _, revoker = estate(engine)
+    revoker.fail_with["l0"] = [RejectedError("refused", detail="Cannot remove: pending review")]
+    _, report = plan_and_apply(engine, REVOKE, revoker)
+    assert report.outcomes == {"failed": 1}
+    with Session(engine) as s:
+        action = s.execute(select(Action)).scalars().one()
+    assert action.state == "failed" and "Cannot remove: pending review" in action.last_error
+
+
+def test_transient_errors_are_retried_with_backoff(engine):
+    _, _, revoker = estate(engine)
+    revoker.fail_with["l0"] = [TransientError("503"), TransientError("429", retry_after=7)]
+    reconcile(engine, REVOKE)
+    plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    waits = []
+    report = executor.execute(engine, plan.plan_id, {revoker.name: revoker}, backoff=2, sleep=waits.append)
+    assert report.outcomes == {"done": 1} and waits == [2, 7] and len(revoker.calls) == 3
+
+
+def test_auth_error_stops_the_system_and_keeps_actions_for_later(engine):
+    _, _, revoker = estate(engine, leavers=2)
+    revoker.fail_with["l0"] = [AuthError("token expired")]
+    _, report = plan_and_apply(engine, REVOKE, revoker)
+    assert report.outcomes == {"stopped": 1, "skipped": 1} and len(revoker.calls) == 1
+    assert executor.unfinished_plans(engine) == [report.plan_id]
+    report2 = executor.execute(engine, report.plan_id, {revoker.name: revoker})
+    assert report2.outcomes == {"done": 2}
+
+
+def test_an_action_left_executing_by_a_crash_is_finished_once(engine):
+    _, src, revoker = estate(engine)
+    reconcile(engine, REVOKE)
+    plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    # Simulate a crash after the platform removed the access but before the outcome was stored.
+    revoker.revoke(GrantRef(account_id="l0", resource_id="main", role="CREATE_CONTENT"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE action SET state = 'executing', attempts = 1"))
+        conn.execute(text("UPDATE plan SET status = 'applying'"))
+    assert executor.unfinished_plans(engine) == [plan.plan_id]
+    report = executor.execute(engine, plan.plan_id, {revoker.name: revoker})
+    assert report.outcomes == {"already_gone": 1}
+    with Session(engine) as s:
+        action = s.execute(select(Action)).scalars().one()
+    assert action.state == "already_gone" and action.attempts == 2
+    assert not any(g[0] == "l0" for g in src.grants)
