@@ -9,6 +9,7 @@ built, so the value never reaches the store, a log or a report.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -159,7 +160,9 @@ def load_settings(path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError([f"{path}: not valid TOML: {exc}"]) from exc
+        found = re.search(r"at line (\d+)", str(exc))
+        where = f"{path}:{found.group(1)}" if found else str(path)
+        raise SettingsError([f"{where}: not valid TOML: {exc}"]) from exc
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

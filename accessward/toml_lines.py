@@ -33,12 +33,12 @@ def index_lines(text: str) -> dict[tuple[str | int, ...], int]:
         header = _HEADER.match(line)
         if header:
             names = _split_dotted(header.group(2))
-            base = _resolve(tuple(names), arrays)
             if header.group(1) == "[[":
+                base = (*_resolve(tuple(names[:-1]), arrays), names[-1])
                 arrays[base] = arrays.get(base, -1) + 1
                 current = (*base, arrays[base])
             else:
-                current = base
+                current = _resolve(tuple(names), arrays)
             where.setdefault(current, number)
             continue
         key = _KEY.match(line)
