@@ -21,11 +21,13 @@ bind_dn = "cn=accessward,ou=services,dc=example,dc=com"
 bind_password = { env = "ACCESSWARD_LDAP_PASSWORD" }
 base_dn = "ou=people,dc=example,dc=com"
 directory = "openldap"            # or "active_directory"
-user_filter = "(objectClass=inetOrgPerson)"
+# user_filter = "(objectClass=inetOrgPerson)"   # the default for OpenLDAP
 page_size = 500                   # Active Directory caps pages at 1000
-# ca_file = "ca.pem"
-# Values of employeeType that mean the person has left:
-terminated_values = ["terminated", "former", "leaver"]
+# ca_file = "ca.pem"              # verify ldaps:// or start_tls against this CA
+# Account state comes from ppolicy/shadowExpire (OpenLDAP) or userAccountControl/accountExpires
+# (AD). A site-specific employment status can be added:
+# status_attribute = "employeeType"
+# status_values = { former = "terminated", leaver = "terminated", "on-leave" = "suspended" }
 
 # --- Access sources: who can act as the brand ---------------------------------------------------
 [[access_sources]]

@@ -73,12 +73,14 @@ class LdapSource(_Strict):
     bind_dn: str
     bind_password: SecretRef
     base_dn: str
-    user_filter: str = "(objectClass=inetOrgPerson)"
+    user_filter: str | None = None  # default: the directory's own ((objectClass=inetOrgPerson) on OpenLDAP)
     directory: Literal["openldap", "active_directory"] = "openldap"
     page_size: Annotated[int, Field(ge=1, le=1000)] = 500
     ca_file: str | None = None
     start_tls: bool = False
-    terminated_values: list[str] = Field(default_factory=lambda: ["terminated", "former", "leaver"])
+    # Optional site-specific employment status, e.g. employeeType = "former" -> terminated.
+    status_attribute: str | None = None
+    status_values: dict[str, Literal["active", "suspended", "terminated"]] = Field(default_factory=dict)
 
     _check_secret = field_validator("bind_password", mode="before")(_secret)
 

@@ -24,13 +24,19 @@ def _relative(base: Path, value: str | None) -> str | None:
 
 
 def identity_source(cfg: LdapSource, base: Path) -> IdentitySource:
-    from connectors.ldap import LdapIdentitySource, LdapSourceConfig
+    from connectors.ldap import PRESETS, LdapSource, LdapSourceConfig
+    from connectors.records import PersonStatus
 
-    return LdapIdentitySource(LdapSourceConfig(
+    attributes = PRESETS[cfg.directory]
+    if cfg.status_attribute:
+        attributes = attributes.replace(
+            status_attribute=cfg.status_attribute,
+            status_values={k.lower(): PersonStatus(v) for k, v in cfg.status_values.items()},
+        )
+    return LdapSource(LdapSourceConfig(
         name=cfg.name, url=cfg.url, bind_dn=cfg.bind_dn, password=cfg.bind_password.resolve(),
-        base_dn=cfg.base_dn, user_filter=cfg.user_filter, schema=cfg.directory, page_size=cfg.page_size,
-        ca_file=_relative(base, cfg.ca_file), start_tls=cfg.start_tls,
-        terminated_values=tuple(cfg.terminated_values),
+        base_dn=cfg.base_dn, user_filter=cfg.user_filter, schema=cfg.directory, attribute_map=attributes,
+        page_size=cfg.page_size, ca_file=_relative(base, cfg.ca_file), start_tls=cfg.start_tls,
     ))
 
 

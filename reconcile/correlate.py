@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, Table, select
 
@@ -47,11 +48,11 @@ def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]
         yield values[i:i + size]
 
 
-def _lookup(conn: object, column: object, values: set[str], key_col: object, id_col: object) -> dict[str, set[int]]:
+def _lookup(conn: Any, column: Any, values: set[str], key_col: Any, id_col: Any) -> dict[str, set[int]]:
     out: dict[str, set[int]] = defaultdict(set)
     ordered = sorted(values)
     for chunk in _chunks(ordered):
-        rows = conn.execute(select(key_col, id_col).where(column.in_(chunk)))  # type: ignore[attr-defined]
+        rows = conn.execute(select(key_col, id_col).where(column.in_(chunk)))
         for key, pid in rows:
             out[str(key)].add(int(pid))
     return out

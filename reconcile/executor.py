@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Engine, Table, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connectors.errors import AuthError, ConnectorError, NotFoundError, StopError, TransientError
 from connectors.protocols import Revoker
@@ -60,7 +61,7 @@ def unfinished_plans(engine: Engine) -> list[int]:
     """Plans a crash left in the middle; they are finished before anything new is planned."""
     with Session(engine) as session:
         return list(session.execute(
-            select(Plan.id).where(Plan.status == "applying").order_by(Plan.id)  # type: ignore[arg-type]
+            select(col(Plan.id)).where(col(Plan.status) == "applying").order_by(col(Plan.id))
         ).scalars())
 
 
@@ -133,7 +134,7 @@ def execute(
     return report
 
 
-def _attempt(engine: Engine, row: Mapping[str, object], revoker: Revoker, max_attempts: int, backoff: float,
+def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attempts: int, backoff: float,
              sleep: Callable[[float], None]) -> tuple[str, str]:
     """Call revoke with the attempt recorded first; map the taxonomy onto an outcome."""
     ref = grant_ref(row)
@@ -160,7 +161,7 @@ def _attempt(engine: Engine, row: Mapping[str, object], revoker: Revoker, max_at
     return "failed", "no attempt made"
 
 
-def _finish(engine: Engine, row: Mapping[str, object], state: str, message: str, actor: str,
+def _finish(engine: Engine, row: Mapping[Any, Any], state: str, message: str, actor: str,
             *, terminal: bool = True) -> None:
     now: datetime = utcnow()
     with engine.begin() as conn:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from sync.models import SyncRun
 
@@ -19,7 +19,7 @@ from sync.models import SyncRun
 def source_problem(engine: Engine, source: str, now: datetime, stale_after_hours: float) -> str | None:
     with Session(engine) as session:
         run = session.execute(
-            select(SyncRun).where(SyncRun.source == source).order_by(SyncRun.id.desc()).limit(1)  # type: ignore[union-attr]
+            select(SyncRun).where(col(SyncRun.source) == source).order_by(col(SyncRun.id).desc()).limit(1)
         ).scalars().first()
     if run is None:
         return f"{source} has never been synced"
@@ -27,7 +27,8 @@ def source_problem(engine: Engine, source: str, now: datetime, stale_after_hours
         return f"{source}: newest sync (run {run.id}) {run.status}" + (f": {run.error}" if run.error else "")
     assert run.finished_at is not None
     if now - run.finished_at > timedelta(hours=stale_after_hours):
-        return f"{source}: newest sync finished {run.finished_at:%Y-%m-%d %H:%M} UTC, older than {stale_after_hours:g} h"
+        return (f"{source}: newest sync finished {run.finished_at:%Y-%m-%d %H:%M} UTC, "
+                f"older than {stale_after_hours:g} h")
     return None
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, Table, func, select, text, update
 from sqlmodel import Session
@@ -69,14 +70,14 @@ class PlanResult:
     flagged: int = 0
 
 
-def grant_ref(row: Mapping[str, object]) -> GrantRef:
+def grant_ref(row: Mapping[Any, Any]) -> GrantRef:
     return GrantRef(
         account_id=str(row["account"]), resource_id=str(row["resource"]), role=str(row["role"]),
         resource_kind=str(row["resource_kind"]), account_kind=AccountKind(str(row["account_kind"])),
     )
 
 
-def _is_break_glass(row: Mapping[str, object], names: set[str]) -> bool:
+def _is_break_glass(row: Mapping[Any, Any], names: set[str]) -> bool:
     keys = {str(row["account"]).lower(), f"{row['system']}:{row['account']}".lower()}
     if row.get("email"):
         keys.add(str(row["email"]).lower())
@@ -134,10 +135,10 @@ def build_plan(
             else:
                 planned_admin_removals[row["resource_id"]] += 1
         if why is not None:
-            result.held.append(_with(item, held_because=why))
+            result.held.append(replace(item, held_because=why))
             continue
         preview = revokers[row["system"]].preview_revoke(grant_ref(row))
-        result.revocations.append(_with(item, request=preview.render()))
+        result.revocations.append(replace(item, request=preview.render()))
 
     _judge_threshold(engine, policy, result)
     if result.revocations:
@@ -145,14 +146,8 @@ def build_plan(
     return result
 
 
-def _with(item: Item, **changes: str) -> Item:
-    from dataclasses import replace
-
-    return replace(item, **changes)
-
-
 def _hold_reason(
-    row: Mapping[str, object], evidence: Mapping[str, object], grace_days: float, now: datetime,
+    row: Mapping[Any, Any], evidence: Mapping[Any, Any], grace_days: float, now: datetime,
     access_problems: Mapping[str, str], identity_problems: Mapping[str, str], break_glass: set[str],
     revokers: Mapping[str, Revoker],
 ) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connectors.errors import ConnectorError
 from connectors.protocols import AccessSource, IdentitySource
@@ -53,10 +53,10 @@ class SyncOutcome:
 
 def last_good_run(engine: Engine, source: str, before: int | None = None) -> SyncRun | None:
     with Session(engine) as session:
-        stmt = select(SyncRun).where(SyncRun.source == source, SyncRun.status == "succeeded")
+        stmt = select(SyncRun).where(col(SyncRun.source) == source, col(SyncRun.status) == "succeeded")
         if before is not None:
-            stmt = stmt.where(SyncRun.id < before)  # type: ignore[operator]
-        return session.execute(stmt.order_by(SyncRun.id.desc()).limit(1)).scalars().first()  # type: ignore[union-attr]
+            stmt = stmt.where(col(SyncRun.id) < before)
+        return session.execute(stmt.order_by(col(SyncRun.id).desc()).limit(1)).scalars().first()
 
 
 def _start(engine: Engine, source: str, source_type: str, role: str) -> int:
@@ -162,7 +162,7 @@ def confirm_run(engine: Engine, run_id: int, *, actor: str) -> SyncOutcome:
         if run is None or run.status != "quarantined":
             raise ValueError(f"sync run {run_id} is not quarantined")
         newest = session.execute(
-            select(SyncRun.id).where(SyncRun.source == run.source).order_by(SyncRun.id.desc()).limit(1)  # type: ignore[union-attr]
+            select(col(SyncRun.id)).where(col(SyncRun.source) == run.source).order_by(col(SyncRun.id).desc()).limit(1)
         ).scalar()
         if newest != run_id:
             raise ValueError(f"sync run {run_id} is not the newest run of {run.source}; sync again")

@@ -26,7 +26,8 @@ from connectors.records import (
 )
 
 
-def person(key: str, email: str | None = None, status: PersonStatus = PersonStatus.active, **kw: object) -> PersonRecord:
+def person(key: str, email: str | None = None, status: PersonStatus = PersonStatus.active,
+           **kw: object) -> PersonRecord:
     return PersonRecord(source_key=key, display_name=key.title(), username=key,
                         emails=(email or f"{key}@example.com",), status=status, **kw)  # type: ignore[arg-type]
 

@@ -77,7 +77,8 @@ def test_identity_sync_marks_missing_only_after_a_complete_run(engine):
     src.fail_after = 3
     assert sync_identity(engine, src).status == "failed"
     with Session(engine) as s:
-        assert s.execute(select(func.count()).select_from(Person).where(Person.missing_since.is_not(None))).scalar() == 0
+        missing = select(func.count()).select_from(Person).where(Person.missing_since.is_not(None))
+        assert s.execute(missing).scalar() == 0
     src.fail_after = None
     assert sync_identity(engine, src).ok
     with Session(engine) as s:

@@ -1,0 +1,3 @@
+from accessward.cli import app
+
+app()

@@ -1,0 +1,685 @@
+"""LDAP identity source: OpenLDAP (inetOrgPerson) and Active Directory, over ldap3.
+
+:class:`LdapSource` implements :class:`connectors.protocols.IdentitySource`: ``list_people()``
+binds, runs one paged search (RFC 2696 / AD control 1.2.840.113556.1.4.319) over ``base_dn`` and
+yields a :class:`~connectors.records.PersonRecord` per ``searchResEntry``, one page at a time, so
+a directory of any size is streamed, never held in memory.
+
+Safety (DESIGN.md, invariant 1): every failure raises a :mod:`connectors.errors` exception from
+the iterator; nothing ever ends as a short or empty listing. In particular:
+
+* server down, refused, reset or timed out -> :class:`TransientError`, also mid-listing;
+* bad credentials, insufficient rights -> :class:`AuthError`; an empty password with a bind DN
+  is refused before it can become an anonymous ("unauthenticated") bind;
+* a base DN that does not exist, a bad filter, a server that does not honour the paging control
+  (it is sent critical), or a server limit that cut the listing short (sizeLimitExceeded) ->
+  :class:`StopError`. ldap3 2.9 does not raise on sizeLimitExceeded/timeLimitExceeded even with
+  ``raise_exceptions=True`` (both are in its ``DO_NOT_RAISE_EXCEPTIONS``), and its
+  ``paged_search`` generator then simply stops, so this module runs the paging loop itself and
+  checks every page's result code;
+* an entry without its stable key (entryUUID / objectGUID) -> :class:`MalformedResponseError`
+  naming the DN: skipping it would make that person look like a leaver.
+
+Attribute maps (:class:`AttributeMap`) come as two presets, :data:`OPENLDAP` and
+:data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`.
+
+Status, most severe wins (terminated > suspended > active):
+
+* Active Directory: ``userAccountControl`` bit 0x2 (ACCOUNTDISABLE) -> suspended;
+  ``accountExpires`` (FILETIME; 0 and 9223372036854775807 mean never) in the past -> terminated,
+  in the future -> ``leave_date``. LOCKOUT is not a suspension (it clears by itself and is not
+  kept in the stored value anyway).
+* OpenLDAP: ppolicy ``pwdAccountLockedTime`` = ``000001010000Z`` (locked by an administrator until
+  cleared) -> suspended; a timestamp value is a failed-login lockout that clears by itself and
+  counts only with ``lockout_is_suspension=True``. ``shadowExpire`` (days since 1970-01-01, -1 =
+  never) today or earlier -> terminated, later -> ``leave_date``.
+* Either: an optional *status attribute* with a value map, for sites that record employment
+  status in the directory, e.g. ``status_attribute="employeeType"`` with
+  ``status_values={"terminated": PersonStatus.terminated, "former": PersonStatus.terminated}``
+  (values are compared case-insensitively; unknown values leave the status alone).
+
+``manager`` is a DN; it is resolved to the manager's stable key with a base-scope lookup
+(cached) so that ``PersonRecord.manager_key`` is an immutable id like ``source_key``. A manager
+DN that does not exist gives ``None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import ssl
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
+from ldap3.core import exceptions as lx
+from ldap3.utils.conv import escape_filter_chars
+
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    MalformedResponseError,
+    StopError,
+    TransientError,
+)
+from connectors.records import PersonKind, PersonRecord, PersonStatus
+
+__all__ = [
+    "ACTIVE_DIRECTORY",
+    "OPENLDAP",
+    "AttributeMap",
+    "LdapSource",
+    "LdapSourceConfig",
+    "escape_filter_chars",
+    "filetime_to_datetime",
+]
+
+log = logging.getLogger(__name__)
+
+Schema = Literal["openldap", "active_directory"]
+
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+ACCOUNTDISABLE = 0x2
+AD_NEVER = 9223372036854775807
+LOCKED_PERMANENTLY = "000001010000Z"
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_UNIX_EPOCH = date(1970, 1, 1)
+_SEVERITY = {PersonStatus.active: 0, PersonStatus.suspended: 1, PersonStatus.terminated: 2}
+_MANAGER_CACHE_SIZE = 65_536
+
+DEFAULT_KIND_VALUES: Mapping[str, PersonKind] = {
+    "employee": PersonKind.employee,
+    "staff": PersonKind.employee,
+    "permanent": PersonKind.employee,
+    "intern": PersonKind.employee,
+    "contractor": PersonKind.contractor,
+    "contract": PersonKind.contractor,
+    "consultant": PersonKind.contractor,
+    "freelancer": PersonKind.contractor,
+    "temp": PersonKind.contractor,
+    "agency": PersonKind.agency,
+    "partner": PersonKind.agency,
+    "vendor": PersonKind.agency,
+}
+
+
+def _frozen(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {key.lower(): value for key, value in mapping.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeMap:
+    """Which directory attribute feeds which PersonRecord field.
+
+    Tuples are tried in order; the first non-empty value wins (emails take all of them).
+    ``key_format`` is ``"string"`` (entryUUID) or ``"guid_le"`` (AD objectGUID: 16 bytes,
+    little-endian, rendered with ``uuid.UUID(bytes_le=...)``).
+    """
+
+    key: str
+    key_format: Literal["string", "guid_le"]
+    default_filter: str
+    username: tuple[str, ...] = ()
+    upn: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ("mail",)
+    proxy_addresses: str | None = None
+    employee_id: tuple[str, ...] = ()
+    display_name: tuple[str, ...] = ("displayName", "cn")
+    department: tuple[str, ...] = ()
+    manager: str | None = "manager"
+    groups: str | None = None
+    kind: str | None = "employeeType"
+    kind_values: Mapping[str, PersonKind] = field(default_factory=lambda: dict(DEFAULT_KIND_VALUES))
+    # Active Directory account state
+    account_control: str | None = None
+    account_expires: str | None = None
+    # OpenLDAP account state
+    locked_time: str | None = None
+    lockout_is_suspension: bool = False
+    shadow_expire: str | None = None
+    # Site-specific employment status
+    status_attribute: str | None = None
+    status_values: Mapping[str, PersonStatus] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> AttributeMap:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def requested_attributes(self) -> list[str]:
+        """Every attribute to ask for, operational ones (entryUUID, pwdAccountLockedTime) by name."""
+        names: list[str] = [self.key]
+        names += [*self.username, *self.upn, *self.emails, *self.employee_id]
+        names += [*self.display_name, *self.department]
+        for single in (
+            self.proxy_addresses,
+            self.manager,
+            self.groups,
+            self.kind,
+            self.account_control,
+            self.account_expires,
+            self.locked_time,
+            self.shadow_expire,
+            self.status_attribute,
+        ):
+            if single:
+                names.append(single)
+        seen: set[str] = set()
+        unique = []
+        for name in names:
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                unique.append(name)
+        return unique
+
+
+#: OpenLDAP ``inetOrgPerson`` (RFC 2798) with ppolicy and ``shadowAccount`` for account state.
+OPENLDAP = AttributeMap(
+    key="entryUUID",
+    key_format="string",
+    default_filter="(objectClass=inetOrgPerson)",
+    username=("uid",),
+    emails=("mail",),
+    employee_id=("employeeNumber",),
+    display_name=("displayName", "cn"),
+    department=("departmentNumber", "ou"),
+    manager="manager",
+    groups="memberOf",
+    kind="employeeType",
+    locked_time="pwdAccountLockedTime",
+    shadow_expire="shadowExpire",
+)
+
+#: Active Directory users (``objectGUID`` key, ``userAccountControl`` / ``accountExpires`` state).
+ACTIVE_DIRECTORY = AttributeMap(
+    key="objectGUID",
+    key_format="guid_le",
+    default_filter="(&(objectCategory=person)(objectClass=user))",
+    username=("sAMAccountName",),
+    upn=("userPrincipalName",),
+    emails=("mail",),
+    proxy_addresses="proxyAddresses",
+    employee_id=("employeeID", "employeeNumber"),
+    display_name=("displayName", "cn", "name"),
+    department=("department",),
+    manager="manager",
+    groups="memberOf",
+    kind="employeeType",
+    account_control="userAccountControl",
+    account_expires="accountExpires",
+)
+
+PRESETS: Mapping[Schema, AttributeMap] = {"openldap": OPENLDAP, "active_directory": ACTIVE_DIRECTORY}
+
+
+@dataclass(frozen=True, slots=True)
+class LdapSourceConfig:
+    """Everything an LDAP identity source needs. ``password`` is already resolved (never logged).
+
+    ``user_filter`` defaults to the attribute map's ``default_filter``
+    (``(objectClass=inetOrgPerson)`` for OpenLDAP). Build any value you put in it with
+    :func:`escape_filter_chars`. ``page_size`` defaults to 500; Active Directory returns at most
+    its MaxPageSize (1000) per page whatever is asked. ``ca_file`` is a PEM bundle to verify the
+    server with (``ldaps://`` or ``start_tls``); without it the system trust store is used;
+    certificates are always verified. Timeouts are whole seconds (ldap3 packs them into socket
+    options as integers).
+    """
+
+    name: str
+    url: str
+    base_dn: str
+    bind_dn: str = ""
+    password: str = field(default="", repr=False)
+    user_filter: str | None = None
+    schema: Schema = "openldap"
+    attribute_map: AttributeMap | None = None
+    page_size: int = 500
+    ca_file: str | None = None
+    start_tls: bool = False
+    connect_timeout: int = 10
+    receive_timeout: int = 60
+    resolve_manager: bool = True
+    allow_anonymous: bool = False
+
+    @property
+    def attributes(self) -> AttributeMap:
+        return self.attribute_map or PRESETS[self.schema]
+
+    @property
+    def search_filter(self) -> str:
+        return self.user_filter or self.attributes.default_filter
+
+
+def filetime_to_datetime(value: int) -> datetime | None:
+    """AD FILETIME (100 ns ticks since 1601-01-01 UTC) -> aware datetime; None for never (0/max)."""
+    if value <= 0 or value >= AD_NEVER:
+        return None
+    try:
+        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:  # beyond year 9999: never, in practice
+        return None
+
+
+def _first(entry: Mapping[str, list[bytes]], names: Sequence[str]) -> str | None:
+    for name in names:
+        for raw in entry.get(name.lower(), ()):
+            text = raw.decode("utf-8", errors="replace").strip()
+            if text:
+                return text
+    return None
+
+
+def _all(entry: Mapping[str, list[bytes]], name: str | None) -> list[str]:
+    if not name:
+        return []
+    values = (raw.decode("utf-8", errors="replace").strip() for raw in entry.get(name.lower(), ()))
+    return [value for value in values if value]
+
+
+def _worse(current: PersonStatus, other: PersonStatus) -> PersonStatus:
+    return other if _SEVERITY[other] > _SEVERITY[current] else current
+
+
+class LdapSource:
+    """An :class:`~connectors.protocols.IdentitySource` over LDAP (OpenLDAP or Active Directory)."""
+
+    def __init__(self, config: LdapSourceConfig, *, now: datetime | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self._now = now  # fixed clock for tests; None = the real time at each listing
+        self._map = config.attributes
+        self._status_values = _frozen(self._map.status_values)
+        self._kind_values = _frozen(self._map.kind_values)
+        self._manager_cache: OrderedDict[str, str | None] = OrderedDict()
+        self._validate()
+
+    def __repr__(self) -> str:
+        return f"LdapSource(name={self.name!r}, url={self.config.url!r}, base_dn={self.config.base_dn!r})"
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def _stop(self, message: str) -> StopError:
+        return StopError(f"{self.name}: {message}", system=self.name)
+
+    def _validate(self) -> None:
+        cfg = self.config
+        if not 1 <= cfg.page_size <= 100_000:
+            raise self._stop(f"page_size must be between 1 and 100000, not {cfg.page_size}")
+        if cfg.connect_timeout < 1 or cfg.receive_timeout < 1:
+            raise self._stop("connect_timeout and receive_timeout must be at least 1 second")
+        if not cfg.base_dn.strip():
+            raise self._stop("base_dn is empty")
+        if cfg.bind_dn and not cfg.password:
+            # A simple bind with a DN and no password is an "unauthenticated bind": many servers
+            # accept it as anonymous, which may see a fraction of the directory.
+            raise self._stop("bind_dn is set but the password is empty")
+        if not cfg.bind_dn and not cfg.allow_anonymous:
+            raise self._stop("no bind_dn: anonymous reads need allow_anonymous=True")
+        if cfg.ca_file and not os.path.isfile(cfg.ca_file):
+            raise self._stop(f"ca_file not found: {cfg.ca_file}")
+        self._endpoint()
+
+    def _endpoint(self) -> tuple[str, int, bool]:
+        parts = urlsplit(self.config.url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise self._stop(f"url must be ldap://host[:port] or ldaps://host[:port]: {self.config.url!r}")
+        use_ssl = scheme == "ldaps"
+        if use_ssl and self.config.start_tls:
+            raise self._stop("start_tls makes no sense with ldaps://")
+        try:
+            port = parts.port or (636 if use_ssl else 389)
+        except ValueError as exc:
+            raise self._stop(f"bad port in url {self.config.url!r}") from exc
+        return parts.hostname, port, use_ssl
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        cfg = self.config
+        host, port, use_ssl = self._endpoint()
+        tls = None
+        if use_ssl or cfg.start_tls:
+            tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=cfg.ca_file)
+        elif cfg.bind_dn and host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("%s: simple bind over unencrypted LDAP to %s; use ldaps:// or start_tls", self.name, host)
+        # A fresh Server per listing: ldap3 remembers a refused address as unusable for a while.
+        server = Server(
+            host,
+            port=port,
+            use_ssl=use_ssl,
+            tls=tls,
+            get_info=NONE,
+            connect_timeout=cfg.connect_timeout,
+        )
+        conn = Connection(
+            server,
+            user=cfg.bind_dn or None,
+            password=cfg.password or None,
+            authentication=SIMPLE if cfg.bind_dn else ANONYMOUS,
+            raise_exceptions=True,
+            read_only=True,
+            auto_referrals=False,
+            receive_timeout=cfg.receive_timeout,
+        )
+        conn.open()
+        if cfg.start_tls:
+            conn.start_tls()
+        if not conn.bind():
+            raise AuthError(
+                f"{self.name}: bind as {cfg.bind_dn or '(anonymous)'} refused: {conn.result.get('description')}",
+                system=self.name,
+                detail=str(conn.result.get("message", "")),
+            )
+        return conn
+
+    # -- listing ---------------------------------------------------------------------------------
+
+    def list_people(self) -> Iterator[PersonRecord]:
+        """Yield every person under ``base_dn`` matching the filter, page by page."""
+        cfg = self.config
+        now = self._now or datetime.now(UTC)
+        attributes = self._map.requested_attributes()
+        conn: Connection | None = None
+        count = pages = 0
+        log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, cfg.search_filter)
+        try:
+            conn = self._connect()
+            cookie: bytes | None = None
+            while True:
+                conn.search(
+                    cfg.base_dn,
+                    cfg.search_filter,
+                    search_scope=SUBTREE,
+                    attributes=attributes,
+                    paged_size=cfg.page_size,
+                    paged_criticality=True,
+                    paged_cookie=cookie,
+                )
+                pages += 1
+                result = conn.result
+                page = conn.response or []  # ldap3 stores a fresh list per operation
+                self._check_page_result(result, pages, count)
+                cookie = _paged_cookie(result)
+                for item in page:
+                    if item.get("type") != "searchResEntry":
+                        continue  # searchResRef: AD's referrals to other naming contexts
+                    yield self._person(conn, item, now)
+                    count += 1
+                if not cookie:
+                    break
+        except ConnectorError:
+            raise
+        except lx.LDAPException as exc:
+            raise self._translate(exc) from exc
+        except OSError as exc:  # a socket error ldap3 did not wrap
+            raise TransientError(
+                f"{self.name}: LDAP server {self.config.url} unreachable: {exc}", system=self.name, detail=str(exc)
+            ) from exc
+        finally:
+            if conn is not None:
+                try:
+                    conn.unbind()
+                except lx.LDAPException:
+                    log.debug("%s: unbind failed", self.name, exc_info=True)
+        log.info("%s: listed %d people in %d pages", self.name, count, pages)
+
+    def _check_page_result(self, result: Mapping[str, Any], page: int, seen: int) -> None:
+        code = result.get("result")
+        if code == 0:
+            return
+        what = f"{result.get('description')} ({code}) {result.get('message', '')}".strip()
+        where = f"on page {page} after {seen} entries"
+        if code == 4:  # sizeLimitExceeded: the server cut the listing short
+            raise StopError(
+                f"{self.name}: the server's size limit cut the listing short {where}; "
+                "raise the service account's limits for paged searches",
+                system=self.name,
+                detail=what,
+                status=4,
+            )
+        if code == 3:  # timeLimitExceeded
+            raise TransientError(f"{self.name}: server time limit hit {where}", system=self.name, detail=what, status=3)
+        if code == 10:  # referral: the base DN lives on another server
+            raise StopError(
+                f"{self.name}: the server referred the search of {self.config.base_dn} elsewhere; "
+                "point url at the server holding that naming context",
+                system=self.name,
+                detail=f"{what} {result.get('referrals')}",
+                status=10,
+            )
+        raise ConnectorError(f"{self.name}: search failed {where}: {what}", system=self.name, status=code)
+
+    # -- mapping ---------------------------------------------------------------------------------
+
+    def _key(self, entry: Mapping[str, list[bytes]], dn: str) -> str:
+        amap = self._map
+        values = entry.get(amap.key.lower()) or []
+        if not values or not values[0]:
+            raise MalformedResponseError(
+                f"{self.name}: entry {dn} has no {amap.key}; refusing to list it without its stable key "
+                "(check the service account may read it)",
+                system=self.name,
+            )
+        raw = values[0]
+        if amap.key_format == "guid_le":
+            if len(raw) != 16:
+                raise MalformedResponseError(
+                    f"{self.name}: entry {dn} has a {amap.key} of {len(raw)} bytes, not 16", system=self.name
+                )
+            return str(uuid.UUID(bytes_le=raw))
+        try:
+            return raw.decode("utf-8").strip().lower()
+        except UnicodeDecodeError as exc:
+            raise MalformedResponseError(
+                f"{self.name}: entry {dn} has an undecodable {amap.key}", system=self.name
+            ) from exc
+
+    def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord:
+        dn = str(item.get("dn", ""))
+        entry: dict[str, list[bytes]] = {
+            name.lower(): list(values) for name, values in (item.get("raw_attributes") or {}).items()
+        }
+        amap = self._map
+        source_key = self._key(entry, dn)
+        status, leave_date = self._status(entry, dn, now)
+        kind = PersonKind.employee
+        kind_value = _first(entry, (amap.kind,)) if amap.kind else None
+        if kind_value is not None:
+            kind = self._kind_values.get(kind_value.lower(), PersonKind.employee)
+        manager_key = None
+        manager_dn = _first(entry, (amap.manager,)) if amap.manager else None
+        if manager_dn and self.config.resolve_manager:
+            manager_key = self._manager_key(conn, manager_dn)
+        return PersonRecord(
+            source_key=source_key,
+            display_name=_first(entry, amap.display_name) or "",
+            employee_id=_first(entry, amap.employee_id),
+            username=_first(entry, amap.username),
+            upn=_first(entry, amap.upn),
+            emails=self._emails(entry),
+            kind=kind,
+            status=status,
+            leave_date=leave_date,
+            manager_key=manager_key,
+            department=_first(entry, amap.department),
+            groups=tuple(_all(entry, amap.groups)),
+        )
+
+    def _emails(self, entry: Mapping[str, list[bytes]]) -> tuple[str, ...]:
+        found: list[str] = []
+        for name in self._map.emails:
+            found += _all(entry, name)
+        proxies = _all(entry, self._map.proxy_addresses)
+        # SMTP: is the primary address, smtp: the others; X500:, SIP: ... are not email.
+        found += [p[5:] for p in proxies if p.startswith("SMTP:")]
+        found += [p[5:] for p in proxies if p[:5].lower() == "smtp:" and not p.startswith("SMTP:")]
+        seen: set[str] = set()
+        unique: list[str] = []
+        for address in (a.strip() for a in found):
+            if address and address.lower() not in seen:
+                seen.add(address.lower())
+                unique.append(address)
+        return tuple(unique)
+
+    def _status(self, entry: Mapping[str, list[bytes]], dn: str, now: datetime) -> tuple[PersonStatus, datetime | None]:
+        amap = self._map
+        status = PersonStatus.active
+        leave_date: datetime | None = None
+
+        if amap.account_control and (uac_text := _first(entry, (amap.account_control,))):
+            try:
+                uac = int(uac_text)
+            except ValueError as exc:
+                raise MalformedResponseError(
+                    f"{self.name}: entry {dn} has a non-numeric {amap.account_control}: {uac_text!r}",
+                    system=self.name,
+                ) from exc
+            if uac & ACCOUNTDISABLE:
+                status = _worse(status, PersonStatus.suspended)
+
+        if amap.account_expires and (expires_text := _first(entry, (amap.account_expires,))):
+            try:
+                expires = filetime_to_datetime(int(expires_text))
+            except ValueError as exc:
+                raise MalformedResponseError(
+                    f"{self.name}: entry {dn} has a non-numeric {amap.account_expires}: {expires_text!r}",
+                    system=self.name,
+                ) from exc
+            if expires is not None:
+                leave_date = expires
+                if expires <= now:
+                    status = _worse(status, PersonStatus.terminated)
+
+        if amap.locked_time and (locked := _first(entry, (amap.locked_time,))):
+            if locked == LOCKED_PERMANENTLY or amap.lockout_is_suspension:
+                status = _worse(status, PersonStatus.suspended)
+
+        if amap.shadow_expire and (shadow_text := _first(entry, (amap.shadow_expire,))):
+            try:
+                days = int(shadow_text)
+            except ValueError as exc:
+                raise MalformedResponseError(
+                    f"{self.name}: entry {dn} has a non-numeric {amap.shadow_expire}: {shadow_text!r}",
+                    system=self.name,
+                ) from exc
+            if days >= 0:
+                expiry_day = _UNIX_EPOCH + timedelta(days=days)
+                leave_date = datetime(expiry_day.year, expiry_day.month, expiry_day.day, tzinfo=UTC)
+                if expiry_day <= now.date():
+                    status = _worse(status, PersonStatus.terminated)
+
+        if amap.status_attribute:
+            for value in _all(entry, amap.status_attribute):
+                mapped = self._status_values.get(value.lower())
+                if mapped is not None:
+                    status = _worse(status, mapped)
+        return status, leave_date
+
+    def _manager_key(self, conn: Connection, manager_dn: str) -> str | None:
+        cache_key = manager_dn.lower()
+        if cache_key in self._manager_cache:
+            self._manager_cache.move_to_end(cache_key)
+            return self._manager_cache[cache_key]
+        key: str | None = None
+        try:
+            conn.search(manager_dn, "(objectClass=*)", search_scope=BASE, attributes=[self._map.key])
+            for item in conn.response or []:
+                if item.get("type") == "searchResEntry":
+                    raw = {n.lower(): list(v) for n, v in (item.get("raw_attributes") or {}).items()}
+                    key = self._key(raw, manager_dn)
+                    break
+        except (lx.LDAPNoSuchObjectResult, lx.LDAPInvalidDNSyntaxResult):
+            log.debug("%s: manager %s does not exist", self.name, manager_dn)
+        except MalformedResponseError:
+            log.warning("%s: manager %s has no %s; manager left empty", self.name, manager_dn, self._map.key)
+        self._manager_cache[cache_key] = key
+        if len(self._manager_cache) > _MANAGER_CACHE_SIZE:
+            self._manager_cache.popitem(last=False)
+        return key
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def _translate(self, exc: lx.LDAPException) -> ConnectorError:
+        name = self.name
+        detail = str(exc)
+        status = getattr(exc, "result", None)
+        status = status if isinstance(status, int) else None
+        where = f"{self.config.url} ({self.config.base_dn})"
+        if "certificate verify failed" in detail.lower() or isinstance(
+            exc, lx.LDAPCertificateError | lx.LDAPSSLConfigurationError | lx.LDAPStartTLSError
+        ):
+            return StopError(f"{name}: TLS with {where} failed: {detail}", system=name, detail=detail)
+        if isinstance(exc, lx.LDAPCommunicationError | lx.LDAPResponseTimeoutError):
+            return TransientError(f"{name}: LDAP server {where} unreachable: {detail}", system=name, detail=detail)
+        if isinstance(exc, lx.LDAPBusyResult | lx.LDAPUnavailableResult | lx.LDAPTimeLimitExceededResult):
+            return TransientError(
+                f"{name}: LDAP server {where} busy or unavailable", system=name, detail=detail, status=status
+            )
+        if isinstance(
+            exc,
+            lx.LDAPInvalidCredentialsResult
+            | lx.LDAPBindError
+            | lx.LDAPInappropriateAuthenticationResult
+            | lx.LDAPInsufficientAccessRightsResult
+            | lx.LDAPAuthMethodNotSupportedResult
+            | lx.LDAPUserNameIsMandatoryError
+            | lx.LDAPPasswordIsMandatoryError,
+        ):
+            return AuthError(
+                f"{name}: bind as {self.config.bind_dn or '(anonymous)'} to {self.config.url} refused",
+                system=name,
+                detail=detail,
+                status=status,
+            )
+        if isinstance(exc, lx.LDAPNoSuchObjectResult):
+            return StopError(
+                f"{name}: base DN {self.config.base_dn} does not exist on {self.config.url}",
+                system=name,
+                detail=detail,
+                status=status,
+            )
+        if isinstance(exc, lx.LDAPStrongerAuthRequiredResult | lx.LDAPConfidentialityRequiredResult):
+            return StopError(
+                f"{name}: {self.config.url} requires a protected connection: use ldaps:// or start_tls",
+                system=name,
+                detail=detail,
+                status=status,
+            )
+        if isinstance(exc, lx.LDAPUnavailableCriticalExtensionResult):
+            return StopError(
+                f"{name}: {self.config.url} does not support paged results; cannot list it completely",
+                system=name,
+                detail=detail,
+                status=status,
+            )
+        if isinstance(
+            exc,
+            lx.LDAPInvalidDNSyntaxResult
+            | lx.LDAPInvalidFilterError
+            | lx.LDAPInvalidDnError
+            | lx.LDAPUnwillingToPerformResult
+            | lx.LDAPAdminLimitExceededResult
+            | lx.LDAPSizeLimitExceededResult
+            | lx.LDAPReferralResult
+            | lx.LDAPConfigurationError
+            | lx.LDAPInvalidPortError
+            | lx.LDAPInvalidServerError,
+        ):
+            return StopError(
+                f"{name}: LDAP search of {where} rejected: {detail}", system=name, detail=detail, status=status
+            )
+        return ConnectorError(f"{name}: LDAP error from {where}: {detail}", system=name, detail=detail, status=status)
+
+
+def _paged_cookie(result: Mapping[str, Any]) -> bytes | None:
+    try:
+        cookie = result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]
+    except (KeyError, TypeError):
+        return None
+    return bytes(cookie) if cookie else None
