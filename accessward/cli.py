@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from accessward import exitcodes, logs, ui, wiring
 from accessward.settings import Settings, SettingsError, load_settings
 from reconcile import executor
+from reconcile.correlate import correlate
 from reconcile.plan import PlanResult, build_plan
 from reconcile.run import reconcile as run_reconcile
 from reports.access import ACCESS_COLUMNS, access_rows
@@ -113,6 +114,8 @@ def run_syncs(cfg: Settings, only: set[str] | None = None) -> list[SyncOutcome]:
         outcomes.append(sync_identity(engine, ident, guard=guard, watch=ui.counting))
     for acc in guarded(lambda: wiring.access_sources(cfg, only)):
         outcomes.append(sync_access(engine, acc, guard=guard, watch=ui.counting))
+    if any(o.ok for o in outcomes):
+        correlate(engine)  # links are derived from the store; keep them current for reports
     return outcomes
 
 
