@@ -68,7 +68,8 @@ action = "{action}"
 
     def run(self, *args: str) -> tuple[int, str]:
         result = CliRunner().invoke(app, ["--config", str(self.dir / "accessward.toml"), *args], env={
-            "E2E_LDAP_PASSWORD": self.slapd.password, "E2E_META_TOKEN": TOKEN, "ACCESSWARD_DATABASE_URL": "", "COLUMNS": "300",
+            "E2E_LDAP_PASSWORD": self.slapd.password, "E2E_META_TOKEN": TOKEN,
+            "ACCESSWARD_DATABASE_URL": "", "COLUMNS": "300",
         }, catch_exceptions=False)
         return result.exit_code, result.output
 
