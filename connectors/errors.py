@@ -11,13 +11,20 @@ from __future__ import annotations
 
 
 class ConnectorError(Exception):
-    """Base of the taxonomy. ``system`` names the source; ``detail`` is the platform's words."""
+    """Base of the taxonomy.
 
-    def __init__(self, message: str, *, system: str = "", detail: str = "", status: int | None = None):
+    ``system`` names the source; ``detail`` is the platform's own words (never a token);
+    ``status`` is the HTTP status or the protocol's result code (LDAP result codes too);
+    ``code`` is the platform's error code when it has one (Meta's 190, TikTok's 40100...).
+    """
+
+    def __init__(self, message: str, *, system: str = "", detail: str = "", status: int | None = None,
+                 code: str | int | None = None):
         super().__init__(message)
         self.system = system
         self.detail = detail
         self.status = status
+        self.code = code
 
     @property
     def kind(self) -> str:

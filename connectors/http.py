@@ -249,7 +249,9 @@ def require_list(body: JSONDict, key: str, system: str) -> list[JSONDict]:
     """``body[key]`` as a list of objects, or MalformedResponseError."""
     items = body.get(key)
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise MalformedResponseError(f"answer has no list {key!r}", system=system, detail=str(body)[:200])
+        # Only the keys: a body may hold personal data or a next-page URL with a token in it.
+        raise MalformedResponseError(f"answer has no list {key!r}", system=system,
+                                     detail=f"keys: {', '.join(sorted(map(str, body)))[:200]}")
     return items
 
 
@@ -265,15 +267,20 @@ def follow_next_links(
     """Yield items page by page, following an absolute next-page URL until there is none.
 
     Used for Meta's ``paging.next`` and Graph's ``@odata.nextLink``. A next link seen twice
-    is a malformed answer (it would loop forever), not the end of the list.
+    is a malformed answer (it would loop forever), not the end of the list; so is one that
+    leaves the API's host (credentials would follow it there).
     """
     body = client.get_json(path, params)
     seen: set[str] = set()
+    home = httpx.URL(client.base_url)
     for _ in range(max_pages):
         yield from require_list(body, items_key, client.system)
         link = next_link(body)
         if not link:
             return
+        target = httpx.URL(client.url(link))
+        if (target.scheme, target.host, target.port) != (home.scheme, home.host, home.port):
+            raise MalformedResponseError(f"next page is on another host ({target.host})", system=client.system)
         if link in seen:
             raise MalformedResponseError(f"paging loops on {link!r}", system=client.system)
         seen.add(link)
