@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-RULE_NAMES = ("orphaned",)
+RULE_NAMES = ("orphaned", "mfa_required", "sso_required", "role_ceiling", "dormant")
+LEVEL_NAMES = Literal["read_only", "needs_approval", "can_reply", "full_publishing", "admin"]
 
 
 class _Strict(BaseModel):
@@ -21,6 +22,16 @@ class RuleSettings(_Strict):
     action: Literal["flag", "revoke"] = "flag"
     severity: Literal["low", "medium", "high", "critical"] = "high"
     grace_days: Annotated[float, Field(ge=0)] = 0
+    # dormant: access unused for this many days
+    days: Annotated[int, Field(ge=1)] = 90
+
+
+class Ceiling(_Strict):
+    """The highest level people who match may hold. ``match`` is ``group:<DN or name>``,
+    ``kind:<employee|contractor|agency>`` or ``department:<name>`` (case-insensitive)."""
+
+    match: Annotated[str, Field(pattern=r"^(group|kind|department):.+")]
+    max_level: LEVEL_NAMES
 
 
 class PolicySettings(_Strict):
@@ -34,6 +45,7 @@ class PolicySettings(_Strict):
     stale_after_hours: Annotated[float, Field(gt=0)] = 36
     max_drop: Annotated[float, Field(ge=0, le=1)] = 0.30
     break_glass: list[str] = Field(default_factory=list)
+    role_ceilings: list[Ceiling] = Field(default_factory=list)
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
 
     @field_validator("rules")

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
 
-from reconcile import rules
+from reconcile import rules, rules_posture
 from reconcile.correlate import CorrelationStats, correlate
-from reconcile.findings import FindingCounts, store_findings
+from reconcile.findings import FindingCounts, FindingDraft, store_findings
 from reconcile.policy import PolicySettings
 from sync import audit
 from sync.clock import utcnow
 
-RULES = {"orphaned": rules.orphaned}
+Rule = Callable[[Engine, PolicySettings, datetime], Iterator[FindingDraft]]
+
+RULES: dict[str, Rule] = {
+    "orphaned": lambda engine, policy, now: rules.orphaned(engine, policy.rule("orphaned"), now),
+    "mfa_required": rules_posture.mfa_required,
+    "sso_required": rules_posture.sso_required,
+    "role_ceiling": rules_posture.role_ceiling,
+    "dormant": rules_posture.dormant,
+}
 
 
 @dataclass
@@ -29,7 +38,7 @@ def reconcile(engine: Engine, policy: PolicySettings, *, now: datetime | None = 
     now = now or utcnow()
     result = ReconcileResult(now, correlate(engine))
     for name, rule in RULES.items():
-        result.findings[name] = store_findings(engine, name, rule(engine, policy.rule(name), now), now)
+        result.findings[name] = store_findings(engine, name, rule(engine, policy, now), now)
     audit.record(engine, "reconcile.finished", "", {
         "accounts": result.correlation.accounts, "disputed": result.correlation.disputed,
         "unmatched": result.correlation.unmatched,

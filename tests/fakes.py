@@ -56,6 +56,7 @@ class FakeAccess:
     grants: list[tuple[str, str, str, Level]] = field(default_factory=list)
     kinds: dict[str, AccountKind] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, dict[str, object]] = field(default_factory=dict)  # extra AccountRecord fields
     fail_after: int | None = None
 
     def list_access(self) -> Iterator[AccessRecord]:
@@ -67,7 +68,8 @@ class FakeAccess:
             if acct not in seen_a:
                 seen_a.add(acct)
                 yield AccountRecord(external_id=acct, kind=self.kinds.get(acct, AccountKind.human),
-                                    display_name=acct, email=self.emails.get(acct, f"{acct}@example.com"))
+                                    display_name=acct, email=self.emails.get(acct, f"{acct}@example.com"),
+                                    **self.facts.get(acct, {}))  # type: ignore[arg-type]
             if res not in seen_r:
                 seen_r.add(res)
                 yield ResourceRecord(external_id=res, kind="facebook_page", name=res.title())
