@@ -51,9 +51,33 @@ max_drop = 0.30
 # Accounts that are never revoked: "system:account-id", an account id, or an email.
 break_glass = []
 
+# The highest level people may hold, by group (DN or name), kind or department. The most
+# restrictive match wins; the role_ceiling rule flags anything above it.
+# role_ceilings = [
+#   { match = "group:Interns", max_level = "needs_approval" },
+#   { match = "kind:contractor", max_level = "full_publishing" },
+# ]
+
 # Every rule starts flag-only. Switch revocation on per rule once you trust the findings.
-[policy.rules.orphaned]
+[policy.rules.orphaned]   # leavers, disabled accounts, people not in any directory
 action = "flag"          # "flag" | "revoke"
 severity = "high"        # low | medium | high | critical
 grace_days = 0           # days after the leave date before revoking
+
+[policy.rules.mfa_required]   # two-factor off on the network
+action = "flag"
+severity = "medium"
+
+[policy.rules.sso_required]   # native logins instead of SSO
+action = "flag"
+severity = "medium"
+
+[policy.rules.role_ceiling]   # a role above what the person's group may hold
+action = "flag"
+severity = "high"
+
+[policy.rules.dormant]        # access unused for `days`
+action = "flag"
+severity = "low"
+days = 90
 '''
