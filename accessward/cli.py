@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from accessward import exitcodes, logs, ui, wiring
 from accessward.settings import Settings, SettingsError, load_settings
+from connectors.protocols import Revoker
 from reconcile import executor
 from reconcile.correlate import correlate
 from reconcile.plan import PlanResult, build_plan
@@ -202,28 +203,32 @@ def apply(
     engine = store(cfg)
     revokers = guarded(lambda: wiring.revokers(cfg))
     code = exitcodes.OK
-    pending = executor.unfinished_plans(engine)
+    # Interrupted plans first: their actions are in the outbox, and a new plan made before they
+    # finish would plan the same grants again.
+    for pid in executor.unfinished_plans(engine):
+        code = max(code, _execute(engine, pid, revokers))
     if plan_id is not None:
-        pending.append(plan_id)
+        code = max(code, _execute(engine, plan_id, revokers))
     else:
         plan = _plan(cfg, engine)
         if plan.status == "needs_approval":
             ui.out.print(f"stopped before the first revocation; approve with: accessward approve {plan.plan_id}")
-            code = exitcodes.NEEDS_APPROVAL
+            code = max(code, exitcodes.NEEDS_APPROVAL)
         elif plan.plan_id is not None:
-            pending.append(plan.plan_id)
-    for pid in dict.fromkeys(pending):
-        try:
-            report = executor.execute(engine, pid, revokers, actor=actor())
-        except executor.PlanNotApproved as exc:
-            ui.err.print(f"[red]error[/]: {exc}")
-            raise typer.Exit(exitcodes.NEEDS_APPROVAL) from None
-        ui.out.print(f"plan {pid}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
-        for failure in report.failures:
-            ui.out.print(f"  [red]failed[/]: {failure}")
-        if report.failures:
-            code = max(code, exitcodes.ACTION_FAILED)
+            code = max(code, _execute(engine, plan.plan_id, revokers))
     raise typer.Exit(code)
+
+
+def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker]) -> int:
+    try:
+        report = executor.execute(engine, plan_id, revokers, actor=actor())
+    except executor.PlanNotApproved as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        return exitcodes.NEEDS_APPROVAL
+    ui.out.print(f"plan {plan_id}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
+    for failure in report.failures:
+        ui.out.print(f"  [red]failed[/]: {failure}")
+    return exitcodes.ACTION_FAILED if report.failures else exitcodes.OK
 
 
 def _as_of(value: str | None) -> datetime:

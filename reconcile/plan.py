@@ -94,6 +94,17 @@ def _open_admins(engine: Engine) -> dict[int, int]:
         return {int(r): int(n) for r, n in rows}
 
 
+def _in_flight(engine: Engine) -> dict[int, int]:
+    """Grants with an action still to run in an approved or interrupted plan: never planned twice."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_ACTIONS.c.grant_id, _ACTIONS.c.plan_id)
+            .join(_PLANS, _PLANS.c.id == _ACTIONS.c.plan_id)
+            .where(_ACTIONS.c.state.in_(["planned", "executing"]), _PLANS.c.status.in_(["approved", "applying"]))
+        )
+        return {int(g): int(p) for g, p in rows}
+
+
 def build_plan(
     engine: Engine,
     policy: PolicySettings,
@@ -109,6 +120,7 @@ def build_plan(
         identity_problems["(none)"] = "no identity source is configured, so nobody can be known to have left"
     break_glass = {b.lower() for b in policy.break_glass}
     admins = _open_admins(engine)
+    in_flight = _in_flight(engine)
     planned_admin_removals: dict[int, int] = defaultdict(int)
     result = PlanResult(None, "empty", "")
 
@@ -128,6 +140,8 @@ def build_plan(
         )
         why = _hold_reason(row, evidence, rule.grace_days, now, access_problems, identity_problems,
                            break_glass, revokers)
+        if row["grant_id"] in in_flight:
+            why = f"already in plan {in_flight[row['grant_id']]}, which must finish first (accessward apply)"
         if why is None and row["level"] >= int(Level.admin):
             left = admins.get(row["resource_id"], 0) - planned_admin_removals[row["resource_id"]]
             if left <= 1:

@@ -195,3 +195,14 @@ def test_an_action_left_executing_by_a_crash_is_finished_once(engine):
         action = s.execute(select(Action)).scalars().one()
     assert action.state == "already_gone" and action.attempts == 2
     assert not any(g[0] == "l0" for g in src.grants)
+
+
+def test_a_grant_in_an_interrupted_plan_is_not_planned_again(engine):
+    _, _, revoker = estate(engine, leavers=2)
+    reconcile(engine, REVOKE)
+    first = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE plan SET status = 'applying'"))
+    second = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    assert second.revocations == [] and second.plan_id is None
+    assert all(f"already in plan {first.plan_id}" in h.held_because for h in second.held) and len(second.held) == 2
