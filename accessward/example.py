@@ -29,6 +29,12 @@ page_size = 500                   # Active Directory caps pages at 1000
 # status_attribute = "employeeType"
 # status_values = { former = "terminated", leaver = "terminated", "on-leave" = "suspended" }
 
+# An agency's roster (its current staff) is an identity source too:
+# [[identity_sources]]
+# name = "brightside-roster"
+# type = "roster_csv"              # or "roster_json" with url = "..." and token = { env = "..." }
+# path = "rosters/brightside.csv"  # columns: email, name, employee_id, active
+
 # --- Access sources: who can act as the brand ---------------------------------------------------
 [[access_sources]]
 name = "meta"
@@ -58,11 +64,27 @@ break_glass = []
 #   { match = "kind:contractor", max_level = "full_publishing" },
 # ]
 
+# Agency engagements: partner accounts, staff email domains, assets in scope, highest role, dates.
+# [[policy.agencies]]
+# name = "Brightside"
+# sponsor = "alex.morgan@example.com"
+# partner_accounts = ["meta:987654321"]          # system:account-id of the partner business
+# email_domains = ["brightside.agency"]
+# assets = ["meta:200000000000001"]              # system:resource-id; empty means every asset
+# max_level = "full_publishing"
+# start = 2026-01-01
+# end = 2026-12-31
+# roster_source = "brightside-roster"
+
 # Every rule starts flag-only. Switch revocation on per rule once you trust the findings.
 [policy.rules.orphaned]   # leavers, disabled accounts, people not in any directory
 action = "flag"          # "flag" | "revoke"
 severity = "high"        # low | medium | high | critical
 grace_days = 0           # days after the leave date before revoking
+
+[policy.rules.agency]         # agency access outside an active engagement
+action = "flag"
+severity = "high"
 
 [policy.rules.mfa_required]   # two-factor off on the network
 action = "flag"

@@ -85,6 +85,25 @@ class LdapSource(_Strict):
     _check_secret = field_validator("bind_password", mode="before")(_secret)
 
 
+class RosterCsvSource(_Strict):
+    """An agency's staff list dropped as CSV (email, name, employee_id, active)."""
+
+    type: Literal["roster_csv"]
+    name: str
+    path: str
+
+
+class RosterJsonSource(_Strict):
+    """An agency's staff list from a JSON endpoint: {"staff": [{"email", "name", "active"}]}."""
+
+    type: Literal["roster_json"]
+    name: str
+    url: str
+    token: SecretRef | None = None
+
+    _check_secret = field_validator("token", mode="before")(_secret)
+
+
 class MetaSource(_Strict):
     type: Literal["meta"]
     name: str
@@ -95,7 +114,7 @@ class MetaSource(_Strict):
     _check_secret = field_validator("access_token", mode="before")(_secret)
 
 
-IdentitySourceSettings = Annotated[LdapSource, Field(discriminator="type")]
+IdentitySourceSettings = Annotated[LdapSource | RosterCsvSource | RosterJsonSource, Field(discriminator="type")]
 AccessSourceSettings = Annotated[MetaSource, Field(discriminator="type")]
 
 

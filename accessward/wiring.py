@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from accessward.settings import LdapSource, MetaSource, Settings
+from accessward.settings import IdentitySourceSettings, LdapSource, MetaSource, RosterCsvSource, Settings
 from connectors.protocols import AccessSource, IdentitySource, Revoker
 
 
@@ -23,7 +23,17 @@ def _relative(base: Path, value: str | None) -> str | None:
     return str(path if path.is_absolute() else base / path)
 
 
-def identity_source(cfg: LdapSource, base: Path) -> IdentitySource:
+def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
+    from connectors.roster import CsvRoster, JsonRoster
+
+    if isinstance(cfg, LdapSource):
+        return ldap_source(cfg, base)
+    if isinstance(cfg, RosterCsvSource):
+        return CsvRoster(cfg.name, Path(_relative(base, cfg.path) or cfg.path))
+    return JsonRoster(cfg.name, cfg.url, cfg.token.resolve() if cfg.token else None)
+
+
+def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
     from connectors.ldap import PRESETS, LdapSource, LdapSourceConfig
     from connectors.records import PersonStatus
 

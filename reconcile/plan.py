@@ -121,6 +121,7 @@ def build_plan(
     break_glass = {b.lower() for b in policy.break_glass}
     admins = _open_admins(engine)
     in_flight = _in_flight(engine)
+    planned: dict[int, int] = {}
     planned_admin_removals: dict[int, int] = defaultdict(int)
     result = PlanResult(None, "empty", "")
 
@@ -142,6 +143,10 @@ def build_plan(
                            break_glass, revokers)
         if row["grant_id"] in in_flight:
             why = f"already in plan {in_flight[row['grant_id']]}, which must finish first (accessward apply)"
+        if why is None and row["grant_id"] in planned:  # two rules found the same grant: one revocation
+            i = planned[row["grant_id"]]
+            result.revocations[i] = replace(result.revocations[i], rule=f"{result.revocations[i].rule}+{item.rule}")
+            continue
         if why is None and row["level"] >= int(Level.admin):
             left = admins.get(row["resource_id"], 0) - planned_admin_removals[row["resource_id"]]
             if left <= 1:
@@ -152,6 +157,7 @@ def build_plan(
             result.held.append(replace(item, held_because=why))
             continue
         preview = revokers[row["system"]].preview_revoke(grant_ref(row))
+        planned[row["grant_id"]] = len(result.revocations)
         result.revocations.append(replace(item, request=preview.render()))
 
     _judge_threshold(engine, policy, result)

@@ -6,11 +6,12 @@ revocation on, rule by rule (DESIGN.md invariant 6).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-RULE_NAMES = ("orphaned", "mfa_required", "sso_required", "role_ceiling", "dormant")
+RULE_NAMES = ("orphaned", "agency", "mfa_required", "sso_required", "role_ceiling", "dormant")
 LEVEL_NAMES = Literal["read_only", "needs_approval", "can_reply", "full_publishing", "admin"]
 
 
@@ -34,6 +35,26 @@ class Ceiling(_Strict):
     max_level: LEVEL_NAMES
 
 
+class Engagement(_Strict):
+    """An agency engagement: who the partner is, what it may touch, how high, and until when.
+
+    ``partner_accounts`` are the partner's accounts on the networks as ``system:account-id``
+    (a Meta partner business, a TikTok partner); ``email_domains`` identify its staff;
+    ``assets`` are the resources in scope as ``system:resource-id`` (empty: every asset);
+    ``roster_source`` names the identity source that lists its current staff.
+    """
+
+    name: str
+    sponsor: str = ""
+    partner_accounts: list[str] = Field(default_factory=list)
+    email_domains: list[str] = Field(default_factory=list)
+    assets: list[str] = Field(default_factory=list)
+    max_level: LEVEL_NAMES = "full_publishing"
+    start: date | None = None
+    end: date | None = None
+    roster_source: str | None = None
+
+
 class PolicySettings(_Strict):
     """Safety knobs first; every rule starts in flag-only mode (invariant 6)."""
 
@@ -46,6 +67,7 @@ class PolicySettings(_Strict):
     max_drop: Annotated[float, Field(ge=0, le=1)] = 0.30
     break_glass: list[str] = Field(default_factory=list)
     role_ceilings: list[Ceiling] = Field(default_factory=list)
+    agencies: list[Engagement] = Field(default_factory=list)
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
 
     @field_validator("rules")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from reconcile import rules, rules_posture
+from reconcile import rules, rules_agency, rules_posture
 from reconcile.correlate import CorrelationStats, correlate
 from reconcile.findings import FindingCounts, FindingDraft, store_findings
 from reconcile.policy import PolicySettings
@@ -19,6 +19,7 @@ Rule = Callable[[Engine, PolicySettings, datetime], Iterator[FindingDraft]]
 
 RULES: dict[str, Rule] = {
     "orphaned": lambda engine, policy, now: rules.orphaned(engine, policy.rule("orphaned"), now),
+    "agency": rules_agency.agency,
     "mfa_required": rules_posture.mfa_required,
     "sso_required": rules_posture.sso_required,
     "role_ceiling": rules_posture.role_ceiling,

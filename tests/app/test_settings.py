@@ -90,3 +90,26 @@ def test_secret_resolution(tmp_path, monkeypatch):
     monkeypatch.delenv("LDAP_PW")
     with pytest.raises(SettingsError, match="LDAP_PW is not set"):
         settings.identity_sources[0].bind_password.resolve()
+
+
+def test_roster_sources_and_agencies(tmp_path):
+    text = GOOD + """
+[[identity_sources]]
+name = "bright-roster"
+type = "roster_csv"
+path = "rosters/bright.csv"
+
+[[policy.agencies]]
+name = "Brightside"
+partner_accounts = ["meta:987"]
+max_level = "full_publishing"
+end = 2026-12-31
+roster_source = "bright-roster"
+"""
+    settings = load_settings(write(tmp_path, text))
+    assert [s.type for s in settings.identity_sources] == ["ldap", "roster_csv"]
+    assert settings.policy.agencies[0].end.isoformat() == "2026-12-31"
+    bad = write(tmp_path, text.replace('max_level = "full_publishing"', 'max_level = "owner"'))
+    with pytest.raises(SettingsError) as err:
+        load_settings(bad)
+    assert err.value.problems[0].startswith(f"{bad}:24: policy.agencies[0].max_level:")

@@ -1,0 +1,72 @@
+"""Agency rosters from a CSV drop and a JSON endpoint."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from connectors.errors import AuthError, MalformedResponseError, StopError
+from connectors.records import PersonKind, PersonStatus
+from connectors.roster import CsvRoster, JsonRoster
+from sandbox.server import start_app
+
+
+def test_csv_roster(tmp_path):
+    path = tmp_path / "brightside.csv"
+    path.write_text("Email,Name,active\nTaylor@Brightside.agency,Taylor Brooks,yes\nsam@brightside.agency,Sam,no\n")
+    people = list(CsvRoster("brightside", path).list_people())
+    assert [(p.source_key, p.kind, p.status) for p in people] == [
+        ("taylor@brightside.agency", PersonKind.agency, PersonStatus.active),
+        ("sam@brightside.agency", PersonKind.agency, PersonStatus.terminated)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name\nTaylor\n", ":1: missing column(s) email"),
+    ("email,name\ntaylor@brightside.agency,T\nnot-an-email,X\n", ":3: email: 'not-an-email'"),
+    ("email\na@b.agency\nA@b.agency\n", ":3: email: 'A@b.agency' is listed twice"),
+])
+def test_csv_roster_errors_name_the_line(tmp_path, text, message):
+    path = tmp_path / "r.csv"
+    path.write_text(text)
+    with pytest.raises(MalformedResponseError) as err:
+        list(CsvRoster("r", path).list_people())
+    assert str(err.value) == f"{path}{message}" or str(err.value).startswith(f"{path}{message}")
+
+
+def test_missing_roster_file_stops(tmp_path):
+    with pytest.raises(StopError, match="cannot read roster"):
+        list(CsvRoster("r", tmp_path / "nope.csv").list_people())
+
+
+def roster_app(answers: dict[str, object]) -> Starlette:
+    async def staff(request: Request):
+        if request.headers.get("Authorization") != "Bearer good":
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if answers.get("html"):
+            return HTMLResponse("<html>login</html>")
+        return JSONResponse(answers["body"])
+
+    return Starlette(routes=[Route("/staff", staff)])
+
+
+def test_json_roster_and_its_failures():
+    answers: dict[str, object] = {"body": {"staff": [{"email": "a@agency.test", "name": "A"},
+                                                     {"email": "b@agency.test", "active": False}]}}
+    with start_app(roster_app(answers)) as server:
+        people = list(JsonRoster("r", f"{server.url}/staff", token="good").list_people())
+        assert [(p.source_key, p.status) for p in people] == [
+            ("a@agency.test", PersonStatus.active), ("b@agency.test", PersonStatus.terminated)]
+        with pytest.raises(AuthError):
+            list(JsonRoster("r", f"{server.url}/staff", token="bad").list_people())
+        answers["html"] = True
+        with pytest.raises(MalformedResponseError):
+            list(JsonRoster("r", f"{server.url}/staff", token="good").list_people())
+        answers["html"], answers["body"] = False, {"people": []}
+        with pytest.raises(MalformedResponseError, match="no list 'staff'"):
+            list(JsonRoster("r", f"{server.url}/staff", token="good").list_people())
+        answers["body"] = {"staff": [{"email": "nobody"}]}
+        with pytest.raises(MalformedResponseError, match=r"staff\[0\].email"):
+            list(JsonRoster("r", f"{server.url}/staff", token="good").list_people())
