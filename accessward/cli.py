@@ -231,13 +231,51 @@ def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker]) -> int:
     return exitcodes.ACTION_FAILED if report.failures else exitcodes.OK
 
 
-def _as_of(value: str | None) -> datetime:
+@app.command()
+def accept(
+    finding: Annotated[int | None, typer.Argument(help="The finding to accept (or give a pattern).")] = None,
+    owner: Annotated[str, typer.Option(help="Who owns the risk.")] = "",
+    reason: Annotated[str, typer.Option(help="Why it is accepted.")] = "",
+    until: Annotated[str, typer.Option(help="ISO date/time it expires.")] = "",
+    rule: Annotated[str | None, typer.Option(help="Pattern: this rule.")] = None,
+    system: Annotated[str | None, typer.Option(help="Pattern: this system.")] = None,
+    account: Annotated[str | None, typer.Option(help="Pattern: this account id or email.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Pattern: this resource id.")] = None,
+) -> None:
+    """Accept a risk: the finding (or every finding of a pattern) is not revoked until it expires."""
+    from reconcile import exceptions
+
+    engine = store(settings())
+    try:
+        exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=_as_of(until or "(missing)", "--until"),
+                                   actor=actor(), finding_id=finding, rule=rule, system=system, account=account,
+                                   resource=resource)
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.out.print(f"exception {exc_id} recorded; it applies from the next reconcile")
+
+
+@app.command()
+def withdraw(exception: Annotated[int, typer.Argument(help="The exception to withdraw.")]) -> None:
+    """Withdraw a risk acceptance: its findings open again at the next reconcile."""
+    from reconcile import exceptions
+
+    try:
+        exceptions.withdraw(store(settings()), exception, actor=actor())
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.out.print(f"exception {exception} withdrawn")
+
+
+def _as_of(value: str | None, option: str = "--as-of") -> datetime:
     if not value:
         return utcnow()
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        ui.err.print(f"[red]error[/]: --as-of {value!r} is not an ISO date or datetime")
+        ui.err.print(f"[red]error[/]: {option} {value!r} is not an ISO date or datetime")
         raise typer.Exit(exitcodes.CONFIG) from None
     result = to_naive_utc(parsed)
     assert result is not None

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from reconcile import rules, rules_agency, rules_posture
 from reconcile.correlate import CorrelationStats, correlate
+from reconcile.exceptions import ExceptionCounts, apply_exceptions
 from reconcile.findings import FindingCounts, FindingDraft, store_findings
 from reconcile.policy import PolicySettings
 from sync import audit
@@ -32,6 +33,7 @@ class ReconcileResult:
     at: datetime
     correlation: CorrelationStats
     findings: dict[str, FindingCounts] = field(default_factory=dict)
+    exceptions: ExceptionCounts = field(default_factory=ExceptionCounts)
 
 
 def reconcile(engine: Engine, policy: PolicySettings, *, now: datetime | None = None,
@@ -40,9 +42,10 @@ def reconcile(engine: Engine, policy: PolicySettings, *, now: datetime | None = 
     result = ReconcileResult(now, correlate(engine))
     for name, rule in RULES.items():
         result.findings[name] = store_findings(engine, name, rule(engine, policy, now), now)
+    result.exceptions = apply_exceptions(engine, now, actor=actor)
     audit.record(engine, "reconcile.finished", "", {
         "accounts": result.correlation.accounts, "disputed": result.correlation.disputed,
         "unmatched": result.correlation.unmatched,
-        "findings": {k: vars(v) for k, v in result.findings.items()},
+        "findings": {k: vars(v) for k, v in result.findings.items()}, "exceptions": vars(result.exceptions),
     }, actor=actor)
     return result

@@ -159,6 +159,31 @@ class Finding(SQLModel, table=True):
     # open | accepted | resolved | revoked
     state: str = Field(default="open", index=True)
     resolved_at: NaiveDatetime | None = None
+    exception_id: int | None = Field(default=None, foreign_key="risk_exception.id")
+
+
+class RiskException(SQLModel, table=True):
+    """A risk acceptance: a finding, or a pattern of findings, accepted by an owner until a date.
+
+    A pattern matches on rule, system, account (id or email) and resource (id), each optional
+    (empty matches anything, but at least one must be set). When it expires, or is withdrawn,
+    the findings it covered open again.
+    """
+
+    __tablename__ = "risk_exception"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_id: int | None = Field(default=None, index=True)
+    rule: str | None = None
+    system: str | None = None
+    account: str | None = None
+    resource: str | None = None
+    owner: str
+    reason: str
+    expires_at: NaiveDatetime
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    created_by: str = ""
+    withdrawn_at: NaiveDatetime | None = None
 
 
 class Plan(SQLModel, table=True):
