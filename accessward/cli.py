@@ -247,9 +247,9 @@ def accept(
 
     engine = store(settings())
     try:
-        exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=_as_of(until or "(missing)", "--until"),
-                                   actor=actor(), finding_id=finding, rule=rule, system=system, account=account,
-                                   resource=resource)
+        expires = _as_of(until or "(missing)", "--until")
+        exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=expires, actor=actor(),
+                                   finding_id=finding, rule=rule, system=system, account=account, resource=resource)
     except ValueError as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(exitcodes.CONFIG) from None
