@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -129,7 +130,7 @@ class HttpClient:
             headers=dict(headers or {}),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
-            verify=verify,
+            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
             transport=transport,
         )
         self.calls = 0
@@ -168,6 +169,8 @@ class HttpClient:
                 error = self._check(response)
             except httpx.TransportError as exc:
                 error = TransientError(f"{type(exc).__name__}: {exc}", detail=str(exc))
+            except TransientError as exc:  # the auth callable's token endpoint may be down too
+                error = exc
             if error is None:
                 return response
             error.system = error.system or self.system
@@ -220,9 +223,10 @@ class HttpClient:
 
     def send_json(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> JSONDict | None:
         """A write; returns the JSON object answered, or None for an empty (204) answer."""
-        response = self.request(method, path, params=params, json_body=json_body)
+        response = self.request(method, path, params=params, json_body=json_body, headers=headers)
         if response.status_code == 204 or not response.content:
             return None
         return expect_json_object(response, self.system)

@@ -126,22 +126,6 @@ class UnsupportedMethodError(RejectedError):
     """LinkedIn does not accept this HTTP / Rest.li method on the resource (405, or a 400 saying so)."""
 
 
-@dataclass(frozen=True, slots=True)
-class BodyRequestPreview(RequestPreview):
-    """A preview that also shows the non-secret headers and the JSON body a write sends.
-
-    ``RequestPreview`` has no body; until it grows one, this subclass renders it after the URL.
-    """
-
-    headers: tuple[tuple[str, str], ...] = ()
-    body: str = ""
-
-    def render(self) -> str:
-        text = RequestPreview.render(self)
-        text += "".join(f" [{name}: {value}]" for name, value in self.headers)
-        return f"{text} {self.body}" if self.body else text
-
-
 # -- classification ------------------------------------------------------------------------------
 
 
@@ -400,10 +384,10 @@ class LinkedInOrganizationConnector:
         """The exact request ``revoke`` sends first (the token travels in a header and is never shown)."""
         path = self._check_target(grant)
         http_method, body, extra = self._request_for(self.revoke_method, grant)
-        headers = (("LinkedIn-Version", self.linkedin_version), ("X-Restli-Protocol-Version", PROTOCOL_VERSION),
-                   *extra.items())
-        return BodyRequestPreview(method=http_method, url=self._client.url(path), headers=headers,
-                                  body=json.dumps(body, separators=(",", ":")))
+        headers = {"LinkedIn-Version": self.linkedin_version, "X-Restli-Protocol-Version": PROTOCOL_VERSION,
+                   **extra}
+        return RequestPreview(method=http_method, url=self._client.url(path), headers=headers,
+                              body=json.dumps(body, separators=(",", ":")))
 
     def revoke(self, grant: GrantRef) -> RevokeResult:
         """Write REVOKED to the ACL, reading it before, after an ambiguous answer, and after success."""

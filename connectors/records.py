@@ -96,6 +96,8 @@ class GrantRecord:
     resource_id: str
     role: str
     level: Level
+    # False for grants nobody can check through an API (a manual inventory of X or YouTube).
+    verifiable: bool = True
 
 
 AccessRecord = AccountRecord | ResourceRecord | GrantRecord
@@ -119,10 +121,17 @@ class RequestPreview:
     method: str
     url: str
     params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # never credentials
+    body: str | None = None
 
     def render(self) -> str:
         query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.method} {self.url}" + (f"?{query}" if query else "")
+        text = f"{self.method} {self.url}" + (f"?{query}" if query else "")
+        for name, value in sorted(self.headers.items()):
+            text += f"\n{name}: {value}"
+        if self.body is not None:
+            text += f"\n\n{self.body}"
+        return text
 
 
 class RevokeOutcome(StrEnum):

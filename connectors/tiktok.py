@@ -67,7 +67,6 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.http import HttpClient, JSONDict, expect_json_object, parse_retry_after, require_list
-from connectors.linkedin import BodyRequestPreview
 from connectors.records import (
     AccessRecord,
     AccountKind,
@@ -346,8 +345,8 @@ class TikTokBusinessCenterConnector:
     def preview_revoke(self, grant: GrantRef) -> RequestPreview:
         """The exact request ``revoke`` sends (the token travels in a header and is never shown)."""
         path, body = self._target(grant)
-        return BodyRequestPreview(method="POST", url=self._client.url(path), headers=(("Content-Type",
-                                  "application/json"),), body=json.dumps(body, separators=(",", ":")))
+        return RequestPreview(method="POST", url=self._client.url(path), headers={"Content-Type": "application/json"},
+                              body=json.dumps(body, separators=(",", ":")))
 
     def revoke(self, grant: GrantRef) -> RevokeResult:
         """Remove the member, invitation or partner; read before, and again after an ambiguous answer."""

@@ -108,6 +108,8 @@ class Grant(SQLModel, table=True):
     last_run_id: int | None = None
     # How the interval closed: "unseen" (a sync no longer saw it) or "revoked" (we removed it).
     closed_by: str | None = None
+    # False when no API can confirm it (manual inventories): reports say "unverifiable".
+    verifiable: bool = True
 
 
 class Link(SQLModel, table=True):

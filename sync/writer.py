@@ -186,10 +186,10 @@ class AccessWriter:
             rows.append({
                 "system": self.system, "account_id": account_id, "resource_id": resource_id,
                 "role": g.role, "level": int(g.level), "seen_from": now, "last_seen": now,
-                "last_run_id": self.run_id,
+                "last_run_id": self.run_id, "verifiable": g.verifiable,
             })
         upsert(conn, _table(Grant), rows, keys=("account_id", "resource_id", "role"),
-               update=["level", "last_seen", "last_run_id"], where=text("seen_to IS NULL"))
+               update=["level", "last_seen", "last_run_id", "verifiable"], where=text("seen_to IS NULL"))
         self.counts["grants"] += len(rows)
         self._grants.clear()
 
