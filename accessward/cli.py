@@ -113,7 +113,7 @@ def run_syncs(cfg: Settings, only: set[str] | None = None) -> list[SyncOutcome]:
     outcomes = []
     for ident in guarded(lambda: wiring.identity_sources(cfg, base, only)):
         outcomes.append(sync_identity(engine, ident, guard=guard, watch=ui.counting))
-    for acc in guarded(lambda: wiring.access_sources(cfg, only)):
+    for acc in guarded(lambda: wiring.access_sources(cfg, base, only)):
         outcomes.append(sync_access(engine, acc, guard=guard, watch=ui.counting))
     if any(o.ok for o in outcomes):
         correlate(engine)  # links are derived from the store; keep them current for reports
@@ -160,7 +160,7 @@ def reconcile() -> None:
 
 def _plan(cfg: Settings, engine: Engine) -> PlanResult:
     run_reconcile(engine, cfg.policy, actor=actor())
-    plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg)),
+    plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg, CTX.config.parent)),
                       [s.name for s in cfg.identity_sources], utcnow(), actor=actor())
     for table in ui.plan_tables(plan):
         ui.out.print(table)
@@ -201,7 +201,7 @@ def apply(
     """Finish any interrupted plan, then reconcile, plan and revoke within the thresholds."""
     cfg = settings()
     engine = store(cfg)
-    revokers = guarded(lambda: wiring.revokers(cfg))
+    revokers = guarded(lambda: wiring.revokers(cfg, CTX.config.parent))
     code = exitcodes.OK
     # Interrupted plans first: their actions are in the outbox, and a new plan made before they
     # finish would plan the same grants again.
@@ -229,6 +229,31 @@ def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker]) -> int:
     for failure in report.failures:
         ui.out.print(f"  [red]failed[/]: {failure}")
     return exitcodes.ACTION_FAILED if report.failures else exitcodes.OK
+
+
+@app.command("link")
+def link_account(
+    system: Annotated[str, typer.Argument(help="The access source the account is on.")],
+    account: Annotated[str, typer.Argument(help="The account's id on that system.")],
+    person: Annotated[str | None, typer.Option(help="Employee id, email, username or source key.")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Drop the manual link instead.")] = False,
+) -> None:
+    """Link an account to a person by hand (for unidentifiable or disputed accounts)."""
+    from reconcile import links
+
+    engine = store(settings())
+    try:
+        if remove:
+            links.unlink(engine, system, account, actor=actor())
+            ui.out.print(f"manual link of {system}:{account} removed")
+            return
+        if not person:
+            raise ValueError("give --person, or --remove")
+        links.link(engine, system, account, person, actor=actor())
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.out.print(f"{system}:{account} linked to {person}; correlation will keep it")
 
 
 @app.command()

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accessward.toml_lines import line_of
-from reconcile.policy import PolicySettings
+from reconcile.policy import LEVEL_NAMES, PolicySettings
 
 
 class SettingsError(Exception):
@@ -114,8 +114,95 @@ class MetaSource(_Strict):
     _check_secret = field_validator("access_token", mode="before")(_secret)
 
 
-IdentitySourceSettings = Annotated[LdapSource | RosterCsvSource | RosterJsonSource, Field(discriminator="type")]
-AccessSourceSettings = Annotated[MetaSource, Field(discriminator="type")]
+class LinkedInSource(_Strict):
+    type: Literal["linkedin"]
+    name: str
+    base_url: str = "https://api.linkedin.com/rest"
+    organization_id: str
+    access_token: SecretRef
+    # LinkedIn retires each monthly API version after about a year: keep this current.
+    linkedin_version: Annotated[str, Field(pattern=r"^\d{6}$")] = "202603"
+
+    _check_secret = field_validator("access_token", mode="before")(_secret)
+
+
+class TikTokSource(_Strict):
+    type: Literal["tiktok"]
+    name: str
+    base_url: str = "https://business-api.tiktok.com/open_api/v1.3"
+    bc_id: str
+    access_token: SecretRef
+
+    _check_secret = field_validator("access_token", mode="before")(_secret)
+
+
+class PinterestSource(_Strict):
+    type: Literal["pinterest"]
+    name: str
+    base_url: str = "https://api.pinterest.com/v5"
+    business_id: Annotated[str, Field(pattern=r"^\d+$")]
+    access_token: SecretRef
+
+    _check_secret = field_validator("access_token", mode="before")(_secret)
+
+
+class ScimSource(_Strict):
+    """A social-media-management suite or agency portal that speaks SCIM 2.0."""
+
+    type: Literal["scim"]
+    name: str
+    base_url: str
+    token: SecretRef
+    workspace_id: str
+    workspace_name: str = ""
+    revoke_mode: Literal["deactivate", "delete"] = "deactivate"
+    user_filter: str | None = None
+    role_attribute: str = "roles"
+    role_levels: dict[str, LEVEL_NAMES] = Field(default_factory=dict)
+    default_level: LEVEL_NAMES = "full_publishing"
+
+    _check_secret = field_validator("token", mode="before")(_secret)
+
+
+class ManualSource(_Strict):
+    """A hand-kept CSV inventory for networks with no access API (X, YouTube)."""
+
+    type: Literal["manual"]
+    name: str
+    path: str
+
+
+class EntraIdSource(_Strict):
+    type: Literal["entra"]
+    name: str
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    ca_file: str | None = None
+
+    _check_secret = field_validator("client_secret", mode="before")(_secret)
+
+
+class KeycloakIdSource(_Strict):
+    type: Literal["keycloak"]
+    name: str
+    server_url: str
+    realm: str
+    client_id: str
+    client_secret: SecretRef
+    token_realm: str | None = None
+    ca_file: str | None = None
+
+    _check_secret = field_validator("client_secret", mode="before")(_secret)
+
+
+IdentitySourceSettings = Annotated[
+    LdapSource | EntraIdSource | KeycloakIdSource | RosterCsvSource | RosterJsonSource, Field(discriminator="type")]
+AccessSourceSettings = Annotated[
+    MetaSource | LinkedInSource | TikTokSource | PinterestSource | ScimSource | ManualSource,
+    Field(discriminator="type")]
 
 
 class StoreSettings(_Strict):

@@ -1,19 +1,31 @@
-"""Build connectors from settings. The only place that resolves secrets."""
+"""Build connectors from settings. The only place that resolves secrets.
+
+Connector modules are imported when a source of their type is configured, so a settings file
+with only LDAP and Meta never loads msal or python-keycloak.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from accessward.settings import IdentitySourceSettings, LdapSource, MetaSource, RosterCsvSource, Settings
+from accessward.settings import (
+    AccessSourceSettings,
+    EntraIdSource,
+    IdentitySourceSettings,
+    KeycloakIdSource,
+    LdapSource,
+    LinkedInSource,
+    ManualSource,
+    MetaSource,
+    PinterestSource,
+    RosterCsvSource,
+    RosterJsonSource,
+    ScimSource,
+    Settings,
+    TikTokSource,
+)
 from connectors.protocols import AccessSource, IdentitySource, Revoker
-
-
-@dataclass(frozen=True)
-class Built:
-    identity: list[tuple[str, Callable[[], IdentitySource]]]
-    access: list[tuple[str, Callable[[], AccessSource]]]
 
 
 def _relative(base: Path, value: str | None) -> str | None:
@@ -23,13 +35,29 @@ def _relative(base: Path, value: str | None) -> str | None:
     return str(path if path.is_absolute() else base / path)
 
 
-def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
-    from connectors.roster import CsvRoster, JsonRoster
+def _verify(base: Path, ca_file: str | None) -> bool | str:
+    return _relative(base, ca_file) or True
 
+
+def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
     if isinstance(cfg, LdapSource):
         return ldap_source(cfg, base)
+    if isinstance(cfg, EntraIdSource):
+        from connectors.entra import EntraSource
+
+        return EntraSource(cfg.name, cfg.tenant_id, cfg.client_id, cfg.client_secret.resolve(),
+                           authority_host=cfg.authority_host, graph_url=cfg.graph_url,
+                           verify=_verify(base, cfg.ca_file))
+    if isinstance(cfg, KeycloakIdSource):
+        from connectors.keycloak import KeycloakSource
+
+        return KeycloakSource(cfg.name, cfg.server_url, cfg.realm, cfg.client_id, cfg.client_secret.resolve(),
+                              token_realm=cfg.token_realm, verify=_verify(base, cfg.ca_file))
+    from connectors.roster import CsvRoster, JsonRoster
+
     if isinstance(cfg, RosterCsvSource):
         return CsvRoster(cfg.name, Path(_relative(base, cfg.path) or cfg.path))
+    assert isinstance(cfg, RosterJsonSource)
     return JsonRoster(cfg.name, cfg.url, cfg.token.resolve() if cfg.token else None)
 
 
@@ -50,27 +78,57 @@ def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
     ))
 
 
-def access_source(cfg: MetaSource) -> AccessSource:
-    from connectors.meta import MetaBusinessConnector
+def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
+    """A connector that is both the access source and the revoker of its system."""
+    if isinstance(cfg, MetaSource):
+        from connectors.meta import MetaBusinessConnector
 
-    return MetaBusinessConnector(
-        name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id, access_token=cfg.access_token.resolve(),
-    )
+        return MetaBusinessConnector(name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id,
+                                     access_token=cfg.access_token.resolve())
+    if isinstance(cfg, LinkedInSource):
+        from connectors.linkedin import LinkedInOrganizationConnector
 
+        return LinkedInOrganizationConnector(cfg.name, cfg.base_url, cfg.organization_id,
+                                             cfg.access_token.resolve(), linkedin_version=cfg.linkedin_version)
+    if isinstance(cfg, TikTokSource):
+        from connectors.tiktok import TikTokBusinessCenterConnector
 
-def revoker(cfg: MetaSource) -> Revoker:
-    connector = access_source(cfg)
-    assert isinstance(connector, Revoker)
-    return connector
+        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve())
+    if isinstance(cfg, PinterestSource):
+        from connectors.pinterest import PinterestBusinessConnector
+
+        return PinterestBusinessConnector(cfg.name, cfg.base_url, cfg.business_id, cfg.access_token.resolve())
+    if isinstance(cfg, ScimSource):
+        from connectors.scim import ScimConnector
+
+        return ScimConnector(cfg.name, cfg.base_url, cfg.token.resolve(), workspace_id=cfg.workspace_id,
+                             workspace_name=cfg.workspace_name, revoke_mode=cfg.revoke_mode,
+                             user_filter=cfg.user_filter, role_attribute=cfg.role_attribute,
+                             role_levels=dict(cfg.role_levels) or None, default_level=cfg.default_level)
+    assert isinstance(cfg, ManualSource)
+    from connectors.manual import ManualInventory
+
+    return ManualInventory(cfg.name, _relative(base, cfg.path) or cfg.path)
 
 
 def identity_sources(settings: Settings, base: Path, only: set[str] | None = None) -> list[IdentitySource]:
     return [identity_source(s, base) for s in settings.identity_sources if not only or s.name in only]
 
 
-def access_sources(settings: Settings, only: set[str] | None = None) -> list[AccessSource]:
-    return [access_source(s) for s in settings.access_sources if not only or s.name in only]
+def access_sources(settings: Settings, base: Path, only: set[str] | None = None) -> list[AccessSource]:
+    out: list[AccessSource] = []
+    for s in settings.access_sources:
+        if not only or s.name in only:
+            connector = access_connector(s, base)
+            assert isinstance(connector, AccessSource)
+            out.append(connector)
+    return out
 
 
-def revokers(settings: Settings) -> dict[str, Revoker]:
-    return {s.name: revoker(s) for s in settings.access_sources}
+def revokers(settings: Settings, base: Path) -> dict[str, Revoker]:
+    out: dict[str, Revoker] = {}
+    for s in settings.access_sources:
+        connector = access_connector(s, base)
+        assert isinstance(connector, Revoker)
+        out[s.name] = connector
+    return out

@@ -172,7 +172,9 @@ def _hold_reason(
     revokers: Mapping[str, Revoker],
 ) -> str | None:
     if evidence.get("reason") == "disputed":
-        return "disputed link: two people match this account; link it by hand"
+        return "disputed link: two people match this account; link it by hand (accessward link)"
+    if evidence.get("reason") == "unidentifiable":
+        return "nothing to match this account on (no email, login or employee id); link it by hand (accessward link)"
     since = evidence.get("since")
     start = datetime.fromisoformat(str(since)) if since else row["first_seen"]
     assert isinstance(start, datetime)

@@ -2,7 +2,9 @@
 
 ``orphaned``: a human account with open grants whose person is terminated, suspended, past
 their leave date, missing from the identity source, or not found at all. A disputed link (two
-people match) is reported with the reason ``disputed`` and is never eligible for revocation.
+people match) is reported with the reason ``disputed``, and an account with no email, login or
+employee id (LinkedIn members are bare URNs) with ``unidentifiable``: neither is ever eligible for
+revocation until someone links the account by hand.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from reconcile.policy import RuleSettings
 
 ORPHANED_SQL = """
 SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name,
-       a.email, l.person_id, l.method, l.disputed, p.status, p.leave_date, p.missing_since,
-       p.display_name AS person_name, p.employee_id
+       a.email, a.login, a.employee_id AS account_employee_id, l.person_id, l.method, l.disputed,
+       p.status, p.leave_date, p.missing_since, p.display_name AS person_name, p.employee_id
 FROM access_grant g
 JOIN account a ON a.id = g.account_id
 LEFT JOIN link l ON l.account_id = a.id
@@ -36,6 +38,8 @@ def _reason(row: object, now: datetime) -> tuple[str, datetime | None]:
     if getattr(r, "disputed", False):
         return "disputed", None
     if getattr(r, "person_id", None) is None:
+        if not (r.email or r.login or r.account_employee_id):  # type: ignore[attr-defined]
+            return "unidentifiable", None  # nothing to match on: only a manual link can tell
         return "no_person", None
     if r.status == "terminated":  # type: ignore[attr-defined]
         return "terminated", r.leave_date  # type: ignore[attr-defined]

@@ -68,3 +68,29 @@ def test_an_active_matched_person_is_never_a_finding(engine):
     reconcile(engine, PolicySettings())
     assert open_findings(engine) == []
     assert {lk.method for lk in links(engine).values()} == {"email"}
+
+
+def test_unidentifiable_account_is_held_until_linked_by_hand(engine):
+    from reconcile import links
+    from reconcile.plan import build_plan
+    from reconcile.policy import RuleSettings
+    from sync.clock import utcnow
+    from tests.fakes import RecordingRevoker
+
+    sync_identity(engine, FakeIdentity(people=[person("ann"), person("dana", status=PersonStatus.terminated)]))
+    src = FakeAccess(grants=[("urn:li:person:AbC", "org", "ADMINISTRATOR", Level.admin),
+                             ("ann", "org", "ADMINISTRATOR", Level.admin)],
+                     emails={"urn:li:person:AbC": ""})
+    sync_access(engine, src)
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    reconcile(engine, policy)
+    assert open_findings(engine) == [("urn:li:person:AbC", "unidentifiable")]
+    revoker = RecordingRevoker(src)
+    plan = build_plan(engine, policy, {"social": revoker}, ["dir"], utcnow())
+    assert plan.revocations == [] and "link it by hand" in plan.held[0].held_because
+
+    links.link(engine, "social", "urn:li:person:AbC", "dana@example.com", actor="test")
+    reconcile(engine, policy)  # the manual link survives correlation
+    assert open_findings(engine) == [("urn:li:person:AbC", "terminated")]
+    plan = build_plan(engine, policy, {"social": revoker}, ["dir"], utcnow())
+    assert [i.account for i in plan.revocations] == ["urn:li:person:AbC"]
