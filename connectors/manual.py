@@ -308,7 +308,8 @@ class ManualInventory:
                 seen.add(row.account_key)
                 yield AccountRecord(external_id=row.account_key, kind=row.account_kind, display_name=row.account_name,
                                     login=row.account_id, email=row.email)
-            yield GrantRecord(account_id=row.account_key, resource_id=row.resource_key, role=row.role, level=row.level)
+            yield GrantRecord(account_id=row.account_key, resource_id=row.resource_key, role=row.role, level=row.level,
+                              verifiable=False)
 
     # -- Revoker (describes only) ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Table, func, select, text, update
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, func, select, text, update
 from sqlmodel import Session
 
 from connectors.protocols import Revoker
@@ -31,7 +31,7 @@ _PLANS: Table = Plan.__table__  # type: ignore[attr-defined]
 _GRANTS: Table = Grant.__table__  # type: ignore[attr-defined]
 
 CANDIDATES_SQL = """
-SELECT f.id AS finding_id, f.rule, f.evidence, f.first_seen, g.id AS grant_id, g.system, g.role, g.level,
+SELECT f.id AS finding_id, f.rule, f.evidence, f.first_seen, g.id AS grant_id, g.system, g.role, g.level, g.verifiable,
        g.resource_id, a.external_id AS account, a.display_name AS account_name, a.email, a.kind AS account_kind,
        r.external_id AS resource, r.name AS resource_name, r.kind AS resource_kind
 FROM finding f
@@ -126,7 +126,7 @@ def build_plan(
     result = PlanResult(None, "empty", "")
 
     with engine.connect() as conn:
-        rows = conn.execute(text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime)).mappings().all()
+        rows = conn.execute(text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean)).mappings().all()
     for row in rows:
         rule = policy.rule(str(row["rule"]))
         if rule.action != "revoke":
@@ -141,6 +141,8 @@ def build_plan(
         )
         why = _hold_reason(row, evidence, rule.grace_days, now, access_problems, identity_problems,
                            break_glass, revokers)
+        if why is None and evidence.get("reason") == "no_person" and not rule.revoke_unmatched:
+            why = "matches no person: flagged only (link it, or set revoke_unmatched = true on the rule)"
         if row["grant_id"] in in_flight:
             why = f"already in plan {in_flight[row['grant_id']]}, which must finish first (accessward apply)"
         if why is None and row["grant_id"] in planned:  # two rules found the same grant: one revocation
@@ -189,6 +191,9 @@ def _hold_reason(
         return "; ".join(sorted(identity_problems.values()))
     if _is_break_glass(row, break_glass):
         return "break-glass account: never revoked"
+    if not row["verifiable"]:
+        step = revokers[system].preview_revoke(grant_ref(row)).render()
+        return f"no API to revoke through (manual inventory): {step}"
     return None
 
 

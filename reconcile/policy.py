@@ -25,6 +25,9 @@ class RuleSettings(_Strict):
     grace_days: Annotated[float, Field(ge=0)] = 0
     # dormant: access unused for this many days
     days: Annotated[int, Field(ge=1)] = 90
+    # orphaned: also revoke accounts that match no person at all. Off by default: "no match" is
+    # as often a correlation gap (a service login, an alias) as a leaver, so it is flagged only.
+    revoke_unmatched: bool = False
 
 
 class Ceiling(_Strict):

@@ -17,14 +17,19 @@ from sqlalchemy import DateTime, Engine, text
 from reconcile.findings import FindingDraft
 from reconcile.policy import RuleSettings
 
+# Accounts first, grants last: the conditions on link and person pick the (few) orphaned accounts
+# before any grant is read, and only their open grants are then fetched by account_id. With
+# access_grant first, SQLite (which does not move a table past the LEFT JOINs that follow it)
+# reads every open grant and looks up its account, link and person: 1,000,000 lookups for 10,000
+# findings. Same rows, same columns either way.
 ORPHANED_SQL = """
 SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name,
        a.email, a.login, a.employee_id AS account_employee_id, l.person_id, l.method, l.disputed,
        p.status, p.leave_date, p.missing_since, p.display_name AS person_name, p.employee_id
-FROM access_grant g
-JOIN account a ON a.id = g.account_id
+FROM account a
 LEFT JOIN link l ON l.account_id = a.id
 LEFT JOIN person p ON p.id = l.person_id
+JOIN access_grant g ON g.account_id = a.id
 WHERE g.seen_to IS NULL AND a.kind = 'human'
   AND (l.person_id IS NULL
        OR p.status IN ('terminated', 'suspended')

@@ -95,7 +95,7 @@ def test_formula_looking_cells_are_kept_as_data(tmp_path: Path) -> None:
 
     assert resource.name == '=HYPERLINK("http://evil.example","Northwind")'
     assert (account.login, account.display_name, account.kind) == ("+4915112345", "@SUM(A1:A9)", AccountKind.agency)
-    assert (grant.role, grant.level) == ("-Delegate", Level.can_reply)
+    assert (grant.role, grant.level, grant.verifiable) == ("-Delegate", Level.can_reply, False)
 
 
 def test_a_bad_level_is_reported_with_file_line_and_column(tmp_path: Path) -> None:

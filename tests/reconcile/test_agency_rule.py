@@ -74,7 +74,8 @@ def test_a_grant_found_by_two_rules_is_revoked_once(engine):
     src = setup(engine)
     revoker = RecordingRevoker(src)
     policy = PolicySettings(agencies=AGENCIES, max_revocation_share=1.0,
-                            rules={"agency": RuleSettings(action="revoke"), "orphaned": RuleSettings(action="revoke")})
+                            rules={"agency": RuleSettings(action="revoke"),
+                                   "orphaned": RuleSettings(action="revoke", revoke_unmatched=True)})
     reconcile(engine, policy)
     plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir", "bright-roster"], utcnow())
     kim = [i for i in plan.revocations if i.account == "kim"]

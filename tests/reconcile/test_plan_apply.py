@@ -206,3 +206,16 @@ def test_a_grant_in_an_interrupted_plan_is_not_planned_again(engine):
     second = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
     assert second.revocations == [] and second.plan_id is None
     assert all(f"already in plan {first.plan_id}" in h.held_because for h in second.held) and len(second.held) == 2
+
+
+def test_an_account_matching_nobody_is_only_flagged_unless_the_rule_says_so(engine):
+    sync_identity(engine, FakeIdentity(people=[person("ann")]))
+    src = FakeAccess(grants=[("ann", "page", "MANAGE", Level.admin), ("svc-bot", "page", "CREATE_CONTENT",
+                                                                      Level.full_publishing)])
+    sync_access(engine, src)
+    revoker = RecordingRevoker(src)
+    plan, _ = plan_and_apply(engine, REVOKE, revoker)
+    assert revoker.calls == [] and "matches no person" in plan.held[0].held_because
+    policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke", revoke_unmatched=True)})
+    plan, report = plan_and_apply(engine, policy, revoker)
+    assert [c.account_id for c in revoker.calls] == ["svc-bot"] and report.outcomes == {"done": 1}
