@@ -1,23 +1,26 @@
 """``accessward demo``: the whole job on the embedded default, with nothing outside this machine.
 
-It starts a throwaway slapd seeded with a small staff directory (one person has left), the Meta
-Graph simulator seeded with a brand business where the leaver still manages the main page,
-writes a settings file beside a fresh SQLite store, and runs the same commands a person would:
-sync, report, apply, report. Revocation is switched on for the ``orphaned`` rule in the demo's
-settings only, so the loop is shown end to end; ``accessward init`` writes flag-only settings.
+It starts a throwaway slapd seeded with a small staff directory (Dana Leaver has left), the
+simulators of Meta, LinkedIn, TikTok and Pinterest and a real SCIM server (scim2-server), each
+seeded with the same brand, writes a manual inventory for X and YouTube, and runs the same
+commands a person would: sync, report, apply (which stops at the revocation threshold),
+approve, apply, sync, report. Revocation is switched on for ``orphaned`` and ``agency`` in the
+demo's settings only, to show the loop end to end; ``accessward init`` writes flag-only settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from accessward import exitcodes, ui
-from sandbox.meta import create_app, demo_state
+from sandbox import linkedin, meta, pinterest, scim, tiktok
 from sandbox.server import start_app
 from sandbox.slapd import SeedPerson, SlapdServer, people_ldif, slapd_available
 
@@ -34,42 +37,153 @@ STAFF = (
                department="People"),
 )
 
+INVENTORY = """\
+network,resource_id,resource_name,account_id,account_name,email,role,level,verified_on
+x,@northwindcoffee,Northwind Coffee on X,@alexmorgan,Alex Morgan,alex.morgan@example.com,Owner,admin,2026-10-01
+x,@northwindcoffee,Northwind Coffee on X,@samrivera,Sam Rivera,sam.rivera@example.com,Delegate,full_publishing,2026-10-01
+youtube,UC-northwind,Northwind Coffee TV,alex.morgan,Alex Morgan,alex.morgan@example.com,Owner,admin,2026-09-15
+youtube,UC-northwind,Northwind Coffee TV,dana.leaver,Dana Leaver,dana.leaver@example.com,Manager,full_publishing,2026-09-15
+"""
+
 SETTINGS = """\
-# Written by `accessward demo`: a throwaway slapd and the Meta simulator on loopback.
+# Written by `accessward demo`: a throwaway slapd and the network simulators on loopback.
 [store]
 url = "sqlite:///accessward.db"
 
 [[identity_sources]]
-name = "demo-ldap"
+name = "directory"
 type = "ldap"
 url = "{ldap_url}"
 bind_dn = "{bind_dn}"
-bind_password = {{ env = "ACCESSWARD_DEMO_LDAP_PASSWORD" }}
+bind_password = {{ env = "DEMO_LDAP_PASSWORD" }}
 base_dn = "{base_dn}"
 
 [[access_sources]]
 name = "meta"
 type = "meta"
 base_url = "{meta_url}/v21.0"
-business_id = "{business_id}"
-access_token = {{ env = "ACCESSWARD_DEMO_META_TOKEN" }}
+business_id = "{meta_business}"
+access_token = {{ env = "DEMO_META_TOKEN" }}
+
+[[access_sources]]
+name = "linkedin"
+type = "linkedin"
+base_url = "{linkedin_url}/rest"
+organization_id = "{linkedin_org}"
+linkedin_version = "{linkedin_version}"
+access_token = {{ env = "DEMO_LINKEDIN_TOKEN" }}
+
+[[access_sources]]
+name = "tiktok"
+type = "tiktok"
+base_url = "{tiktok_url}/open_api/v1.3"
+bc_id = "{tiktok_bc}"
+access_token = {{ env = "DEMO_TIKTOK_TOKEN" }}
+
+[[access_sources]]
+name = "pinterest"
+type = "pinterest"
+base_url = "{pinterest_url}/v5"
+business_id = "{pinterest_business}"
+access_token = {{ env = "DEMO_PINTEREST_TOKEN" }}
+
+[[access_sources]]
+name = "social-suite"
+type = "scim"
+base_url = "{scim_url}"
+token = {{ env = "DEMO_SCIM_TOKEN" }}
+workspace_id = "northwind"
+workspace_name = "Northwind publishing workspace"
+
+[[access_sources]]
+name = "x-youtube"
+type = "manual"
+path = "inventory.csv"
 
 [policy]
-max_revocations = 10
+max_revocations = 5
 
-# The demo switches revocation on to show the whole loop. New installs start flag-only.
+[[policy.agencies]]
+name = "Brightside Agency"
+sponsor = "alex.morgan@example.com"
+partner_accounts = ["tiktok:partner:7100000000000000099", "pinterest:5497000000000011"]
+email_domains = ["brightside.example"]
+max_level = "full_publishing"
+start = 2026-01-01
+end = 2027-12-31
+
+[[policy.agencies]]
+name = "Old Pixel Studio"
+partner_accounts = ["pinterest:5497000000000012"]
+end = 2026-06-30
+
+# The demo switches revocation on for two rules to show the whole loop; new installs are flag-only.
 [policy.rules.orphaned]
 action = "revoke"
-severity = "high"
+
+[policy.rules.agency]
+action = "revoke"
 """
 
 
-def _step(title: str, args: list[str], env: dict[str, str], directory: Path, ok: tuple[int, ...] = (0,)) -> int:
+@dataclass
+class World:
+    settings: str
+    env: dict[str, str]
+    revocations: dict[str, int]
+
+
+@contextlib.contextmanager
+def running_world(directory: Path) -> Iterator[tuple[World, dict[str, object]]]:
+    """Start the directory and every simulator; yield the settings text and the secrets to run it."""
+    states: dict[str, object] = {
+        "meta": meta.demo_state(), "linkedin": linkedin.demo_state(), "tiktok": tiktok.demo_state(),
+        "pinterest": pinterest.demo_state(),
+    }
+    with contextlib.ExitStack() as stack:
+        slapd = stack.enter_context(SlapdServer(base_dn="dc=example,dc=com"))
+        slapd.start(people_ldif(STAFF))
+        servers = {name: stack.enter_context(start_app(module.create_app(states[name])))  # type: ignore[attr-defined]
+                   for name, module in (("meta", meta), ("linkedin", linkedin), ("tiktok", tiktok),
+                                        ("pinterest", pinterest))}
+        suite = stack.enter_context(scim.start_scim_server())
+        scim.demo_users(suite)
+        states["scim"] = suite
+        li: linkedin.LinkedInState = states["linkedin"]  # type: ignore[assignment]
+        text = SETTINGS.format(
+            ldap_url=slapd.url, bind_dn=slapd.bind_dn, base_dn=slapd.base_dn,
+            meta_url=servers["meta"].url, meta_business=states["meta"].business_id,  # type: ignore[attr-defined]
+            linkedin_url=servers["linkedin"].url, linkedin_org=linkedin.DEMO_ORG_ID,
+            linkedin_version=li.latest_version, tiktok_url=servers["tiktok"].url, tiktok_bc=tiktok.DEMO_BC_ID,
+            pinterest_url=servers["pinterest"].url, pinterest_business=pinterest.DEMO_BUSINESS_ID,
+            scim_url=suite.url,
+        )
+        env = {"DEMO_LDAP_PASSWORD": slapd.password, "DEMO_META_TOKEN": meta.DEMO_TOKEN,
+               "DEMO_LINKEDIN_TOKEN": linkedin.DEMO_TOKEN, "DEMO_TIKTOK_TOKEN": tiktok.DEMO_TOKEN,
+               "DEMO_PINTEREST_TOKEN": pinterest.DEMO_TOKEN, "DEMO_SCIM_TOKEN": scim.DEMO_TOKEN}
+        (directory / "inventory.csv").write_text(INVENTORY)
+        yield World(text, env, {}), states
+
+
+def _step(title: str, args: list[str], env: dict[str, str], directory: Path) -> int:
     ui.out.rule(f"[bold]$ accessward {' '.join(args)}[/]  — {title}")
-    code = subprocess.call([sys.executable, "-m", "accessward", *args], env=env, cwd=directory)
-    if code not in ok:
-        ui.err.print(f"[red]step failed with exit code {code}[/]")
-    return code
+    return subprocess.call([sys.executable, "-m", "accessward", *args], env=env, cwd=directory)
+
+
+STEPS: list[tuple[str, list[str], tuple[int, ...]]] = [
+    ("pull staff from LDAP and access from every network", ["sync"], (0,)),
+    ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,)),
+    ("LinkedIn members are bare URNs: link the leaver's by hand",
+     ["link", "linkedin", "urn:li:person:danaLeaver02", "--person", "E1002"], (0,)),
+    ("reconcile and plan: more revocations than max_revocations, so it stops", ["apply"],
+     (exitcodes.NEEDS_APPROVAL,)),
+    ("a person reviews the plan and approves it", ["approve", "1", "--by", "ciso@example.com"], (0,)),
+    ("revoke through the outbox", ["apply", "--plan", "1"], (0, exitcodes.ACTION_FAILED)),
+    ("sync again: the platforms agree", ["sync"], (0,)),
+    ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,)),
+    ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,)),
+    ("the audit trail is intact", ["audit", "verify"], (0,)),
+]
 
 
 def run_demo(directory: Path) -> int:
@@ -79,36 +193,20 @@ def run_demo(directory: Path) -> int:
     directory = directory.resolve()
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    token = secrets.token_hex(16)
-    state = demo_state(token=token)
-    with SlapdServer(base_dn="dc=example,dc=com") as slapd, start_app(create_app(state)) as meta:
-        slapd.start(people_ldif(STAFF))
-        (directory / "accessward.toml").write_text(SETTINGS.format(
-            ldap_url=slapd.url, bind_dn=slapd.bind_dn, base_dn=slapd.base_dn, meta_url=meta.url,
-            business_id=state.business_id,
-        ))
-        env = {**os.environ, "ACCESSWARD_CONFIG": str(directory / "accessward.toml"),
-               "ACCESSWARD_DEMO_LDAP_PASSWORD": slapd.password, "ACCESSWARD_DEMO_META_TOKEN": token,
+    (directory / "reports").mkdir(parents=True)
+    with running_world(directory) as (world, _states):
+        (directory / "accessward.toml").write_text(world.settings)
+        env = {**os.environ, **world.env, "ACCESSWARD_CONFIG": str(directory / "accessward.toml"),
                "ACCESSWARD_ACTOR": "demo"}
         env.pop("ACCESSWARD_DATABASE_URL", None)
-        steps: list[tuple[str, list[str], tuple[int, ...]]] = [
-            ("pull staff from LDAP and access from Meta", ["sync"], (0,)),
-            ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,)),
-            ("reconcile, plan and revoke within the thresholds", ["apply"], (0, exitcodes.ACTION_FAILED)),
-            ("sync again: the platform agrees", ["sync"], (0,)),
-            ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,)),
-            ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,)),
-            ("the audit trail is intact", ["audit", "verify"], (0,)),
-        ]
-        for title, args, ok in steps:
-            if _step(title, args, env, directory, ok) not in ok:
+        for title, args, ok in STEPS:
+            code = _step(title, args, env, directory)
+            if code not in ok:
+                ui.err.print(f"[red]step failed with exit code {code}[/]")
                 return exitcodes.ERROR
-        removed = [c for c in state.revoke_calls]
     ui.out.rule("[bold green]demo finished[/]")
-    ui.out.print(f"The Meta simulator received {len(removed)} revocation request(s).")
     ui.out.print(f"Settings:  {directory / 'accessward.toml'}")
     ui.out.print(f"Store:     {directory / 'accessward.db'}")
     ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv)")
-    ui.out.print(f"Try:       .venv/bin/accessward -c {directory / 'accessward.toml'} report access -f json")
+    ui.out.print(f"Try:       .venv/bin/accessward -c {directory / 'accessward.toml'} report findings -f json")
     return exitcodes.OK

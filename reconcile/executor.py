@@ -173,6 +173,10 @@ def _finish(engine: Engine, row: Mapping[Any, Any], state: str, message: str, ac
             if row["finding_id"] is not None:
                 conn.execute(text("UPDATE finding SET state = 'revoked', resolved_at = :now WHERE id = :id"),
                              {"now": now, "id": row["finding_id"]})
+            # other rules' findings on the same grant are resolved: the access is gone
+            conn.execute(text("UPDATE finding SET state = 'resolved', resolved_at = :now WHERE grant_id = :g "
+                              "AND state IN ('open', 'accepted') AND id <> :id"),
+                         {"now": now, "g": row["grant_id"], "id": row["finding_id"] or -1})
         if terminal:
             audit.append(conn, f"revocation.{state}", f"grant:{row['grant_id']}", {
                 "action": row["id"], "system": row["system"], "account": row["account"],

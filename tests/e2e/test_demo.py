@@ -1,0 +1,24 @@
+"""`make demo` keeps working: every network shows findings, the plan stops for approval, then revokes."""
+
+from __future__ import annotations
+
+import csv
+
+from accessward.demo import run_demo
+
+
+def test_demo_runs_end_to_end(slapd_factory, tmp_path, capfd):  # slapd_factory: fails in CI without slapd
+    assert run_demo(tmp_path / "demo") == 0
+    out = capfd.readouterr().out
+    assert "needs_approval" in out and "approved by ciso@example.com" in out and "audit chain verified" in out
+    with (tmp_path / "demo" / "reports" / "findings.csv").open() as fh:
+        findings = list(csv.DictReader(fh))
+    revoked = {(f["system"], f["rule"]) for f in findings if f["state"] == "revoked"}
+    assert {s for s, _ in revoked} == {"meta", "linkedin", "tiktok", "pinterest", "social-suite"}
+    assert ("pinterest", "agency") in revoked
+    manual = [f for f in findings if f["system"] == "x-youtube"]
+    assert [(f["state"], f["account"]) for f in manual] == [("open", "Dana Leaver")], "no API: stays open"
+    with (tmp_path / "demo" / "reports" / "access-after.csv").open() as fh:
+        after = list(csv.DictReader(fh))
+    assert not [r for r in after if r["person"] == "Dana Leaver" and r["system"] != "x-youtube"]
+    assert all(f["state"] != "open" for f in findings if f["account"] == "Dana Leaver" and f["system"] == "meta")
