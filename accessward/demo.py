@@ -39,10 +39,10 @@ STAFF = (
 
 INVENTORY = """\
 network,resource_id,resource_name,account_id,account_name,email,role,level,verified_on
-x,@northwindcoffee,Northwind Coffee on X,@alexmorgan,Alex Morgan,alex.morgan@example.com,Owner,admin,2026-10-01
-x,@northwindcoffee,Northwind Coffee on X,@samrivera,Sam Rivera,sam.rivera@example.com,Delegate,full_publishing,2026-10-01
-youtube,UC-northwind,Northwind Coffee TV,alex.morgan,Alex Morgan,alex.morgan@example.com,Owner,admin,2026-09-15
-youtube,UC-northwind,Northwind Coffee TV,dana.leaver,Dana Leaver,dana.leaver@example.com,Manager,full_publishing,2026-09-15
+x,@northwindcoffee,Northwind on X,@alexmorgan,Alex Morgan,alex.morgan@example.com,Owner,admin,2026-10-01
+x,@northwindcoffee,Northwind on X,@samrivera,Sam Rivera,sam.rivera@example.com,Delegate,full_publishing,2026-10-01
+youtube,UC-northwind,Northwind TV,alex.morgan,Alex Morgan,alex.morgan@example.com,Owner,admin,2026-09-15
+youtube,UC-northwind,Northwind TV,dana.leaver,Dana Leaver,dana.leaver@example.com,Manager,full_publishing,2026-09-15
 """
 
 SETTINGS = """\

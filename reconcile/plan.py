@@ -126,7 +126,8 @@ def build_plan(
     result = PlanResult(None, "empty", "")
 
     with engine.connect() as conn:
-        rows = conn.execute(text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean)).mappings().all()
+        stmt = text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean)
+        rows = conn.execute(stmt).mappings().all()
     for row in rows:
         rule = policy.rule(str(row["rule"]))
         if rule.action != "revoke":
@@ -176,7 +177,8 @@ def _hold_reason(
     if evidence.get("reason") == "disputed":
         return "disputed link: two people match this account; link it by hand (accessward link)"
     if evidence.get("reason") == "unidentifiable":
-        return "nothing to match this account on (no email, login or employee id); link it by hand (accessward link)"
+        return ("nothing to match this account on (no email, login or employee id); "
+                "link it by hand (accessward link)")
     since = evidence.get("since")
     start = datetime.fromisoformat(str(since)) if since else row["first_seen"]
     assert isinstance(start, datetime)
