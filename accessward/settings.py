@@ -181,6 +181,8 @@ class EntraIdSource(_Strict):
     authority_host: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
     ca_file: str | None = None
+    # Read each person's MFA methods (one more request per user) for the mfa_required rule.
+    posture: bool = True
 
     _check_secret = field_validator("client_secret", mode="before")(_secret)
 
@@ -194,6 +196,8 @@ class KeycloakIdSource(_Strict):
     client_secret: SecretRef
     token_realm: str | None = None
     ca_file: str | None = None
+    # Read each person's SSO links and MFA credentials (two more requests per user).
+    posture: bool = True
 
     _check_secret = field_validator("client_secret", mode="before")(_secret)
 
@@ -213,12 +217,42 @@ class ReportSettings(_Strict):
     directory: str = "reports"
 
 
+class ServiceSettings(_Strict):
+    """``accessward serve``: the HTTP API and the scheduled jobs (cron fields in ``timezone``)."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # HR's signed webhook (POST /v1/offboarding): HMAC-SHA256 over "<timestamp>.<body>".
+    hr_webhook_secret: SecretRef | None = None
+    signature_tolerance_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+    timezone: str = "UTC"
+    nightly: str = "0 2 * * *"  # full sync + reconcile + apply (crontab: minute hour day month weekday)
+    sync_every_minutes: Annotated[int, Field(ge=0)] = 60  # 0: no syncs between nightly runs
+    sync_sources: list[str] = Field(default_factory=list)  # empty: every source
+    offboarding_check_seconds: Annotated[int, Field(ge=5)] = 60
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
+    offboarding_retry_minutes: Annotated[float, Field(gt=0)] = 5  # first retry; doubles up to 6 h
+    request_wait_seconds: Annotated[float, Field(ge=0)] = 20  # an API call waits this long for a receipt
+    revoke_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    revoke_backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
+
+    _check_secret = field_validator("hr_webhook_secret", mode="before")(_secret)
+
+    @field_validator("nightly")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("give a crontab expression with five fields: minute hour day month weekday")
+        return value
+
+
 class Settings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     identity_sources: list[IdentitySourceSettings] = Field(default_factory=list)
     access_sources: list[AccessSourceSettings] = Field(default_factory=list)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

@@ -47,12 +47,12 @@ def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
 
         return EntraSource(cfg.name, cfg.tenant_id, cfg.client_id, cfg.client_secret.resolve(),
                            authority_host=cfg.authority_host, graph_url=cfg.graph_url,
-                           verify=_verify(base, cfg.ca_file))
+                           verify=_verify(base, cfg.ca_file), posture=cfg.posture)
     if isinstance(cfg, KeycloakIdSource):
         from connectors.keycloak import KeycloakSource
 
         return KeycloakSource(cfg.name, cfg.server_url, cfg.realm, cfg.client_id, cfg.client_secret.resolve(),
-                              token_realm=cfg.token_realm, verify=_verify(base, cfg.ca_file))
+                              token_realm=cfg.token_realm, verify=_verify(base, cfg.ca_file), posture=cfg.posture)
     from connectors.roster import CsvRoster, JsonRoster
 
     if isinstance(cfg, RosterCsvSource):

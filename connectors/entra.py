@@ -79,6 +79,7 @@ An unknown user id on any action raises :class:`NotFoundError` (Graph's
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -544,6 +545,7 @@ class EntraSource:
         timeout: float = 30.0,
         employee_types: Mapping[str, PersonKind] = DEFAULT_EMPLOYEE_TYPES,
         clock: Callable[[], datetime] | None = None,
+        posture: bool = False,
         **http: Any,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -556,6 +558,7 @@ class EntraSource:
         self.tenant_id = tenant_id
         self.client_id = client_id
         self._page_size = page_size
+        self._with_posture = posture
         self._employee_types = employee_types
         self._clock = clock or (lambda: datetime.now(UTC))
         self._tokens = _MsalTokens(name, f"{authority_host.rstrip('/')}/{tenant_id}", client_id, client_secret,
@@ -603,10 +606,17 @@ class EntraSource:
         params = {"$select": USER_SELECT, "$top": str(self._page_size)}
         try:
             for item in self._pages("users", params, self._next_link):
-                yield self._person(item, now)
+                person = self._person(item, now)
+                yield self._with_mfa(person) if self._with_posture else person
         except NotFoundError as exc:
             raise StopError("Graph has no /users here; check the Graph URL", system=self.name,
                             detail=exc.detail, status=exc.status) from exc
+
+    def _with_mfa(self, person: PersonRecord) -> PersonRecord:
+        """Every Entra sign-in is SSO; MFA is the user's registered second factors (one request)."""
+        methods = self.mfa_methods(person.source_key)
+        second = tuple(sorted({m.type.removesuffix("AuthenticationMethod") for m in methods if m.is_mfa}))
+        return dataclasses.replace(person, sso=True, mfa=bool(second), mfa_methods=second)
 
     # -- incremental ----------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ the user's credentials: unknown user -> ``NotFoundError``, credential not listed
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -276,6 +277,7 @@ class KeycloakSource:
         max_attempts: int = 5,
         backoff: float = 0.5,
         max_wait: float = 120.0,
+        posture: bool = False,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be positive")
@@ -297,6 +299,7 @@ class KeycloakSource:
             max_wait=max_wait,
         )
         self._admin = KeycloakAdmin(connection=self._connection)
+        self._with_posture = posture
 
     def __repr__(self) -> str:
         return f"KeycloakSource(name={self.name!r}, realm={self.realm!r}, client_id={self.client_id!r})"
@@ -415,9 +418,17 @@ class KeycloakSource:
                                          system=self.name)
 
     def list_people(self) -> Iterator[PersonRecord]:
-        """Every user of the realm, streaming page by page."""
+        """Every user of the realm, streaming page by page.
+
+        With ``posture=True`` each person also carries SSO and MFA as the realm knows them (two
+        more requests per user: federated identities and credentials).
+        """
         for item in self._user_pages():
-            yield self.person(item)
+            person = self.person(item)
+            if self._with_posture:
+                facts = self._posture(item)
+                person = dataclasses.replace(person, sso=facts.sso, mfa=facts.mfa, mfa_methods=facts.mfa_methods)
+            yield person
 
     # -- posture --------------------------------------------------------------------------------
 

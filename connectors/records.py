@@ -59,6 +59,12 @@ class PersonRecord:
     manager_key: str | None = None
     department: str | None = None
     groups: tuple[str, ...] = ()
+    # Sign-in posture, when the source is an IdP that knows it; None means "not reported",
+    # never "off". ``mfa_methods`` names the registered methods (authenticator, otp, webauthn...).
+    sso: bool | None = None
+    mfa: bool | None = None
+    mfa_methods: tuple[str, ...] | None = None
+    last_sign_in: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,12 +77,13 @@ def correlate(engine: Engine) -> CorrelationStats:
         emails = {a.email for a in accounts if a.email} | {a.login for a in accounts if a.login and "@" in a.login}
         by_mail = _lookup(conn, _E.c.email, emails, _E.c.email, _E.c.person_id)
 
+        matches = [(acct, *_match(acct, by_emp, by_user, by_mail)) for acct in accounts]
+        facts = _facts(conn, {pid for _, _, cands in matches if len(cands) > 1 for pid in cands})
+
         now = utcnow()
         rows = []
-        for acct in accounts:
-            method, candidates = _match(acct, by_emp, by_user, by_mail)
-            disputed = len(candidates) > 1
-            person = next(iter(candidates)) if len(candidates) == 1 else None
+        for acct, method, candidates in matches:
+            person, disputed = _choose(candidates, facts)
             stats.accounts += 1
             if disputed:
                 stats.disputed += 1
@@ -97,6 +98,46 @@ def correlate(engine: Engine) -> CorrelationStats:
             upsert(conn, _L, rows[i:i + 1000], keys=("account_id",),
                    update=["person_id", "method", "disputed", "candidates", "updated_at"])
     return stats
+
+
+@dataclass(frozen=True)
+class _Facts:
+    source: str
+    status: str
+    has_posture: bool
+
+
+_SEVERITY = {"terminated": 2, "suspended": 1}
+
+
+def _facts(conn: Any, ids: set[int]) -> dict[int, _Facts]:
+    out: dict[int, _Facts] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), CHUNK):
+        for r in conn.execute(select(_P.c.id, _P.c.source, _P.c.status, _P.c.mfa).where(
+                _P.c.id.in_(ordered[i:i + CHUNK]))):
+            out[int(r.id)] = _Facts(r.source, r.status, r.mfa is not None)
+    return out
+
+
+def _choose(candidates: set[int], facts: dict[int, _Facts]) -> tuple[int | None, bool]:
+    """The person an account links to, and whether the link is disputed.
+
+    One candidate: that person. Several from *different* identity sources: the same human seen by
+    the directory and the IdP (or a roster), so not a dispute; the link goes to the most severe
+    status (if any source says the person left, they left), then to the record with sign-in
+    posture (the IdP's, for the MFA rule), then the lowest id for stability. Two candidates from
+    the *same* source are two people: disputed, never acted on automatically.
+    """
+    if not candidates:
+        return None, False
+    if len(candidates) == 1:
+        return next(iter(candidates)), False
+    known = [facts[c] for c in candidates if c in facts]
+    if len(known) != len(candidates) or len({f.source for f in known}) != len(known):
+        return None, True
+    best = min(candidates, key=lambda c: (-_SEVERITY.get(facts[c].status, 0), not facts[c].has_posture, c))
+    return best, False
 
 
 def _match(acct: _Acct, by_emp: dict[str, set[int]], by_user: dict[str, set[int]],

@@ -1,6 +1,7 @@
 """Posture rules: how access is held, not whether the person still works here.
 
-``mfa_required``: a human account with open grants and two-factor off on the network.
+``mfa_required``: a human account with open grants and two-factor off on the network, or whose
+person has no second factor registered in the IdP.
 ``sso_required``: a human account with open grants that signs in natively, not through SSO.
 ``role_ceiling``: a person holding a level above what their group, kind or department may hold
 (an intern with admin). ``dormant``: access unused for more than the rule's ``days``.
@@ -15,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, text
+from sqlalchemy import JSON, Boolean, DateTime, Engine, text
 
 from connectors.records import Level
 from reconcile.findings import FindingDraft
@@ -24,7 +25,7 @@ from reconcile.policy import Ceiling, PolicySettings
 _BASE = """
 SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name, a.email,
        a.mfa, a.sso, a.last_active, l.person_id, p.display_name AS person_name, p.kind AS person_kind,
-       p.department, p.groups
+       p.department, p.groups, p.mfa AS person_mfa, p.source AS person_source
 FROM access_grant g
 JOIN account a ON a.id = g.account_id
 LEFT JOIN link l ON l.account_id = a.id AND l.disputed = :no
@@ -34,7 +35,8 @@ WHERE g.seen_to IS NULL AND a.kind = 'human' AND {condition}
 
 
 def _rows(engine: Engine, condition: str, **params: Any) -> Iterator[Any]:
-    stmt = text(_BASE.format(condition=condition)).columns(last_active=DateTime, groups=JSON)
+    stmt = text(_BASE.format(condition=condition)).columns(last_active=DateTime, groups=JSON, mfa=Boolean,
+                                                          sso=Boolean, person_mfa=Boolean)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(stmt, {"no": False, **params})
         yield from result
@@ -52,8 +54,11 @@ def _draft(rule: str, severity: str, row: Any, reason: str, **evidence: Any) -> 
 
 def mfa_required(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[FindingDraft]:
     rule = policy.rule("mfa_required")
-    for row in _rows(engine, "a.mfa = :off", off=False):
-        yield _draft("mfa_required", rule.severity, row, "two_factor_off", network=row.system)
+    for row in _rows(engine, "(a.mfa = :off OR p.mfa = :off)", off=False):
+        if row.mfa is False:
+            yield _draft("mfa_required", rule.severity, row, "two_factor_off", network=row.system)
+        else:
+            yield _draft("mfa_required", rule.severity, row, "no_mfa_in_idp", idp=row.person_source)
 
 
 def sso_required(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[FindingDraft]:

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Engine, text
+from sqlalchemy import JSON, Boolean, DateTime, Engine, text
 
 from connectors.records import Level
 
 ACCESS_COLUMNS = (
     "system", "resource_kind", "resource_id", "resource", "account_id", "account", "account_kind",
     "account_email", "role", "level", "sso", "mfa", "person", "employee_id", "person_status",
+    "person_sso", "person_mfa", "person_mfa_methods",
     "person_source", "link", "verifiable", "seen_from", "seen_to", "findings",
 )
 
@@ -20,6 +21,7 @@ ACCESS_SQL = """
 SELECT g.system, r.kind AS resource_kind, r.external_id AS resource_id, r.name AS resource,
        a.external_id AS account_id, a.display_name AS account, a.kind AS account_kind, a.email AS account_email,
        g.role, g.level, a.sso, a.mfa, p.display_name AS person, p.employee_id, p.status AS person_status,
+       p.sso AS person_sso, p.mfa AS person_mfa, p.mfa_methods AS person_mfa_methods,
        p.missing_since, p.source AS person_source, l.method AS link, g.verifiable, g.seen_from, g.seen_to,
        (SELECT COUNT(*) FROM finding f WHERE f.grant_id = g.id AND f.state = 'open') AS findings
 FROM access_grant g
@@ -43,7 +45,8 @@ def access_rows(engine: Engine, as_of: datetime) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(
             text(ACCESS_SQL).columns(seen_from=DateTime, seen_to=DateTime, missing_since=DateTime, sso=Boolean,
-                                     mfa=Boolean, verifiable=Boolean), {"at": as_of})
+                                     mfa=Boolean, verifiable=Boolean, person_sso=Boolean, person_mfa=Boolean,
+                                     person_mfa_methods=JSON), {"at": as_of})
         for row in result.mappings():
             out = dict(row)
             out["level"] = _level_name(out["level"])
@@ -52,6 +55,7 @@ def access_rows(engine: Engine, as_of: datetime) -> Iterator[dict[str, Any]]:
             if out["link"] in (None, "none"):
                 out["person_status"] = out["person_status"] or "no matching person"
             out["verifiable"] = "yes" if out["verifiable"] else "unverifiable (manual inventory)"
-            for flag in ("sso", "mfa"):
+            for flag in ("sso", "mfa", "person_sso", "person_mfa"):
                 out[flag] = {True: "yes", False: "no"}.get(out[flag], "unknown")
+            out["person_mfa_methods"] = " ".join(out["person_mfa_methods"] or [])
             yield out

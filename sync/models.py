@@ -40,6 +40,11 @@ class Person(SQLModel, table=True):
     last_run_id: int | None = None
     # Set when a *complete* sync of the source no longer returned this person.
     missing_since: NaiveDatetime | None = None
+    # Sign-in posture as this person's source (an IdP) reported it; NULL = not reported.
+    sso: bool | None = None
+    mfa: bool | None = None
+    mfa_methods: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    last_sign_in: NaiveDatetime | None = None
 
 
 class PersonEmail(SQLModel, table=True):
