@@ -104,6 +104,17 @@ class RosterJsonSource(_Strict):
     _check_secret = field_validator("token", mode="before")(_secret)
 
 
+class RosterScimSource(_Strict):
+    """An agency's staff from its portal's SCIM 2.0 /Users."""
+
+    type: Literal["roster_scim"]
+    name: str
+    base_url: str
+    token: SecretRef
+
+    _check_secret = field_validator("token", mode="before")(_secret)
+
+
 class MetaSource(_Strict):
     type: Literal["meta"]
     name: str
@@ -203,7 +214,8 @@ class KeycloakIdSource(_Strict):
 
 
 IdentitySourceSettings = Annotated[
-    LdapSource | EntraIdSource | KeycloakIdSource | RosterCsvSource | RosterJsonSource, Field(discriminator="type")]
+    LdapSource | EntraIdSource | KeycloakIdSource | RosterCsvSource | RosterJsonSource | RosterScimSource,
+    Field(discriminator="type")]
 AccessSourceSettings = Annotated[
     MetaSource | LinkedInSource | TikTokSource | PinterestSource | ScimSource | ManualSource,
     Field(discriminator="type")]

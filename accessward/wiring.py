@@ -21,6 +21,7 @@ from accessward.settings import (
     PinterestSource,
     RosterCsvSource,
     RosterJsonSource,
+    RosterScimSource,
     ScimSource,
     Settings,
     TikTokSource,
@@ -53,10 +54,12 @@ def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
 
         return KeycloakSource(cfg.name, cfg.server_url, cfg.realm, cfg.client_id, cfg.client_secret.resolve(),
                               token_realm=cfg.token_realm, verify=_verify(base, cfg.ca_file), posture=cfg.posture)
-    from connectors.roster import CsvRoster, JsonRoster
+    from connectors.roster import CsvRoster, JsonRoster, ScimRoster
 
     if isinstance(cfg, RosterCsvSource):
         return CsvRoster(cfg.name, Path(_relative(base, cfg.path) or cfg.path))
+    if isinstance(cfg, RosterScimSource):
+        return ScimRoster(cfg.name, cfg.base_url, cfg.token.resolve())
     assert isinstance(cfg, RosterJsonSource)
     return JsonRoster(cfg.name, cfg.url, cfg.token.resolve() if cfg.token else None)
 

@@ -1,7 +1,7 @@
 """Agency rosters: the agency's current staff, as an identity source.
 
-An agency tells us who works for it through a CSV drop or a JSON endpoint (SCIM rosters use
-``connectors.scim``). Each person on it is yielded with kind ``agency`` and keyed by their
+An agency tells us who works for it through a CSV drop, a JSON endpoint or its portal's SCIM
+2.0 users. Each person on it is yielded with kind ``agency`` and keyed by their
 lower-cased email, so the agency rule can tell agency staff who are still on the roster from
 those who are not. A roster that cannot be read or has a bad row fails the sync: an unreadable
 roster must never look like an agency that has no staff.
@@ -72,6 +72,26 @@ class CsvRoster:
                 seen.add(email.lower())
                 yield _person(email, clean.get("name", ""), clean.get("employee_id"),
                               _truthy(clean.get("active", "true") or "true"))
+
+
+class ScimRoster:
+    """An agency portal's users over SCIM 2.0: each user with an email is a member of staff."""
+
+    def __init__(self, name: str, base_url: str, token: str, **http: Any):
+        from connectors.scim import ScimConnector
+
+        self.name = name
+        self._scim = ScimConnector(name, base_url, token, workspace_id="roster", **http)
+
+    def list_people(self) -> Iterator[PersonRecord]:
+        from connectors.scim import display_name, is_active, primary_email
+
+        for user in self._scim.users():
+            email = primary_email(user)
+            if email is None or not _is_email(email):
+                raise MalformedResponseError(f"user {user.get('id')!r} has no email address", system=self.name)
+            number = user.get("externalId")
+            yield _person(email, display_name(user), str(number) if number else None, is_active(user, self.name))
 
 
 class JsonRoster:

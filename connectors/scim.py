@@ -366,6 +366,14 @@ class ScimConnector:
             self._scrub(exc)
             raise
 
+    def users(self) -> Iterator[JSONDict]:
+        """Every user as the server returns it (active or not), page by page; for roster sources."""
+        try:
+            yield from self._users()
+        except ConnectorError as exc:
+            self._scrub(exc)
+            raise
+
     def _users(self, max_pages: int = 100_000) -> Iterator[JSONDict]:
         start = 1
         for _ in range(max_pages):

@@ -70,3 +70,18 @@ def test_json_roster_and_its_failures():
         answers["body"] = {"staff": [{"email": "nobody"}]}
         with pytest.raises(MalformedResponseError, match=r"staff\[0\].email"):
             list(JsonRoster("r", f"{server.url}/staff", token="good").list_people())
+
+
+def test_scim_roster_against_a_real_scim_server():
+    from connectors.roster import ScimRoster
+    from sandbox.scim import start_scim_server
+
+    with start_scim_server(tokens=["agency-token"]) as server:
+        server.add_user("taylor@brightside.example", email="taylor@brightside.example", display_name="Taylor")
+        server.add_user("kim@brightside.example", email="kim@brightside.example", display_name="Kim", active=False)
+        people = list(ScimRoster("bright", server.url, "agency-token").list_people())
+        assert sorted((p.source_key, p.status, p.kind) for p in people) == [
+            ("kim@brightside.example", PersonStatus.terminated, PersonKind.agency),
+            ("taylor@brightside.example", PersonStatus.active, PersonKind.agency)]
+        with pytest.raises(AuthError):
+            list(ScimRoster("bright", server.url, "wrong").list_people())
