@@ -106,13 +106,13 @@ def init(
     ui.out.print(f"wrote {path}")
 
 
-def run_syncs(cfg: Settings, only: set[str] | None = None) -> list[SyncOutcome]:
+def run_syncs(cfg: Settings, only: set[str] | None = None, *, full: bool = False) -> list[SyncOutcome]:
     engine = store(cfg)
     guard = SyncGuard(max_drop=cfg.policy.max_drop)
     base = CTX.config.parent
     outcomes = []
     for ident in guarded(lambda: wiring.identity_sources(cfg, base, only)):
-        outcomes.append(sync_identity(engine, ident, guard=guard, watch=ui.counting))
+        outcomes.append(sync_identity(engine, ident, guard=guard, watch=ui.counting, full=full))
     for acc in guarded(lambda: wiring.access_sources(cfg, base, only)):
         outcomes.append(sync_access(engine, acc, guard=guard, watch=ui.counting))
     if any(o.ok for o in outcomes):
@@ -124,12 +124,13 @@ def run_syncs(cfg: Settings, only: set[str] | None = None) -> list[SyncOutcome]:
 def sync(
     ctx: typer.Context,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Complete listings, not incremental changes.")] = False,
 ) -> None:
     """Sync every configured source (or only --source ones). Exit 4 if any failed or was quarantined."""
     if ctx.invoked_subcommand:
         return
     cfg = settings()
-    outcomes = run_syncs(cfg, set(source) if source else None)
+    outcomes = run_syncs(cfg, set(source) if source else None, full=full)
     ui.out.print(ui.sync_table(outcomes))
     if any(not o.ok for o in outcomes):
         raise typer.Exit(exitcodes.SOURCE_FAILED)

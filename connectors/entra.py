@@ -99,14 +99,17 @@ from connectors.errors import (
     MalformedResponseError,
     NotFoundError,
     RejectedError,
+    ResyncRequired,
     StopError,
     TransientError,
 )
 from connectors.http import HttpClient, JSONDict, follow_next_links, parse_retry_after
 from connectors.records import (
+    PersonChange,
     PersonKind,
     PersonRecord,
     PersonStatus,
+    RemovedPerson,
     RequestPreview,
     RevokeOutcome,
     RevokeResult,
@@ -163,15 +166,6 @@ _TRANSIENT_TOKEN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 # -- records -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RemovedPerson:
-    """A user delta reports as deleted: soft-deleted (restorable 30 days) unless ``permanent``."""
-
-    source_key: str
-    permanent: bool = False
-
-
-PersonChange = PersonRecord | RemovedPerson
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +188,7 @@ class AuthMethod:
         return METHOD_SEGMENTS.get(self.type)
 
 
-class DeltaResyncRequired(ConnectorError):
+class DeltaResyncRequired(ResyncRequired):
     """The delta link is no longer valid (``syncStateNotFound``, 410): start a full round."""
 
     @property
@@ -509,6 +503,10 @@ class DeltaRun:
         self._started = False
 
     @property
+    def cursor(self) -> str:
+        return self.delta_link
+
+    @property
     def delta_link(self) -> str:
         """The link for the next round; only once every change of this round has been read."""
         if self._delta_link is None:
@@ -652,7 +650,8 @@ class EntraSource:
                     raise MalformedResponseError("a removed entry without 'id'", system=self.name)
                 yield RemovedPerson(user_id, permanent=removed.get("reason") == "deleted")
             else:
-                yield self._person(item, now)
+                person = self._person(item, now)
+                yield self._with_mfa(person) if self._with_posture else person
         run._finish(final[-1])
 
     # -- IdP: MFA methods -----------------------------------------------------------------------

@@ -84,3 +84,11 @@ class MalformedResponseError(ConnectorError):
     @property
     def kind(self) -> str:
         return "malformed"
+
+
+class ResyncRequired(ConnectorError):
+    """An incremental cursor (a Graph delta link, a USN) is no longer valid: run a full sync."""
+
+    @property
+    def kind(self) -> str:
+        return "resync"

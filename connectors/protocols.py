@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from connectors.records import AccessRecord, GrantRef, PersonRecord, RequestPreview, RevokeResult
+from connectors.records import AccessRecord, GrantRef, PersonChange, PersonRecord, RequestPreview, RevokeResult
 
 
 @runtime_checkable
@@ -15,6 +15,34 @@ class IdentitySource(Protocol):
     name: str
 
     def list_people(self) -> Iterator[PersonRecord]: ...
+
+
+class ChangeRun(Protocol):
+    """One incremental round: iterate it once; then ``cursor`` is the cursor for the next round.
+
+    ``full`` is True when the round started without a cursor and so returned everyone.
+    """
+
+    full: bool
+
+    @property
+    def cursor(self) -> str: ...
+
+    def __iter__(self) -> Iterator[PersonChange]: ...
+
+
+@runtime_checkable
+class IncrementalIdentitySource(Protocol):
+    """An identity source that can return only what changed since a cursor.
+
+    Raises ``ResyncRequired`` when the cursor is no longer valid.
+    """
+
+    name: str
+
+    def list_people(self) -> Iterator[PersonRecord]: ...
+
+    def list_changes(self, cursor: str | None) -> ChangeRun: ...
 
 
 @runtime_checkable

@@ -68,6 +68,17 @@ class PersonRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedPerson:
+    """An incremental identity source says this person was deleted (``permanent``) or soft-deleted."""
+
+    source_key: str
+    permanent: bool = False
+
+
+PersonChange = PersonRecord | RemovedPerson
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRecord:
     """An identity on a target system (a Meta business user, a system user, a partner...)."""
 

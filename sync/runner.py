@@ -9,19 +9,27 @@ previous data exactly as it was, and a sharp drop quarantines the run until some
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from connectors.errors import ConnectorError
-from connectors.protocols import AccessSource, IdentitySource
+from connectors.errors import ConnectorError, ResyncRequired
+from connectors.protocols import AccessSource, ChangeRun, IdentitySource, IncrementalIdentitySource
+from connectors.records import PersonRecord, RemovedPerson
 from sync import audit
 from sync.clock import utcnow
 from sync.models import SyncRun
-from sync.writer import AccessWriter, PeopleWriter, close_unseen_grants, mark_missing_people
+from sync.writer import (
+    AccessWriter,
+    PeopleWriter,
+    close_unseen_grants,
+    count_present_people,
+    mark_missing_people,
+    mark_people_removed,
+)
 
 log = logging.getLogger("accessward.sync")
 
@@ -69,11 +77,13 @@ def _start(engine: Engine, source: str, source_type: str, role: str) -> int:
 
 
 def _finish(engine: Engine, run_id: int, status: str, counts: dict[str, int],
-            error: str | None = None, error_kind: str | None = None) -> None:
+            error: str | None = None, error_kind: str | None = None, *, cursor: str | None = None,
+            full: bool = True) -> None:
     with Session(engine) as session:
         run = session.get(SyncRun, run_id)
         assert run is not None
         run.status, run.counts, run.error, run.error_kind = status, dict(counts), error, error_kind
+        run.cursor, run.full = cursor, full
         run.finished_at = utcnow()
         source = run.source
         session.add(run)
@@ -104,7 +114,13 @@ def _unwatched(items: Iterable[Any], _label: str) -> Iterable[Any]:
 
 
 def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = "",
-                  guard: SyncGuard = SyncGuard(), watch: Watch = _unwatched) -> SyncOutcome:
+                  guard: SyncGuard = SyncGuard(), watch: Watch = _unwatched, full: bool = False) -> SyncOutcome:
+    """Sync one identity source: incrementally from the last good run's cursor when the source
+    supports it (and ``full`` is not asked for), else a complete listing."""
+    if isinstance(source, IncrementalIdentitySource):
+        last = None if full else last_good_run(engine, source.name)
+        return _sync_changes(engine, source, last.cursor if last else None, source_type=source_type, guard=guard,
+                             watch=watch)
     run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
     writer = PeopleWriter(engine, source.name, run_id)
     try:
@@ -117,6 +133,60 @@ def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = 
     if status == "succeeded":
         counts["missing"] = mark_missing_people(engine, source.name, run_id)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
+    return SyncOutcome(run_id, source.name, status, counts, why)
+
+
+def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str | None, *, source_type: str,
+                  guard: SyncGuard, watch: Watch) -> SyncOutcome:
+    """An incremental round (or a full one, without a cursor or when the cursor has expired).
+
+    A full round is judged and closes what it did not see, like any complete listing. A changes
+    round applies what changed and marks the people the source says were removed as missing;
+    if it removes more than ``max_drop`` of the people the store holds for the source, it is
+    quarantined instead, and nothing is removed and its cursor is not kept.
+    """
+    run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
+    writer = PeopleWriter(engine, source.name, run_id)
+    removed: list[str] = []
+
+    def people(run: ChangeRun) -> Iterator[PersonRecord]:
+        for change in watch(run, f"sync {source.name}"):
+            if isinstance(change, RemovedPerson):
+                removed.append(change.source_key)
+            else:
+                yield change
+
+    try:
+        try:
+            run = source.list_changes(cursor)
+            writer.write(people(run))
+        except ResyncRequired:
+            if cursor is None:
+                raise
+            log.warning("incremental cursor expired; running a full sync", extra={"source": source.name})
+            removed.clear()
+            run = source.list_changes(None)
+            writer.write(people(run))
+        next_cursor = run.cursor
+    except Exception as exc:  # any failure, even a bug, fails the run and changes nothing else
+        return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
+    counts = {"people": writer.seen}
+    if run.full:
+        baseline = last_good_run(engine, source.name, before=run_id)
+        status, why = judge(writer.seen, baseline.counts.get("people") if baseline else None, guard)
+        if status == "succeeded":
+            counts["missing"] = mark_missing_people(engine, source.name, run_id)
+    else:
+        present = count_present_people(engine, source.name)
+        status, why = "succeeded", None
+        if present >= guard.min_baseline and len(removed) > present * guard.max_drop:
+            status, why = "quarantined", (
+                f"removed {len(removed)} of {present} people at once (more than {guard.max_drop:.0%}); "
+                "nothing was removed: run `accessward sync --full` and confirm it")
+        else:
+            counts["removed"] = mark_people_removed(engine, source.name, removed)
+    _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count",
+            cursor=next_cursor if status == "succeeded" else None, full=run.full)
     return SyncOutcome(run_id, source.name, status, counts, why)
 
 
@@ -161,6 +231,8 @@ def confirm_run(engine: Engine, run_id: int, *, actor: str) -> SyncOutcome:
         run = session.get(SyncRun, run_id)
         if run is None or run.status != "quarantined":
             raise ValueError(f"sync run {run_id} is not quarantined")
+        if not run.full:
+            raise ValueError(f"sync run {run_id} was incremental: run `accessward sync --full` and confirm that run")
         newest = session.execute(
             select(col(SyncRun.id)).where(col(SyncRun.source) == run.source).order_by(col(SyncRun.id).desc()).limit(1)
         ).scalar()
