@@ -58,7 +58,13 @@ def _lookup(conn: Any, column: Any, values: set[str], key_col: Any, id_col: Any)
     return out
 
 
-def correlate(engine: Engine) -> CorrelationStats:
+def strip_plus(address: str) -> str:
+    """``alex+social@example.com`` -> ``alex@example.com`` (sub-addressing, RFC 5233)."""
+    local, at, domain = address.rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}" if at and "+" in local else address
+
+
+def correlate(engine: Engine, *, plus_addressing: bool = False) -> CorrelationStats:
     stats = CorrelationStats()
     with engine.begin() as conn:
         manual = set(conn.execute(select(_L.c.account_id).where(_L.c.method == "manual")).scalars())
@@ -75,9 +81,11 @@ def correlate(engine: Engine) -> CorrelationStats:
         for key, ids in _lookup(conn, _P.c.upn, logins, _P.c.upn, _P.c.id).items():
             by_user[key] |= ids
         emails = {a.email for a in accounts if a.email} | {a.login for a in accounts if a.login and "@" in a.login}
+        if plus_addressing:
+            emails |= {strip_plus(e) for e in emails}
         by_mail = _lookup(conn, _E.c.email, emails, _E.c.email, _E.c.person_id)
 
-        matches = [(acct, *_match(acct, by_emp, by_user, by_mail)) for acct in accounts]
+        matches = [(acct, *_match(acct, by_emp, by_user, by_mail, plus_addressing)) for acct in accounts]
         facts = _facts(conn, {pid for _, _, cands in matches if len(cands) > 1 for pid in cands})
 
         now = utcnow()
@@ -141,15 +149,17 @@ def _choose(candidates: set[int], facts: dict[int, _Facts]) -> tuple[int | None,
 
 
 def _match(acct: _Acct, by_emp: dict[str, set[int]], by_user: dict[str, set[int]],
-           by_mail: dict[str, set[int]]) -> tuple[str, set[int]]:
+           by_mail: dict[str, set[int]], plus_addressing: bool = False) -> tuple[str, set[int]]:
     if acct.employee_id and by_emp.get(acct.employee_id):
         return "employee_id", by_emp[acct.employee_id]
     if acct.login and by_user.get(acct.login):
         return "username", by_user[acct.login]
     found: set[int] = set()
     for address in (acct.email, acct.login):
-        if address and by_mail.get(address):
-            found |= by_mail[address]
+        if not address:
+            continue
+        for form in {address, strip_plus(address)} if plus_addressing else {address}:
+            found |= by_mail.get(form, set())
     if found:
         return "email", found
     return "none", set()

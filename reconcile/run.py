@@ -39,7 +39,7 @@ class ReconcileResult:
 def reconcile(engine: Engine, policy: PolicySettings, *, now: datetime | None = None,
               actor: str = "system") -> ReconcileResult:
     now = now or utcnow()
-    result = ReconcileResult(now, correlate(engine))
+    result = ReconcileResult(now, correlate(engine, plus_addressing=policy.plus_addressing))
     for name, rule in RULES.items():
         result.findings[name] = store_findings(engine, name, rule(engine, policy, now), now)
     result.exceptions = apply_exceptions(engine, now, actor=actor)

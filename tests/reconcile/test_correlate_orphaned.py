@@ -94,3 +94,19 @@ def test_unidentifiable_account_is_held_until_linked_by_hand(engine):
     assert open_findings(engine) == [("urn:li:person:AbC", "terminated")]
     plan = build_plan(engine, policy, {"social": revoker}, ["dir"], utcnow())
     assert [i.account for i in plan.revocations] == ["urn:li:person:AbC"]
+
+
+def test_emails_are_normalised_and_plus_addressing_is_configurable(engine):
+    sync_identity(engine, FakeIdentity(people=[
+        # fullwidth "ANN" and a trailing dot on the domain
+        PersonRecord(source_key="1", display_name="Ann", emails=("\uff21\uff2e\uff2e@Example.COM.",)),
+        PersonRecord(source_key="2", display_name="Bob", emails=("bob@example.com",)),
+        PersonRecord(source_key="3", display_name="Strasse", emails=("strasse@example.com",))]))
+    src = FakeAccess(grants=[(a, "page", "MANAGE", Level.admin) for a in ("a-ann", "a-bob", "a-sz")],
+                     emails={"a-ann": "ann@example.com", "a-bob": "bob+social@example.com",
+                             "a-sz": "straße@example.com"})
+    sync_access(engine, src)
+    reconcile(engine, PolicySettings())
+    assert open_findings(engine) == [("a-bob", "no_person"), ("a-sz", "no_person")], "ß is not ss"
+    reconcile(engine, PolicySettings(plus_addressing=True))
+    assert open_findings(engine) == [("a-sz", "no_person")]
