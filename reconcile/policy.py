@@ -58,6 +58,12 @@ class Engagement(_Strict):
     roster_source: str | None = None
 
 
+class OffboardingPolicy(_Strict):
+    """What an offboarding does in the identity providers: sessions always end; disabling is a choice."""
+
+    disable_account: bool = False
+
+
 class PolicySettings(_Strict):
     """Safety knobs first; every rule starts in flag-only mode (invariant 6)."""
 
@@ -69,9 +75,12 @@ class PolicySettings(_Strict):
     stale_after_hours: Annotated[float, Field(gt=0)] = 36
     max_drop: Annotated[float, Field(ge=0, le=1)] = 0.30
     break_glass: list[str] = Field(default_factory=list)
+    # Treat "alex+social@example.com" on a network as "alex@example.com" when correlating.
+    plus_addressing: bool = False
     role_ceilings: list[Ceiling] = Field(default_factory=list)
     agencies: list[Engagement] = Field(default_factory=list)
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
+    offboarding: OffboardingPolicy = Field(default_factory=OffboardingPolicy)
 
     @field_validator("rules")
     @classmethod

@@ -7,6 +7,7 @@ maps of accounts and resources (thousands, not millions) are kept for the run.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, Table, delete, func, select, text, update
 
 from connectors.errors import MalformedResponseError
 from connectors.records import AccessRecord, AccountRecord, GrantRecord, PersonRecord, ResourceRecord
-from sync.bulk import upsert
+from sync.bulk import one_of, upsert
 from sync.clock import to_naive_utc, utcnow
 from sync.models import Account, Grant, Person, PersonEmail, Resource
 
@@ -32,7 +33,12 @@ def _table(model: Any) -> Table:
 
 
 def normalize_email(value: str) -> str:
-    return value.strip().lower()
+    """The form addresses are stored and compared in: NFKC (a fullwidth letter is the plain one), lower case,
+    no surrounding space, no trailing dot on the domain. Not casefold(): "ß" must not become
+    "ss", or two different mailboxes would match."""
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    local, at, domain = text.rpartition("@")
+    return f"{local}@{domain.rstrip('.')}" if at else text
 
 
 @dataclass
@@ -67,7 +73,7 @@ class PeopleWriter:
             # multi-row upserts costs more than this one indexed query.
             ids: dict[str, int] = {str(key): int(pid) for key, pid in conn.execute(
                 select(person.c.source_key, person.c.id).where(
-                    person.c.source == self.source, person.c.source_key.in_(list(batch)))
+                    person.c.source == self.source, one_of(conn, person.c.source_key, batch))
             )}
             # The addresses each person has now, against those stored: only the difference is
             # written, so an unchanged directory rewrites no email rows at all.
@@ -79,12 +85,12 @@ class PeopleWriter:
             stored: dict[tuple[int, str], int] = {}
             for row_id, person_id, email in conn.execute(
                 select(person_email.c.id, person_email.c.person_id, person_email.c.email).where(
-                    person_email.c.person_id.in_(list(ids.values())))
+                    one_of(conn, person_email.c.person_id, ids.values()))
             ):
                 stored[(person_id, email)] = row_id
             gone = [row_id for pair, row_id in stored.items() if pair not in wanted]
             for i in range(0, len(gone), 1000):
-                conn.execute(delete(person_email).where(person_email.c.id.in_(gone[i:i + 1000])))
+                conn.execute(delete(person_email).where(one_of(conn, person_email.c.id, gone[i:i + 1000])))
             new = [{"person_id": pid, "email": email} for pid, email in wanted if (pid, email) not in stored]
             if new:
                 conn.execute(person_email.insert(), new)
