@@ -106,7 +106,8 @@ max_revocations = 5
 [[policy.agencies]]
 name = "Brightside Agency"
 sponsor = "alex.morgan@example.com"
-partner_accounts = ["tiktok:partner:7100000000000000099", "pinterest:5497000000000011"]
+partner_accounts = ["meta:partner:700000000000001", "tiktok:partner:7100000000000000099",
+                    "pinterest:5497000000000011"]
 email_domains = ["brightside.example"]
 max_level = "full_publishing"
 start = 2026-01-01
@@ -114,7 +115,7 @@ end = 2027-12-31
 
 [[policy.agencies]]
 name = "Old Pixel Studio"
-partner_accounts = ["pinterest:5497000000000012"]
+partner_accounts = ["meta:partner:700000000000002", "pinterest:5497000000000012"]
 end = 2026-06-30
 
 # The demo switches revocation on for two rules to show the whole loop; new installs are flag-only.

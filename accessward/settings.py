@@ -121,6 +121,10 @@ class MetaSource(_Strict):
     base_url: str = "https://graph.facebook.com/v21.0"
     business_id: str
     access_token: SecretRef
+    # Business membership as grants: "admins" (full control; the default), "all", or "none".
+    business_membership: Literal["admins", "all", "none"] = "admins"
+    instagram: Literal["assets", "accounts", "none"] = "assets"
+    partners: bool = True
 
     _check_secret = field_validator("access_token", mode="before")(_secret)
 

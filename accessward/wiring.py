@@ -87,7 +87,9 @@ def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
         from connectors.meta import MetaBusinessConnector
 
         return MetaBusinessConnector(name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id,
-                                     access_token=cfg.access_token.resolve())
+                                     access_token=cfg.access_token.resolve(),
+                                     business_membership=cfg.business_membership, instagram=cfg.instagram,
+                                     partners=cfg.partners)
     if isinstance(cfg, LinkedInSource):
         from connectors.linkedin import LinkedInOrganizationConnector
 

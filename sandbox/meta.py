@@ -1,5 +1,12 @@
 """A faithful simulator of the Meta Graph API business endpoints, as a Starlette app.
 
+Endpoints: the business node and its ``business_users``, ``system_users``, ``pending_users``,
+``owned_pages``, ``owned_instagram_assets``, ``owned_instagram_accounts`` and ``agencies``
+(GET; ``DELETE agencies`` with ``business=``); each Page's and Instagram asset's
+``assigned_users`` (GET with ``business=``; DELETE with ``user=``) and ``agencies`` (GET; DELETE
+with ``business=``); ``DELETE /{business-user-id}`` (remove a person from the business) and
+``DELETE /{system-user-id}``; GET of any node.
+
 It reproduces what a connector must cope with (reference/social-apis.md, section 1): cursor
 paging with an absolute ``paging.next`` only while more remains, ``limit``/``after``/
 ``summary=total_count``, default fields ``id,name`` unless ``fields=`` asks for more, the
@@ -17,6 +24,17 @@ Choices where Meta's public docs are silent (each **unverified**):
 - ``paging.next`` carries the caller's ``access_token``, as Graph's ready-to-use links do, even
   when the token came in a header, so clients must keep those URLs out of their logs.
 - ``limit`` defaults to 25 and is capped at 100 on every edge.
+- Removing the last ADMIN business user (``DELETE /{business-user-id}``) is refused with code
+  100 like the Page rule; ADMIN system users do not count. Removing a person from the business
+  also ends their Page and Instagram assignments.
+- ``DELETE /{system-user-id}`` removes the system user like a business user.
+- An asset's ``agencies`` edge reports each partner's tasks in ``permitted_tasks`` (the name of
+  the POST parameter that grants them); the business's ``agencies`` edge has no tasks.
+  ``DELETE /{business}/agencies`` also ends the partner's access to every shared asset.
+- A repeat of any removal answers per ``MetaState.repeat_delete``; for a removed business user
+  ``error`` is the unknown-node answer (100/33) every deleted id gets.
+- ``assigned_users`` and ``DELETE agencies`` on the ``IGUser`` node exist only with
+  ``MetaState.ig_user_edges`` (the SDK has them on ``InstagramBusinessAsset`` only).
 """
 
 from __future__ import annotations
@@ -43,6 +61,7 @@ from sandbox.meta_state import (
     GraphError,
     MetaState,
     RecordedCall,
+    Removal,
     RepeatDelete,
     Unassign,
     decode_cursor,
@@ -61,6 +80,10 @@ LAST_MANAGER_MESSAGE = (
     "(#100) Cannot remove this person: they are the only one with the MANAGE task on this Page. "
     "Give MANAGE to someone else first."
 )
+LAST_ADMIN_MESSAGE = (
+    "(#100) Cannot remove this person: they are the only admin of this business. "
+    "Make someone else an admin first."
+)
 
 #: Per node type: the fields Graph knows, and those it returns when ``fields=`` is absent.
 FIELDS: dict[str, frozenset[str]] = {
@@ -75,7 +98,10 @@ FIELDS: dict[str, frozenset[str]] = {
         "system_user_id",
     }),
     "Page": frozenset({"id", "name", "category", "link"}),
+    "InstagramBusinessAsset": frozenset({"id", "ig_user_id", "ig_username"}),
+    "IGUser": frozenset({"id", "username", "name", "owner_business"}),
     "AssignedUser": frozenset({"id", "name", "user_type", "business", "tasks", "permitted_tasks"}),
+    "Agency": frozenset({"id", "name", "permitted_tasks"}),
     "User": frozenset({"id", "name"}),
     "BusinessRoleRequest": frozenset({"id", "email", "role", "status"}),
 }
@@ -167,6 +193,9 @@ def _respond(
         throttled = _throttled(state, call)
         if throttled is not None:
             return _throttle_response(state, *throttled), throttled[0]
+        refusal = state.active_fault(call, {FaultKind.refuse})
+        if refusal is not None:
+            raise GraphError(refusal.code, refusal.message)
         node, edge = request.path_params["node"], request.path_params.get("edge")
         body = _dispatch(state, GraphRequest(request.method, node, edge, params, token, request.url))
     except GraphError as error:
@@ -242,8 +271,14 @@ def _fault_response(state: MetaState, fault: Fault, request: Request) -> tuple[R
 def _dispatch(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     node_type = state.node_type(req.node)
     if node_type is None:
+        if req.edge is None and req.method == "DELETE" and req.node in state.removed_users:
+            return _remove_from_business(state, req)  # a repeat: the switch decides
         raise _unsupported(req)
+    if node_type == "Business" and req.node != state.business_id and req.edge is not None:
+        raise _unsupported(req)  # a partner's own edges are not visible to our token
     if req.edge is None:
+        if req.method == "DELETE" and node_type in ("BusinessUser", "SystemUser"):
+            return _remove_from_business(state, req)
         if req.method != "GET":
             raise _unsupported(req)
         return _node(state, node_type, req)
@@ -268,6 +303,29 @@ def _unsupported(req: GraphRequest) -> GraphError:
 def _require_scope(state: MetaState, req: GraphRequest, scope: str = "business_management") -> None:
     if scope not in state.tokens[req.token].scopes:
         raise GraphError(200, f"(#200) Requires {scope} permission to manage the object")
+
+
+def _require_manager(state: MetaState, req: GraphRequest, what: str) -> None:
+    if not state.tokens[req.token].can_manage:
+        raise GraphError(200, f"(#200) You must be an admin of the business or have the MANAGE task on this "
+                              f"asset to {what}")
+
+
+def _require_param(req: GraphRequest, name: str) -> str:
+    value = req.params.get(name, "")
+    if not value:
+        raise GraphError(100, f"(#100) The parameter {name} is required")
+    return value
+
+
+def _require_ig_user_edge(state: MetaState, req: GraphRequest) -> None:
+    """``IGUser`` has no ``assigned_users`` / ``DELETE agencies`` unless switched on (unverified)."""
+    if state.node_type(req.node) == "IGUser" and not state.ig_user_edges:
+        raise GraphError(100, f"(#100) Tried accessing nonexisting field ({req.edge}) on node type (IGUser)")
+
+
+def _asset_label(state: MetaState, node: str) -> str:
+    return "Page" if node in state.pages else "Instagram account"
 
 
 def _require_business(state: MetaState, req: GraphRequest, *, required: bool) -> None:
@@ -366,13 +424,20 @@ def _list(req: GraphRequest, items: list[dict[str, Any]], node_type: str) -> dic
 def _node(state: MetaState, node_type: str, req: GraphRequest) -> dict[str, Any]:
     fields: dict[str, Any]
     if node_type == "Business":
-        fields = dict(state.business_ref)
+        partner = state.partners.get(req.node)
+        fields = dict(state.business_ref) if partner is None else {"id": partner.id, "name": partner.name}
     elif node_type == "BusinessUser":
         fields = state.business_users[req.node].fields(state.business_ref)
     elif node_type == "SystemUser":
         fields = state.system_users[req.node].fields(state.business_ref)
     elif node_type == "Page":
         fields = state.pages[req.node].fields()
+    elif node_type == "InstagramBusinessAsset":
+        fields = state.instagram_accounts[req.node].asset_fields()
+    elif node_type == "IGUser":
+        account = state.instagram_by_user(req.node)
+        assert account is not None
+        fields = account.user_fields(state.business_ref)
     elif node_type == "BusinessRoleRequest":
         invite = state.pending_users[req.node]
         fields = {"id": invite.id, "email": invite.email, "role": invite.role, "status": invite.status}
@@ -406,33 +471,102 @@ def _owned_pages(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     return _list(req, [p.fields() for p in state.pages.values()], "Page")
 
 
+def _owned_instagram_assets(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    _require_scope(state, req)
+    return _list(req, [a.asset_fields() for a in state.instagram_accounts.values()], "InstagramBusinessAsset")
+
+
+def _owned_instagram_accounts(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    _require_scope(state, req)
+    items = [a.user_fields(state.business_ref) for a in state.instagram_accounts.values()]
+    return _list(req, items, "IGUser")
+
+
+def _business_agencies(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    _require_scope(state, req)
+    items: list[dict[str, Any]] = [{"id": p.id, "name": p.name} for p in state.partners.values() if p.linked]
+    return _list(req, items, "Business")
+
+
+def _remove_business_agency(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``DELETE /{business}/agencies?business=…``: unlink the partner (and end its asset access)."""
+    _require_scope(state, req)
+    partner = _require_param(req, "business")
+    _require_manager(state, req, "remove partners")
+    if partner not in state.partners:
+        raise GraphError(100, f"(#100) Param business must be a valid business ID; {partner} is not one")
+    outcome = state.remove_partner(partner)
+    if outcome is Unassign.not_assigned and state.repeat_delete is RepeatDelete.error:
+        raise GraphError(100, f"(#100) Business {partner} is not an agency of this business")
+    return {"success": True}
+
+
+def _remove_from_business(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``DELETE /{business-user-id}``: success, last-ADMIN refusal, or the repeat rule."""
+    _require_scope(state, req)
+    _require_manager(state, req, "remove people from the business")
+    outcome = state.remove_from_business(req.node)
+    if outcome is Removal.last_admin:
+        raise GraphError(100, LAST_ADMIN_MESSAGE, user_title="Can't remove the last admin",
+                         user_msg="Give admin access to this business to someone else before removing this person.")
+    if outcome is Removal.unknown or (outcome is Removal.already_removed
+                                      and state.repeat_delete is RepeatDelete.error):
+        raise _unsupported(req)
+    return {"success": True}
+
+
 def _assigned_users(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     _require_scope(state, req)
+    _require_ig_user_edge(state, req)
     _require_business(state, req, required=True)
     items: list[dict[str, Any]] = [
         {"id": uid, "name": state.user_name(uid), "user_type": state.user_type(uid),
          "business": state.business_ref, "tasks": list(tasks), "permitted_tasks": list(tasks)}
-        for uid, tasks in state.pages[req.node].assignments.items()
+        for uid, tasks in state.asset(req.node).assignments.items()
     ]
     return _list(req, items, "AssignedUser")
 
 
 def _remove_assigned_user(state: MetaState, req: GraphRequest) -> dict[str, Any]:
-    """``DELETE /{page}/assigned_users?user=…``: success, last-MANAGE refusal, or the repeat rule."""
+    """``DELETE /{asset}/assigned_users?user=…``: success, last-MANAGE refusal, or the repeat rule."""
     _require_scope(state, req)
+    _require_ig_user_edge(state, req)
     _require_business(state, req, required=False)
-    user = req.params.get("user", "")
-    if not user:
-        raise GraphError(100, "(#100) The parameter user is required")
-    if not state.tokens[req.token].can_manage:
-        raise GraphError(200, "(#200) You must be an admin of the business or have the MANAGE task "
-                              "on this Page to remove people from it")
+    user = _require_param(req, "user")
+    _require_manager(state, req, "remove people from it")
     outcome = state.unassign(req.node, user)
+    label = _asset_label(state, req.node)
     if outcome is Unassign.last_manager:
-        raise GraphError(100, LAST_MANAGER_MESSAGE, user_title="Can't remove the last Page admin",
-                         user_msg="Give full control of this Page to someone else before removing this person.")
+        message = LAST_MANAGER_MESSAGE.replace("this Page", f"this {label}")
+        raise GraphError(100, message, user_title=f"Can't remove the last {label} admin",
+                         user_msg=f"Give full control of this {label} to someone else before removing this person.")
     if outcome is Unassign.not_assigned and state.repeat_delete is RepeatDelete.error:
-        raise GraphError(100, f"(#100) The user {user} is not assigned to this Page")
+        raise GraphError(100, f"(#100) The user {user} is not assigned to this {label}")
+    return {"success": True}
+
+
+def _asset_agencies(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``GET /{asset}/agencies``: partner businesses with access, each with its ``permitted_tasks``."""
+    _require_scope(state, req)
+    items: list[dict[str, Any]] = [
+        {"id": pid, "name": state.partners[pid].name, "permitted_tasks": list(tasks)}
+        for pid, tasks in state.asset(req.node).agencies.items()
+    ]
+    return _list(req, items, "Agency")
+
+
+def _remove_asset_agency(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``DELETE /{asset}/agencies?business=…``: take the partner off this asset, or the repeat rule."""
+    _require_scope(state, req)
+    _require_ig_user_edge(state, req)
+    partner = _require_param(req, "business")
+    _require_manager(state, req, "remove partners from it")
+    if partner not in state.partners:
+        raise GraphError(100, f"(#100) Param business must be a valid business ID; {partner} is not one")
+    outcome = state.remove_agency(req.node, partner)
+    if outcome is Unassign.not_assigned and state.repeat_delete is RepeatDelete.error:
+        raise GraphError(100, f"(#100) Business {partner} does not have access to this "
+                              f"{_asset_label(state, req.node)}")
     return {"success": True}
 
 
@@ -441,8 +575,15 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("Business", "system_users", "GET"): _system_users,
     ("Business", "pending_users", "GET"): _pending_users,
     ("Business", "owned_pages", "GET"): _owned_pages,
-    ("Page", "assigned_users", "GET"): _assigned_users,
-    ("Page", "assigned_users", "DELETE"): _remove_assigned_user,
+    ("Business", "owned_instagram_assets", "GET"): _owned_instagram_assets,
+    ("Business", "owned_instagram_accounts", "GET"): _owned_instagram_accounts,
+    ("Business", "agencies", "GET"): _business_agencies,
+    ("Business", "agencies", "DELETE"): _remove_business_agency,
+    **{(kind, "assigned_users", "GET"): _assigned_users for kind in ("Page", "InstagramBusinessAsset", "IGUser")},
+    **{(kind, "assigned_users", "DELETE"): _remove_assigned_user
+       for kind in ("Page", "InstagramBusinessAsset", "IGUser")},
+    **{(kind, "agencies", "GET"): _asset_agencies for kind in ("Page", "InstagramBusinessAsset", "IGUser")},
+    **{(kind, "agencies", "DELETE"): _remove_asset_agency for kind in ("Page", "InstagramBusinessAsset", "IGUser")},
 }
 
 
@@ -450,11 +591,15 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
 
 
 def demo_state(token: str = DEMO_TOKEN) -> MetaState:
-    """A small brand business: three pages, five staff, one system user, an agency person, an invite.
+    """A small brand business: three pages, an Instagram account, five staff, one system user, an
+    agency person, an invite, and two partner agencies.
 
-    Dana Leaver has left the company but still holds MANAGE on the main page (the finding the
-    demo is about); her 2FA is off. Sam Rivera is the only manager of the shop page, so removing
-    Sam there is refused as "last admin".
+    Dana Leaver has left the company but still holds MANAGE on the main page and content tasks
+    on the Instagram account (the findings the demo is about); her 2FA is off. Sam Rivera is the
+    only manager of the shop page, so removing Sam there is refused as "last admin"; Alex Morgan
+    is the only business ADMIN, so removing Alex from the business is refused too. Brightside
+    Agency advertises on the main page; Old Pixel Studio's engagement has ended but it still has
+    the careers page and the Instagram account.
     """
     state = MetaState("100000000000001", "Northwind Coffee Roasters")
     state.add_token(token)
@@ -488,4 +633,17 @@ def demo_state(token: str = DEMO_TOKEN) -> MetaState:
     state.assign(careers.id, dana.id, ["ANALYZE"])
     state.assign(shop.id, sam.id, ["MANAGE", "CREATE_CONTENT", "MODERATE", "MESSAGING"])
     state.assign(shop.id, priya.id, ["ANALYZE"])
+
+    instagram = state.add_instagram_account("northwindcoffee", name="Northwind Coffee",
+                                            asset_id="500000000000001", ig_user_id="17841400000000001")
+    state.assign(instagram.id, alex.id, ["CONTENT", "COMMUNITY_ACTIVITY", "MESSAGES", "ADVERTISE", "ANALYZE"])
+    state.assign(instagram.id, dana.id, ["CONTENT", "COMMUNITY_ACTIVITY", "ANALYZE"])
+    state.assign(instagram.id, sam.id, ["COMMUNITY_ACTIVITY", "MESSAGES"])
+    state.assign(instagram.id, scheduler.id, ["CONTENT"])
+
+    brightside = state.add_partner("Brightside Agency", partner_id="700000000000001")
+    old_pixel = state.add_partner("Old Pixel Studio", partner_id="700000000000002")
+    state.share(main.id, brightside.id, ["ADVERTISE", "ANALYZE"])
+    state.share(careers.id, old_pixel.id, ["CREATE_CONTENT", "ANALYZE"])
+    state.share(instagram.id, old_pixel.id, ["CONTENT", "ANALYZE"])
     return state

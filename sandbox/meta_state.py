@@ -1,10 +1,16 @@
-"""In-memory state of the Meta Graph API simulator: one business, its people, pages and tokens.
+"""In-memory state of the Meta Graph API simulator: one business, its people, assets, partners, tokens.
 
 Tests seed a ``MetaState``, run the app from ``sandbox.meta`` on loopback, and inspect the
-state afterwards (who is still assigned, which revoke calls arrived). The state also carries
-the switches that make the simulator misbehave the way the real API does: an injectable
-clock and token expiry, throttling, 5xx, HTML login pages, redirects and bodies without
-``data``. Behaviour the public docs leave open is marked **(unverified)** and is switchable.
+state afterwards (who is still assigned, which partner still has which asset, which revoke
+calls arrived). The business owns Facebook Pages and Instagram accounts (each Instagram
+account is an ``InstagramBusinessAsset`` node with its own id, and an ``IGUser`` node with the
+Instagram user id); people, system users and outside users are assigned to assets with tasks;
+partner businesses (agencies) are linked to the business and get tasks on shared assets.
+
+The state also carries the switches that make the simulator misbehave the way the real API
+does: an injectable clock and token expiry, throttling, 5xx, HTML login pages, redirects,
+bodies without ``data`` and platform refusals. Behaviour the public docs leave open is marked
+**(unverified)** and is switchable.
 """
 
 from __future__ import annotations
@@ -69,10 +75,16 @@ class GraphError(Exception):
 
 
 class RepeatDelete(StrEnum):
-    """What ``DELETE /{page}/assigned_users`` answers for a user not assigned (unverified in Meta)."""
+    """What a removal of something already removed answers (unverified in Meta).
+
+    Applies to every removal: a user not assigned to a Page or Instagram account, a partner
+    without access to an asset, a partner no longer linked to the business, and a business
+    user already removed from the business (``error``: the deleted node is unknown, code
+    100/33, as Graph answers for any id it cannot load).
+    """
 
     success = "success"  # {"success": true}, as if the removal were idempotent
-    error = "error"  # code 100, "not assigned"
+    error = "error"  # code 100, "not assigned" (100/33 for a deleted node)
 
 
 class FaultKind(StrEnum):
@@ -82,6 +94,7 @@ class FaultKind(StrEnum):
     redirect = "redirect"  # HTTP 302 to a login page
     no_data = "no_data"  # HTTP 200 JSON object without "data"
     expire_token = "expire_token"  # the presented token dies just before this call is checked
+    refuse = "refuse"  # after auth and throttling, Graph refuses the call with ``code`` and ``message``
 
 
 @dataclass
@@ -93,6 +106,7 @@ class Fault:
     times: int = 1
     code: int = 0
     eta_minutes: int = 0
+    message: str = ""
 
     def covers(self, call: int) -> bool:
         return self.first_call <= call < self.first_call + self.times
@@ -182,10 +196,47 @@ class Page:
     name: str
     category: str = "Brand"
     assignments: dict[str, list[str]] = field(default_factory=dict)  # user id -> tasks, in order
+    agencies: dict[str, list[str]] = field(default_factory=dict)  # partner business id -> tasks
 
     def fields(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "category": self.category,
                 "link": f"https://www.facebook.com/{self.id}"}
+
+
+@dataclass
+class InstagramAccount:
+    """An Instagram account the business owns: two Graph nodes with two ids.
+
+    ``id`` is the ``InstagramBusinessAsset`` node (what ``/{business}/owned_instagram_assets``
+    lists, and where ``assigned_users`` and ``agencies`` live, per the official SDK);
+    ``ig_user_id`` is the ``IGUser`` node (what ``/{business}/owned_instagram_accounts`` lists).
+    """
+
+    id: str
+    ig_user_id: str
+    username: str
+    name: str = ""
+    assignments: dict[str, list[str]] = field(default_factory=dict)  # user id -> tasks, in order
+    agencies: dict[str, list[str]] = field(default_factory=dict)  # partner business id -> tasks
+
+    def asset_fields(self) -> dict[str, Any]:
+        return {"id": self.id, "ig_user_id": self.ig_user_id, "ig_username": self.username}
+
+    def user_fields(self, business: dict[str, str]) -> dict[str, Any]:
+        return {"id": self.ig_user_id, "username": self.username, "name": self.name or self.username,
+                "owner_business": business}
+
+
+Asset = Page | InstagramAccount
+
+
+@dataclass
+class Partner:
+    """A partner business (an agency). ``linked``: still in ``/{business}/agencies``."""
+
+    id: str
+    name: str
+    linked: bool = True
 
 
 @dataclass
@@ -204,6 +255,15 @@ class Unassign(StrEnum):
     removed = "removed"
     not_assigned = "not_assigned"
     last_manager = "last_manager"
+
+
+class Removal(StrEnum):
+    """Outcome of removing a business user (or system user) from the business."""
+
+    removed = "removed"
+    already_removed = "already_removed"  # it was a member once: the repeat behaviour applies
+    unknown = "unknown"  # never a member of this business
+    last_admin = "last_admin"
 
 
 def encode_cursor(item_id: str, position: int) -> str:
@@ -225,6 +285,11 @@ class MetaState:
     ``repeat_delete`` defaults to ``RepeatDelete.error``: a repeated removal answers code 100.
     It is the harder case for a client (code 100 is also "invalid parameter"), so the default
     demo exercises a connector's ambiguity handling; tests flip it to ``success`` too.
+
+    ``ig_user_edges`` (default False) makes the ``IGUser`` node answer ``assigned_users`` (GET
+    and DELETE) and ``DELETE agencies`` like an ``InstagramBusinessAsset`` does. The official
+    SDK has those edges on the asset node only (the IGUser node has ``GET agencies``), so the
+    default refuses them as nonexisting fields; the switch models the **unverified** alternative.
     """
 
     def __init__(
@@ -234,18 +299,23 @@ class MetaState:
         *,
         clock: Clock | None = None,
         repeat_delete: RepeatDelete = RepeatDelete.error,
+        ig_user_edges: bool = False,
     ) -> None:
         self.lock = threading.RLock()
         self.business_id = business_id
         self.business_name = business_name
         self.clock = clock or Clock()
         self.repeat_delete = repeat_delete
+        self.ig_user_edges = ig_user_edges
         self.tokens: dict[str, TokenInfo] = {}
         self.business_users: dict[str, BusinessUser] = {}
         self.system_users: dict[str, SystemUser] = {}
         self.outside_users: dict[str, OutsideUser] = {}
         self.pending_users: dict[str, PendingUser] = {}
         self.pages: dict[str, Page] = {}
+        self.instagram_accounts: dict[str, InstagramAccount] = {}  # by asset id
+        self.partners: dict[str, Partner] = {}
+        self.removed_users: set[str] = set()  # business or system users removed from the business
         self.requests: list[RecordedCall] = []
         self.faults: list[Fault] = []
         self.calls = 0
@@ -305,12 +375,34 @@ class MetaState:
             self.pages[page.id] = page
             return page
 
-    def assign(self, page_id: str, user_id: str, tasks: list[str]) -> None:
-        """Give ``user_id`` these tasks on the page (replacing any it had), like POST assigned_users."""
+    def add_instagram_account(
+        self, username: str, *, name: str = "", asset_id: str | None = None, ig_user_id: str | None = None,
+    ) -> InstagramAccount:
+        with self.lock:
+            account = InstagramAccount(asset_id or self.new_id(), ig_user_id or self.new_id(), username, name)
+            self.instagram_accounts[account.id] = account
+            return account
+
+    def add_partner(self, name: str, *, partner_id: str | None = None, linked: bool = True) -> Partner:
+        """A partner business (agency) linked to ours, as ``/{business}/agencies`` lists it."""
+        with self.lock:
+            partner = Partner(partner_id or self.new_id(), name, linked)
+            self.partners[partner.id] = partner
+            return partner
+
+    def assign(self, asset_id: str, user_id: str, tasks: list[str]) -> None:
+        """Give ``user_id`` these tasks on a Page or Instagram account (replacing any), like POST assigned_users."""
         with self.lock:
             if self.user_type(user_id) is None:
                 raise KeyError(f"unknown user {user_id}")
-            self.pages[page_id].assignments[user_id] = [t.upper() for t in tasks]
+            self.asset(asset_id).assignments[user_id] = [t.upper() for t in tasks]
+
+    def share(self, asset_id: str, partner_id: str, tasks: list[str]) -> None:
+        """Give a linked partner business these tasks on an asset, like POST /{asset}/agencies."""
+        with self.lock:
+            if partner_id not in self.partners or not self.partners[partner_id].linked:
+                raise KeyError(f"{partner_id} is not a partner of the business")
+            self.asset(asset_id).agencies[partner_id] = [t.upper() for t in tasks]
 
     # -- lookups used by the routes and by tests ------------------------------------------------
 
@@ -320,14 +412,29 @@ class MetaState:
 
     def node_type(self, node_id: str) -> str | None:
         """Graph's node type name for an id, or None when no such object exists."""
-        if node_id == self.business_id:
+        if node_id == self.business_id or node_id in self.partners:
             return "Business"
         for kind, table in (("BusinessUser", self.business_users), ("SystemUser", self.system_users),
                             ("Page", self.pages), ("User", self.outside_users),
-                            ("BusinessRoleRequest", self.pending_users)):
+                            ("BusinessRoleRequest", self.pending_users),
+                            ("InstagramBusinessAsset", self.instagram_accounts)):
             if node_id in table:
                 return kind
+        if self.instagram_by_user(node_id) is not None:
+            return "IGUser"
         return None
+
+    def instagram_by_user(self, ig_user_id: str) -> InstagramAccount | None:
+        return next((a for a in self.instagram_accounts.values() if a.ig_user_id == ig_user_id), None)
+
+    def asset(self, asset_id: str) -> Asset:
+        """The Page or Instagram account with this id (asset id or Instagram user id); KeyError if none."""
+        with self.lock:
+            found: Asset | None = (self.pages.get(asset_id) or self.instagram_accounts.get(asset_id)
+                                   or self.instagram_by_user(asset_id))
+            if found is None:
+                raise KeyError(asset_id)
+            return found
 
     def user_type(self, user_id: str) -> str | None:
         """``business_user`` / ``system_user`` as AssignedUser.user_type reports it."""
@@ -346,14 +453,29 @@ class MetaState:
         )
         return user.name if user is not None else ""
 
-    def assigned_tasks(self, page_id: str) -> dict[str, list[str]]:
-        """A copy of the page's assignments, for assertions."""
+    def assigned_tasks(self, asset_id: str) -> dict[str, list[str]]:
+        """A copy of a Page's or Instagram account's assignments, for assertions."""
         with self.lock:
-            return {uid: list(tasks) for uid, tasks in self.pages[page_id].assignments.items()}
+            return {uid: list(tasks) for uid, tasks in self.asset(asset_id).assignments.items()}
 
-    def is_assigned(self, page_id: str, user_id: str) -> bool:
+    def is_assigned(self, asset_id: str, user_id: str) -> bool:
         with self.lock:
-            return user_id in self.pages[page_id].assignments
+            return user_id in self.asset(asset_id).assignments
+
+    def has_agency(self, asset_id: str, partner_id: str) -> bool:
+        """Whether the partner business has access to the Page or Instagram account."""
+        with self.lock:
+            return partner_id in self.asset(asset_id).agencies
+
+    def is_partner(self, partner_id: str) -> bool:
+        """Whether the partner business is still linked to ours (listed in ``/{business}/agencies``)."""
+        with self.lock:
+            return partner_id in self.partners and self.partners[partner_id].linked
+
+    def is_member(self, user_id: str) -> bool:
+        """Whether a business user or system user still belongs to the business."""
+        with self.lock:
+            return user_id in self.business_users or user_id in self.system_users
 
     @property
     def revoke_calls(self) -> list[RecordedCall]:
@@ -361,16 +483,17 @@ class MetaState:
         with self.lock:
             return [r for r in self.requests if r.method == "DELETE"]
 
-    # -- the one write the simulator supports ---------------------------------------------------
+    # -- the writes the simulator supports -------------------------------------------------------
 
-    def unassign(self, page_id: str, user_id: str) -> Unassign:
-        """Remove a user from a page unless that would leave nobody with MANAGE.
+    def unassign(self, asset_id: str, user_id: str) -> Unassign:
+        """Remove a user from a Page or Instagram account unless that leaves nobody with MANAGE.
 
-        Only page assignees count: business admins' implicit control is not modelled, so the
-        rule is the one Meta's UI enforces for the page itself (unverified for the API).
+        Only the asset's assignees count: business admins' implicit control is not modelled, so
+        the rule is the one Meta's UI enforces for the page itself (unverified for the API).
+        Instagram tasks in the SDK have no MANAGE, so the rule only bites there if seeded so.
         """
         with self.lock:
-            assignments = self.pages[page_id].assignments
+            assignments = self.asset(asset_id).assignments
             tasks = assignments.get(user_id)
             if tasks is None:
                 return Unassign.not_assigned
@@ -380,6 +503,57 @@ class MetaState:
                     return Unassign.last_manager
             del assignments[user_id]
             return Unassign.removed
+
+    def remove_agency(self, asset_id: str, partner_id: str) -> Unassign:
+        """Take a partner business off one asset (``DELETE /{asset}/agencies``)."""
+        with self.lock:
+            agencies = self.asset(asset_id).agencies
+            if partner_id not in agencies:
+                return Unassign.not_assigned
+            del agencies[partner_id]
+            return Unassign.removed
+
+    def remove_partner(self, partner_id: str) -> Unassign:
+        """Unlink a partner business (``DELETE /{business}/agencies``) and take it off every asset.
+
+        That the business-level removal also ends the partner's access to each shared asset is
+        what Business Manager shows (unverified for the API).
+        """
+        with self.lock:
+            partner = self.partners.get(partner_id)
+            if partner is None or not partner.linked:
+                return Unassign.not_assigned
+            partner.linked = False
+            for asset in self._assets():
+                asset.agencies.pop(partner_id, None)
+            return Unassign.removed
+
+    def remove_from_business(self, user_id: str) -> Removal:
+        """Remove a business user (``DELETE /{business-user-id}``) or system user, and all their assignments.
+
+        The last ADMIN business user is never removed (people only: system users do not count,
+        as in Business Manager; unverified for the API). Page assignments go with the person,
+        even the last MANAGE on a Page: business admins keep control of the business's Pages.
+        """
+        with self.lock:
+            if user_id in self.removed_users:
+                return Removal.already_removed
+            user = self.business_users.get(user_id)
+            if user is not None and user.role == "ADMIN":
+                others = [u for u in self.business_users.values() if u.id != user_id and u.role == "ADMIN"]
+                if not others:
+                    return Removal.last_admin
+            if user is None and user_id not in self.system_users:
+                return Removal.unknown
+            self.business_users.pop(user_id, None)
+            self.system_users.pop(user_id, None)
+            for asset in self._assets():
+                asset.assignments.pop(user_id, None)
+            self.removed_users.add(user_id)
+            return Removal.removed
+
+    def _assets(self) -> list[Asset]:
+        return [*self.pages.values(), *self.instagram_accounts.values()]
 
     # -- tokens and the clock -----------------------------------------------------------------
 
@@ -443,6 +617,13 @@ class MetaState:
 
     def drop_data(self, *, at_call: int | None = None, times: int = 1) -> Fault:
         return self.inject(FaultKind.no_data, at_call=at_call, times=times)
+
+    def refuse(self, code: int = 368, message: str = "", *, at_call: int | None = None, times: int = 1) -> Fault:
+        """Graph refuses calls ``at_call``.. with this error (368: blocked by policy), after auth passes."""
+        fault = self.inject(FaultKind.refuse, at_call=at_call, times=times, code=code)
+        fault.message = message or (f"(#{code}) The action attempted has been deemed abusive or is otherwise "
+                                    "disallowed")
+        return fault
 
     def expire_token_at(self, call: int) -> Fault:
         """The token presented on call number ``call`` expires just before that call is checked."""
