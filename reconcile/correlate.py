@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select
 
-from sync.bulk import upsert
+from sync.bulk import one_of, upsert
 from sync.clock import utcnow
 from sync.models import Account, Link, Person, PersonEmail
 
@@ -52,7 +52,7 @@ def _lookup(conn: Any, column: Any, values: set[str], key_col: Any, id_col: Any)
     out: dict[str, set[int]] = defaultdict(set)
     ordered = sorted(values)
     for chunk in _chunks(ordered):
-        rows = conn.execute(select(key_col, id_col).where(column.in_(chunk)))
+        rows = conn.execute(select(key_col, id_col).where(one_of(conn, column, chunk)))
         for key, pid in rows:
             out[str(key)].add(int(pid))
     return out
@@ -123,7 +123,7 @@ def _facts(conn: Any, ids: set[int]) -> dict[int, _Facts]:
     ordered = sorted(ids)
     for i in range(0, len(ordered), CHUNK):
         for r in conn.execute(select(_P.c.id, _P.c.source, _P.c.status, _P.c.mfa).where(
-                _P.c.id.in_(ordered[i:i + CHUNK]))):
+                one_of(conn, _P.c.id, ordered[i:i + CHUNK]))):
             out[int(r.id)] = _Facts(r.source, r.status, r.mfa is not None)
     return out
 

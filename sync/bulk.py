@@ -17,36 +17,31 @@ def upsert(
     keys: Sequence[str],
     update: Sequence[str],
     where: Any = None,
-    returning: Sequence[Any] = (),
-) -> list[Any]:
+) -> None:
     """INSERT rows; on a conflict on ``keys`` update the ``update`` columns from the new row.
 
-    ``where`` is the predicate of a partial unique index (the open-grant index). ``returning``
-    columns come back for every row inserted or updated (in no particular order: return a key
-    column with them), in batched multi-row statements, so no second query is needed to learn the
-    ids; without it nothing is returned.
+    ``where`` is the predicate of a partial unique index (the open-grant index).
     """
     if not rows:
-        return []
+        return
     dialect = conn.dialect.name
     if dialect == "postgresql":
         pg = postgresql.insert(table)
-        stmt: Any = pg.on_conflict_do_update(
+        pg_stmt = pg.on_conflict_do_update(
             index_elements=list(keys), index_where=where,
             set_={c: pg.excluded[c] for c in update},
         ) if update else pg.on_conflict_do_nothing(index_elements=list(keys), index_where=where)
-    elif dialect == "sqlite":
+        conn.execute(pg_stmt, list(rows))
+        return
+    if dialect == "sqlite":
         lite = sqlite.insert(table)
-        stmt = lite.on_conflict_do_update(
+        lite_stmt = lite.on_conflict_do_update(
             index_elements=list(keys), index_where=where,
             set_={c: lite.excluded[c] for c in update},
         ) if update else lite.on_conflict_do_nothing(index_elements=list(keys), index_where=where)
-    else:
-        raise NotImplementedError(f"bulk upsert is not implemented for {dialect}")
-    if returning:
-        return list(conn.execute(stmt.returning(*returning), list(rows)).all())
-    conn.execute(stmt, list(rows))
-    return []
+        conn.execute(lite_stmt, list(rows))
+        return
+    raise NotImplementedError(f"bulk upsert is not implemented for {dialect}")
 
 
 def one_of(conn: Connection, column: Any, values: Iterable[Any]) -> Any:

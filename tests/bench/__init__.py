@@ -1,0 +1,1 @@
+"""Scale benchmark (``make bench``): see tests/bench/run.py."""
