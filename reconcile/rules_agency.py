@@ -28,7 +28,11 @@ JOIN account a ON a.id = g.account_id
 JOIN resource r ON r.id = g.resource_id
 LEFT JOIN link l ON l.account_id = a.id AND l.disputed = :no
 LEFT JOIN person p ON p.id = l.person_id
-WHERE g.seen_to IS NULL AND a.kind <> 'system' AND ({condition})
+WHERE g.seen_to IS NULL AND g.account_id IN (
+    SELECT a.id FROM account a
+    LEFT JOIN link l ON l.account_id = a.id AND l.disputed = :no
+    LEFT JOIN person p ON p.id = l.person_id
+    WHERE a.kind <> 'system' AND ({condition}))
 """
 
 
