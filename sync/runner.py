@@ -26,6 +26,7 @@ from sync.writer import (
     AccessWriter,
     PeopleWriter,
     close_unseen_grants,
+    count_open_grants,
     count_present_people,
     mark_missing_people,
     mark_people_removed,
@@ -93,15 +94,22 @@ def _finish(engine: Engine, run_id: int, status: str, counts: dict[str, int],
 
 
 def judge(count: int, baseline: int | None, guard: SyncGuard) -> tuple[str, str | None]:
-    """Status of a completed run from its size against the last good run's."""
+    """Status of a complete listing from its size against what the store held before it.
+
+    The baseline is what the store holds as present for the source (people not missing, open
+    grants), not the last run's count: an incremental run's count is only what changed, and
+    judging a full listing against it would let an empty answer through. Small sources (below
+    ``min_baseline``) are still quarantined when more than half of them disappear at once.
+    """
     if baseline is None or baseline == 0:
         return "succeeded", None
     if count == 0:
-        return "failed", f"returned 0 records where the last good run had {baseline}"
-    if baseline >= guard.min_baseline and count < baseline * (1 - guard.max_drop):
+        return "failed", f"returned 0 records where the store holds {baseline}"
+    limit = guard.max_drop if baseline >= guard.min_baseline else max(guard.max_drop, 0.5)
+    if count < baseline * (1 - limit):
         return "quarantined", (
-            f"returned {count} records where the last good run had {baseline} "
-            f"(a drop of more than {guard.max_drop:.0%}); confirm with `accessward sync confirm`"
+            f"returned {count} records where the store holds {baseline} "
+            f"(a drop of more than {limit:.0%}); confirm with `accessward sync confirm`"
         )
     return "succeeded", None
 
@@ -121,6 +129,7 @@ def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = 
         last = None if full else last_good_run(engine, source.name)
         return _sync_changes(engine, source, last.cursor if last else None, source_type=source_type, guard=guard,
                              watch=watch)
+    present = count_present_people(engine, source.name)
     run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
     writer = PeopleWriter(engine, source.name, run_id)
     try:
@@ -128,8 +137,7 @@ def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = 
     except Exception as exc:  # any failure, even a bug, fails the run and changes nothing else
         return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
     counts = {"people": writer.seen}
-    baseline = last_good_run(engine, source.name, before=run_id)
-    status, why = judge(writer.seen, baseline.counts.get("people") if baseline else None, guard)
+    status, why = judge(writer.seen, present, guard)
     if status == "succeeded":
         counts["missing"] = mark_missing_people(engine, source.name, run_id)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
@@ -145,6 +153,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
     if it removes more than ``max_drop`` of the people the store holds for the source, it is
     quarantined instead, and nothing is removed and its cursor is not kept.
     """
+    present = count_present_people(engine, source.name)
     run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
     writer = PeopleWriter(engine, source.name, run_id)
     removed: list[str] = []
@@ -172,12 +181,10 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
         return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
     counts = {"people": writer.seen}
     if run.full:
-        baseline = last_good_run(engine, source.name, before=run_id)
-        status, why = judge(writer.seen, baseline.counts.get("people") if baseline else None, guard)
+        status, why = judge(writer.seen, present, guard)
         if status == "succeeded":
             counts["missing"] = mark_missing_people(engine, source.name, run_id)
     else:
-        present = count_present_people(engine, source.name)
         status, why = "succeeded", None
         if present >= guard.min_baseline and len(removed) > present * guard.max_drop:
             status, why = "quarantined", (
@@ -192,6 +199,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
 
 def sync_access(engine: Engine, source: AccessSource, *, source_type: str = "",
                 guard: SyncGuard = SyncGuard(), watch: Watch = _unwatched) -> SyncOutcome:
+    present = count_open_grants(engine, source.name)
     run_id = _start(engine, source.name, source_type or type(source).__name__, "access")
     writer = AccessWriter(engine, source.name, run_id)
     try:
@@ -199,8 +207,7 @@ def sync_access(engine: Engine, source: AccessSource, *, source_type: str = "",
     except Exception as exc:  # any failure, even a bug, fails the run and changes nothing else
         return _failed(engine, run_id, source.name, writer.counts, exc)
     counts = dict(writer.counts)
-    baseline = last_good_run(engine, source.name, before=run_id)
-    status, why = judge(counts["grants"], baseline.counts.get("grants") if baseline else None, guard)
+    status, why = judge(counts["grants"], present, guard)
     if status == "succeeded":
         counts["closed"] = close_unseen_grants(engine, source.name, run_id)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")

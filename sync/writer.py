@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, select, text, update
+from sqlalchemy import DateTime, Engine, Table, delete, func, select, text, update
 
 from connectors.errors import MalformedResponseError
 from connectors.records import AccessRecord, AccountRecord, GrantRecord, PersonRecord, ResourceRecord
@@ -110,15 +110,27 @@ class PeopleWriter:
         }
 
 
+def _run_started(conn: Any, run_id: int) -> datetime:
+    started = conn.execute(text("SELECT started_at FROM sync_run WHERE id = :id").columns(started_at=DateTime),
+                           {"id": run_id}).scalar()
+    if started is None:
+        raise ValueError(f"no sync run {run_id}")
+    return started  # type: ignore[no-any-return]
+
+
 def mark_missing_people(engine: Engine, source: str, run_id: int) -> int:
-    """After a complete, trusted run: people it did not return are missing from the source."""
+    """After a complete, trusted run: people not seen since it started are missing from the source.
+
+    "Not seen since the run started", not "not written by this run": another run of the same
+    source writing at the same time must not make the people it saw look missing.
+    """
     with engine.begin() as conn:
         result = conn.execute(
             text(
                 "UPDATE person SET missing_since = :now WHERE source = :source "
-                "AND missing_since IS NULL AND (last_run_id IS NULL OR last_run_id <> :run)"
+                "AND missing_since IS NULL AND last_seen < :started"
             ),
-            {"now": utcnow(), "source": source, "run": run_id},
+            {"now": utcnow(), "source": source, "started": _run_started(conn, run_id)},
         )
         return int(result.rowcount or 0)
 
@@ -240,13 +252,19 @@ class AccessWriter:
 
 
 def close_unseen_grants(engine: Engine, system: str, run_id: int) -> int:
-    """After a complete, trusted run: open grants it did not see end their interval now."""
+    """After a complete, trusted run: open grants not seen since it started end their interval now."""
     with engine.begin() as conn:
         result = conn.execute(
             text(
                 "UPDATE access_grant SET seen_to = :now, closed_by = 'unseen' WHERE system = :system "
-                "AND seen_to IS NULL AND (last_run_id IS NULL OR last_run_id <> :run)"
+                "AND seen_to IS NULL AND last_seen < :started"
             ),
-            {"now": utcnow(), "system": system, "run": run_id},
+            {"now": utcnow(), "system": system, "started": _run_started(conn, run_id)},
         )
         return int(result.rowcount or 0)
+
+
+def count_open_grants(engine: Engine, system: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_table(Grant)).where(
+            _table(Grant).c.system == system, _table(Grant).c.seen_to.is_(None))).scalar() or 0)

@@ -105,3 +105,15 @@ def test_failed_delta_round_keeps_the_old_cursor(engine, graph):
     again = sync_identity(engine, source)  # resumes from the last good cursor: the change is picked up
     assert again.ok and again.counts["people"] == 1 and people(engine)[ids[4]].status == "suspended"
     assert runs(engine)[-1].cursor != good_cursor
+
+
+def test_an_empty_full_listing_after_quiet_incremental_rounds_fails(engine, graph):
+    """Review finding: the baseline must be what the store holds, not the last (incremental) count."""
+    state, ids, source = graph
+    assert sync_identity(engine, source).ok
+    assert sync_identity(engine, source).counts == {"people": 0, "removed": 0}  # a quiet night
+    for uid in ids:
+        state.delete_user(uid, permanent=True)
+    outcome = sync_identity(engine, source, full=True)
+    assert outcome.status == "failed" and "0 records where the store holds 30" in (outcome.error or "")
+    assert all(p.missing_since is None for p in people(engine).values())

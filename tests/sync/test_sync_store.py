@@ -114,3 +114,28 @@ def test_a_bug_in_a_connector_fails_the_run_not_the_process(engine):
 
     outcome = sync_identity(engine, Broken())
     assert outcome.status == "failed" and "KeyError" in (outcome.error or "")
+
+
+def test_two_runs_of_one_source_at_once_do_not_make_each_other_s_people_missing(engine):
+    """Review finding: 'missing' is 'not seen since this run started', not 'not written by this run'."""
+    from sync.runner import _start
+    from sync.writer import close_unseen_grants, mark_missing_people
+
+    src = FakeIdentity(people=[person(f"p{i}") for i in range(10)])
+    assert sync_identity(engine, src).ok
+    slow = _start(engine, "dir", "FakeIdentity", "identity")  # a run that started first ...
+    assert sync_identity(engine, src).ok                     # ... another run writes everyone ...
+    assert mark_missing_people(engine, "dir", slow) == 0       # ... the first one finishes: nobody is missing
+    access = FakeAccess(grants=[("a", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, access).ok
+    slow_access = _start(engine, "social", "FakeAccess", "access")
+    assert sync_access(engine, access).ok
+    assert close_unseen_grants(engine, "social", slow_access) == 0
+
+
+def test_a_small_source_losing_more_than_half_is_quarantined(engine):
+    src = FakeIdentity(people=[person(f"p{i}") for i in range(10)])
+    assert sync_identity(engine, src).ok
+    src.people = src.people[:3]
+    outcome = sync_identity(engine, src)
+    assert outcome.status == "quarantined"
