@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from connectors.errors import AuthError, ConnectorError, NotFoundError, StopError, TransientError
 from connectors.protocols import Revoker
-from connectors.records import RevokeOutcome
+from connectors.records import Level, RevokeOutcome
 from reconcile.plan import grant_ref
 from sync import audit
 from sync.clock import utcnow
@@ -31,7 +31,7 @@ _ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
 
 ACTION_SQL = """
 SELECT x.id, x.state, x.attempts, x.grant_id, x.finding_id, x.system, x.request,
-       g.role, g.seen_to, a.external_id AS account, a.kind AS account_kind,
+       g.role, g.seen_to, g.level, g.resource_id, a.external_id AS account, a.kind AS account_kind,
        r.external_id AS resource, r.kind AS resource_kind, f.state AS finding_state
 FROM action x
 JOIN access_grant g ON g.id = x.grant_id
@@ -88,6 +88,7 @@ def execute(
     backoff: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     actor: str = "system",
+    blocked: Mapping[str, str] | None = None,
 ) -> ApplyReport:
     with Session(engine) as session:
         plan = session.get(Plan, plan_id)
@@ -100,16 +101,28 @@ def execute(
         session.commit()
 
     report = ApplyReport(plan_id)
-    stopped: dict[str, str] = {}
+    stopped: dict[str, str] = dict(blocked or {})
     with engine.connect() as conn:
         rows = conn.execute(text(ACTION_SQL).columns(seen_to=DateTime), {"plan": plan_id}).mappings().all()
     for row in rows:
         if row["system"] in stopped:
             report.count("skipped")
             continue
+        if row["seen_to"] is not None and row["attempts"] > 0:
+            # We asked the platform before a crash and a later sync no longer sees the grant:
+            # record the revocation as done rather than lose it from the trail.
+            _finish(engine, row, "already_gone", "gone on the platform (seen by a later sync after our attempt)",
+                    actor)
+            report.count("already_gone")
+            continue
         if row["seen_to"] is not None or row["finding_state"] not in (None, "open"):
             _finish(engine, row, "cancelled", "no longer needed: the access is gone or the finding changed", actor)
             report.count("cancelled")
+            continue
+        if row["level"] >= int(Level.admin) and not _another_admin_remains(engine, row):
+            _finish(engine, row, "failed", "last admin of the resource: not removed", actor)
+            report.count("failed")
+            report.failures.append(f"{row['system']} {row['resource']} {row['account']}: last admin, not removed")
             continue
         outcome, message = _attempt(engine, row, revokers[row["system"]], max_attempts, backoff, sleep)
         if outcome == "stop":
@@ -132,6 +145,18 @@ def execute(
                      {"outcomes": report.outcomes, "stopped": stopped}, actor=actor)
         session.commit()
     return report
+
+
+def _another_admin_remains(engine: Engine, row: Mapping[Any, Any]) -> bool:
+    """Checked again at execution: plans made at different times must not remove every admin."""
+    from reconcile.plan import in_flight_admin_removals
+
+    with engine.connect() as conn:
+        others = int(conn.execute(text(
+            "SELECT COUNT(*) FROM access_grant WHERE resource_id = :r AND seen_to IS NULL AND level >= :admin "
+            "AND id <> :g"), {"r": row["resource_id"], "admin": int(Level.admin), "g": row["grant_id"]}).scalar() or 0)
+    going = in_flight_admin_removals(engine, besides_action=int(row["id"])).get(int(row["resource_id"]), 0)
+    return others - going >= 1
 
 
 def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attempts: int, backoff: float,

@@ -63,7 +63,7 @@ def store_findings(engine: Engine, rule: str, drafts: Iterable[FindingDraft], no
     with engine.begin() as conn:
         counts.reopened = int(conn.execute(
             update(_F).where(_F.c.rule == rule, _F.c.state == "resolved", _F.c.last_seen == now)
-            .values(state="open", resolved_at=None)
+            .values(state="open", resolved_at=None, first_seen=now)  # a reopened finding's grace starts again
         ).rowcount or 0)
         counts.resolved = int(conn.execute(
             update(_F).where(_F.c.rule == rule, _F.c.state.in_(["open", "accepted"]), _F.c.last_seen < now)

@@ -39,3 +39,19 @@ def problems(engine: Engine, sources: Iterable[str], now: datetime, stale_after_
         if problem:
             out[name] = problem
     return out
+
+
+def execution_blocks(engine: Engine, systems: Iterable[str], identity_sources: Iterable[str], now: datetime,
+                     stale_after_hours: float) -> dict[str, str]:
+    """Systems whose actions must wait, checked again just before an (approved) plan runs.
+
+    A plan can be approved hours after it was made; if a source has failed or gone stale since,
+    its revocations wait. A failing identity source holds back every system: whether someone
+    has left is the directory's to say.
+    """
+    systems = list(systems)
+    identity = problems(engine, identity_sources, now, stale_after_hours)
+    if identity:
+        why = "; ".join(sorted(identity.values()))
+        return {system: why for system in systems}
+    return problems(engine, systems, now, stale_after_hours)

@@ -24,6 +24,7 @@ from connectors.records import AccountKind, GrantRef, Level
 from reconcile import health
 from reconcile.policy import PolicySettings
 from sync import audit
+from sync.clock import utcnow
 from sync.models import Action, Grant, Plan
 
 _ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
@@ -33,11 +34,13 @@ _GRANTS: Table = Grant.__table__  # type: ignore[attr-defined]
 CANDIDATES_SQL = """
 SELECT f.id AS finding_id, f.rule, f.evidence, f.first_seen, g.id AS grant_id, g.system, g.role, g.level, g.verifiable,
        g.resource_id, a.external_id AS account, a.display_name AS account_name, a.email, a.kind AS account_kind,
-       r.external_id AS resource, r.name AS resource_name, r.kind AS resource_kind
+       r.external_id AS resource, r.name AS resource_name, r.kind AS resource_kind,
+       COALESCE(l.disputed, :no) AS disputed
 FROM finding f
 JOIN access_grant g ON g.id = f.grant_id
 JOIN account a ON a.id = g.account_id
 JOIN resource r ON r.id = g.resource_id
+LEFT JOIN link l ON l.account_id = a.id
 WHERE f.state = 'open' AND g.seen_to IS NULL
 ORDER BY g.system, r.external_id, a.external_id, g.id
 """
@@ -45,7 +48,7 @@ ORDER BY g.system, r.external_id, a.external_id, g.id
 
 @dataclass(frozen=True)
 class Item:
-    finding_id: int
+    finding_id: int | None  # None: not from a finding (an offboarding decided by HR)
     grant_id: int
     rule: str
     system: str
@@ -94,6 +97,17 @@ def _open_admins(engine: Engine) -> dict[int, int]:
         return {int(r): int(n) for r, n in rows}
 
 
+def in_flight_admin_removals(engine: Engine, *, besides_action: int | None = None) -> dict[int, int]:
+    """Per resource: admin-level grants some unfinished action (any plan) is about to remove."""
+    sql = ("SELECT g.resource_id, COUNT(DISTINCT g.id) FROM action x JOIN access_grant g ON g.id = x.grant_id "
+           "JOIN plan p ON p.id = x.plan_id WHERE x.state IN ('planned', 'executing') "
+           "AND p.status IN ('approved', 'applying') AND g.seen_to IS NULL "
+           "AND g.level >= :admin AND x.id <> :besides GROUP BY g.resource_id")
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"admin": int(Level.admin), "besides": besides_action or -1})
+        return {int(r): int(n) for r, n in rows}
+
+
 def _in_flight(engine: Engine) -> dict[int, int]:
     """Grants with an action still to run in an approved or interrupted plan: never planned twice."""
     with engine.connect() as conn:
@@ -121,13 +135,16 @@ def build_plan(
     break_glass = {b.lower() for b in policy.break_glass}
     admins = _open_admins(engine)
     in_flight = _in_flight(engine)
+    for resource, n in in_flight_admin_removals(engine).items():  # other plans' removals count as done
+        admins[resource] = admins.get(resource, 0) - n
     planned: dict[int, int] = {}
     planned_admin_removals: dict[int, int] = defaultdict(int)
     result = PlanResult(None, "empty", "")
 
     with engine.connect() as conn:
-        stmt = text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean)
-        rows = conn.execute(stmt).mappings().all()
+        stmt = text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean,
+                                            disputed=Boolean)
+        rows = conn.execute(stmt, {"no": False}).mappings().all()
     for row in rows:
         rule = policy.rule(str(row["rule"]))
         if rule.action != "revoke":
@@ -174,7 +191,7 @@ def _hold_reason(
     access_problems: Mapping[str, str], identity_problems: Mapping[str, str], break_glass: set[str],
     revokers: Mapping[str, Revoker],
 ) -> str | None:
-    if evidence.get("reason") == "disputed":
+    if evidence.get("reason") == "disputed" or row["disputed"]:
         return "disputed link: two people match this account; link it by hand (accessward link)"
     if evidence.get("reason") == "unidentifiable":
         return ("nothing to match this account on (no email, login or employee id); "
@@ -219,17 +236,23 @@ def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult)
         result.status, result.reason = "ready", f"{n} revocation(s) within the thresholds"
 
 
-def _persist(engine: Engine, result: PlanResult, actor: str) -> int:
-    """Write the plan and its actions (the outbox) in one transaction; older open plans lapse."""
+def _persist(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
+             approved_by: str | None = None) -> int:
+    """Write the plan and its actions (the outbox) in one transaction; older open plans lapse.
+
+    ``supersede=False`` with ``approved_by`` writes a plan decided outside the reconciler (an HR
+    offboarding): it is approved as written and leaves the reconciler's open plans alone.
+    """
     with Session(engine) as session:
         conn = session.connection()
         stale = list(conn.execute(select(_PLANS.c.id).where(_PLANS.c.status.in_(["ready", "needs_approval"])))
-                     .scalars())
+                     .scalars()) if supersede else []
         if stale:
             conn.execute(update(_PLANS).where(_PLANS.c.id.in_(stale)).values(status="superseded"))
             conn.execute(update(_ACTIONS).where(_ACTIONS.c.plan_id.in_(stale), _ACTIONS.c.state == "planned")
                          .values(state="cancelled", last_error="superseded by a newer plan"))
-        plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations))
+        plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations),
+                    approved_by=approved_by, approved_at=utcnow() if approved_by else None)
         session.add(plan)
         session.flush()
         assert plan.id is not None

@@ -219,3 +219,75 @@ def test_an_account_matching_nobody_is_only_flagged_unless_the_rule_says_so(engi
     policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke", revoke_unmatched=True)})
     plan, report = plan_and_apply(engine, policy, revoker)
     assert [c.account_id for c in revoker.calls] == ["svc-bot"] and report.outcomes == {"done": 1}
+
+
+def test_two_plans_can_never_remove_the_last_admin_together(engine):
+    """Review finding: plan 1 approved but not applied, plan 2 made later, both remove an admin."""
+    sync_identity(engine, FakeIdentity(people=[person("alice", status=PersonStatus.terminated), person("bob")]))
+    src = FakeAccess(grants=[("alice", "page", "MANAGE", Level.admin), ("bob", "page", "MANAGE", Level.admin)])
+    sync_access(engine, src)
+    revoker = RecordingRevoker(src)
+    policy = PolicySettings(max_revocations=0, rules=REVOKE.rules)
+    reconcile(engine, policy)
+    plan1 = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
+    executor.approve(engine, plan1.plan_id, actor="ciso")
+    sync_identity(engine, FakeIdentity(people=[person("alice", status=PersonStatus.terminated),
+                                               person("bob", status=PersonStatus.terminated)]))
+    reconcile(engine, policy)
+    plan2 = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    assert plan2.revocations == [] and "last admin" in plan2.held[-1].held_because
+    report = executor.execute(engine, plan1.plan_id, {revoker.name: revoker})
+    assert report.outcomes == {"done": 1} and [g[0] for g in src.grants] == ["bob"]
+
+
+def test_the_executor_checks_the_last_admin_again(engine):
+    sync_identity(engine, FakeIdentity(people=[person("alice", status=PersonStatus.terminated), person("bob")]))
+    src = FakeAccess(grants=[("alice", "page", "MANAGE", Level.admin), ("bob", "page", "MANAGE", Level.admin)])
+    sync_access(engine, src)
+    revoker = RecordingRevoker(src)
+    reconcile(engine, REVOKE)
+    plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    src.grants = [g for g in src.grants if g[0] != "bob"]  # bob's admin goes away for other reasons
+    assert sync_access(engine, src).ok
+    report = executor.execute(engine, plan.plan_id, {revoker.name: revoker})
+    assert report.outcomes == {"failed": 1} and revoker.calls == [] and "last admin" in report.failures[0]
+
+
+def test_blocked_systems_wait_and_a_crashed_attempt_confirmed_by_sync_is_kept_in_the_trail(engine):
+    _, src, revoker = estate(engine)
+    reconcile(engine, REVOKE)
+    plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    report = executor.execute(engine, plan.plan_id, {revoker.name: revoker}, blocked={"social": "dir failed"})
+    assert report.outcomes == {"skipped": 1} and revoker.calls == []
+    # crash after the platform acted; then a sync sees the grant gone
+    revoker.revoke(GrantRef(account_id="l0", resource_id="main", role="CREATE_CONTENT"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE action SET state = 'executing', attempts = 1"))
+    assert sync_access(engine, src).ok
+    report = executor.execute(engine, plan.plan_id, {revoker.name: revoker})
+    assert report.outcomes == {"already_gone": 1}
+    with Session(engine) as s:
+        kinds = [e.kind for e in s.execute(select(AuditEvent)).scalars()]
+    assert "revocation.already_gone" in kinds
+
+
+def test_grace_restarts_when_a_finding_reopens(engine):
+    ident, src, revoker = estate(engine)
+    policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke", grace_days=7)})
+    reconcile(engine, policy)
+    with engine.begin() as conn:  # first seen 60 days ago, then resolved (reinstated)
+        conn.execute(text("UPDATE finding SET first_seen = :t, state = 'resolved'"),
+                     {"t": utcnow() - timedelta(days=60)})
+    plan, _ = plan_and_apply(engine, policy, revoker)
+    assert revoker.calls == [] and "grace period" in plan.held[0].held_because
+
+
+def test_a_disputed_link_holds_every_rule_not_only_orphaned(engine):
+    sync_identity(engine, FakeIdentity(people=[person("a1", "shared@example.com"), person("a2", "shared@example.com")]))
+    src = FakeAccess(grants=[("x", "page", "MANAGE", Level.admin), ("boss", "page", "MANAGE", Level.admin)],
+                     emails={"x": "shared@example.com"}, facts={"x": {"mfa": False}})
+    sync_access(engine, src)
+    revoker = RecordingRevoker(src)
+    policy = PolicySettings(rules={"mfa_required": RuleSettings(action="revoke")})
+    plan, _ = plan_and_apply(engine, policy, revoker)
+    assert revoker.calls == [] and any("disputed" in h.held_because for h in plan.held if h.account == "x")
