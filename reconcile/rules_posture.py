@@ -40,9 +40,10 @@ WHERE g.seen_to IS NULL AND {grant_condition} AND g.account_id IN (
 # statistics SQLite would otherwise walk every open grant (a million) for a handful of findings.
 
 
-def _rows(engine: Engine, condition: str, grant_condition: str = "1 = 1", **params: Any) -> Iterator[Any]:
-    stmt = text(_BASE.format(condition=condition, grant_condition=grant_condition)).columns(last_active=DateTime, groups=JSON, mfa=Boolean,
-                                                          sso=Boolean, person_mfa=Boolean)
+def _rows(engine: Engine, condition: str, grant_condition: str = "1 = 1",
+          **params: Any) -> Iterator[Any]:
+    stmt = text(_BASE.format(condition=condition, grant_condition=grant_condition)).columns(
+        last_active=DateTime, groups=JSON, mfa=Boolean, sso=Boolean, person_mfa=Boolean)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(stmt, {"no": False, **params})
         yield from result

@@ -272,7 +272,7 @@ def test_blocked_systems_wait_and_a_crashed_attempt_confirmed_by_sync_is_kept_in
 
 
 def test_grace_restarts_when_a_finding_reopens(engine):
-    ident, src, revoker = estate(engine)
+    _, _, revoker = estate(engine)
     policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke", grace_days=7)})
     reconcile(engine, policy)
     with engine.begin() as conn:  # first seen 60 days ago, then resolved (reinstated)
