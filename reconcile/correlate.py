@@ -64,7 +64,10 @@ def strip_plus(address: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}" if at and "+" in local else address
 
 
-def correlate(engine: Engine, *, plus_addressing: bool = False) -> CorrelationStats:
+def correlate(engine: Engine, *, plus_addressing: bool = False,
+              identity_sources: Sequence[str] | None = None) -> CorrelationStats:
+    """Link every non-system account to a person. ``identity_sources``, when given, are the
+    configured sources: people left in the store by a source no longer configured are ignored."""
     stats = CorrelationStats()
     with engine.begin() as conn:
         manual = set(conn.execute(select(_L.c.account_id).where(_L.c.method == "manual")).scalars())
@@ -85,13 +88,17 @@ def correlate(engine: Engine, *, plus_addressing: bool = False) -> CorrelationSt
             emails |= {strip_plus(e) for e in emails}
         by_mail = _lookup(conn, _E.c.email, emails, _E.c.email, _E.c.person_id)
 
-        matches = [(acct, *_match(acct, by_emp, by_user, by_mail, plus_addressing)) for acct in accounts]
-        facts = _facts(conn, {pid for _, _, cands in matches if len(cands) > 1 for pid in cands})
+        matches = [(acct, _tiers(acct, by_emp, by_user, by_mail, plus_addressing)) for acct in accounts]
+        facts = _facts(conn, {pid for _, tiers in matches for _, ids in tiers for pid in ids})
+        configured = set(identity_sources) if identity_sources is not None else None
 
         now = utcnow()
         rows = []
-        for acct, method, candidates in matches:
-            person, disputed = _choose(candidates, facts)
+        for acct, tiers in matches:
+            method, candidates, disputed = _decide(tiers, facts, configured)
+            person = None
+            if not disputed:
+                person, disputed = _choose(candidates, facts)
             stats.accounts += 1
             if disputed:
                 stats.disputed += 1
@@ -113,6 +120,7 @@ class _Facts:
     source: str
     status: str
     has_posture: bool
+    missing: bool = False
 
 
 _SEVERITY = {"terminated": 2, "suspended": 1}
@@ -148,12 +156,14 @@ def _choose(candidates: set[int], facts: dict[int, _Facts]) -> tuple[int | None,
     return best, False
 
 
-def _match(acct: _Acct, by_emp: dict[str, set[int]], by_user: dict[str, set[int]],
-           by_mail: dict[str, set[int]], plus_addressing: bool = False) -> tuple[str, set[int]]:
+def _tiers(acct: _Acct, by_emp: dict[str, set[int]], by_user: dict[str, set[int]],
+           by_mail: dict[str, set[int]], plus_addressing: bool = False) -> list[tuple[str, set[int]]]:
+    """Who each tier finds, strongest first (only the tiers that find someone)."""
+    tiers = []
     if acct.employee_id and by_emp.get(acct.employee_id):
-        return "employee_id", by_emp[acct.employee_id]
+        tiers.append(("employee_id", set(by_emp[acct.employee_id])))
     if acct.login and by_user.get(acct.login):
-        return "username", by_user[acct.login]
+        tiers.append(("username", set(by_user[acct.login])))
     found: set[int] = set()
     for address in (acct.email, acct.login):
         if not address:
@@ -161,5 +171,32 @@ def _match(acct: _Acct, by_emp: dict[str, set[int]], by_user: dict[str, set[int]
         for form in {address, strip_plus(address)} if plus_addressing else {address}:
             found |= by_mail.get(form, set())
     if found:
-        return "email", found
-    return "none", set()
+        tiers.append(("email", found))
+    return tiers
+
+
+def _decide(tiers: list[tuple[str, set[int]]], facts: dict[int, _Facts],
+            configured: set[str] | None) -> tuple[str, set[int], bool]:
+    """The deciding tier and its candidates, or a dispute when the tiers disagree.
+
+    The strongest tier decides, but when a weaker tier names a *different* person in the same
+    source (a platform handle "asmith" that is one person's uid, an email that is another's), the
+    account is disputed: a chosen handle must never outvote the address it is registered with.
+    People from sources no longer configured are ignored, and so are records missing from their
+    source when another candidate is still present.
+    """
+    usable = []
+    for method, ids in tiers:
+        kept = {i for i in ids if i in facts and (configured is None or facts[i].source in configured)}
+        present = {i for i in kept if not facts[i].missing}
+        kept = present or kept
+        if kept:
+            usable.append((method, kept))
+    if not usable:
+        return "none", set(), False
+    method, primary = usable[0]
+    chosen_sources = {facts[i].source for i in primary}
+    for _, ids in usable[1:]:
+        if any(facts[i].source in chosen_sources and i not in primary for i in ids):
+            return method, primary | ids, True
+    return method, primary, False

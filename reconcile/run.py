@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,9 +37,10 @@ class ReconcileResult:
 
 
 def reconcile(engine: Engine, policy: PolicySettings, *, now: datetime | None = None,
-              actor: str = "system") -> ReconcileResult:
+              actor: str = "system", identity_sources: Sequence[str] | None = None) -> ReconcileResult:
     now = now or utcnow()
-    result = ReconcileResult(now, correlate(engine, plus_addressing=policy.plus_addressing))
+    result = ReconcileResult(now, correlate(engine, plus_addressing=policy.plus_addressing,
+                                                 identity_sources=identity_sources))
     for name, rule in RULES.items():
         result.findings[name] = store_findings(engine, name, rule(engine, policy, now), now)
     result.exceptions = apply_exceptions(engine, now, actor=actor)

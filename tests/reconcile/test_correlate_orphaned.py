@@ -110,3 +110,28 @@ def test_emails_are_normalised_and_plus_addressing_is_configurable(engine):
     assert open_findings(engine) == [("a-bob", "no_person"), ("a-sz", "no_person")], "ß is not ss"
     reconcile(engine, PolicySettings(plus_addressing=True))
     assert open_findings(engine) == [("a-sz", "no_person")]
+
+
+def test_a_handle_that_is_another_person_s_uid_makes_a_dispute_not_a_match(engine):
+    """Review finding: Alice's Pinterest handle 'asmith' is the uid of Adam, who left."""
+    sync_identity(engine, FakeIdentity(people=[
+        PersonRecord(source_key="1", display_name="Alice", username="alice", emails=("alice.smith@corp.example",)),
+        PersonRecord(source_key="2", display_name="Adam", username="asmith", emails=("adam@corp.example",),
+                     status=PersonStatus.terminated)]))
+    src = FakeAccess(grants=[("p1", "board", "EMPLOYEE", Level.full_publishing)],
+                     emails={"p1": "alice.smith@corp.example"}, facts={"p1": {"login": "asmith"}})
+    sync_access(engine, src)
+    reconcile(engine, PolicySettings())
+    assert open_findings(engine) == [("p1", "disputed")]
+
+
+def test_missing_and_unconfigured_records_do_not_decide_the_link(engine):
+    sync_identity(engine, FakeIdentity(name="ldap", people=[person("dana")]))
+    sync_identity(engine, FakeIdentity(name="entra", people=[person("dana")]))
+    sync_identity(engine, FakeIdentity(name="entra", people=[person("other")]))  # dana left Entra's scope
+    sync_identity(engine, FakeIdentity(name="old-ad", people=[person("dana", status=PersonStatus.suspended)]))
+    sync_access(engine, FakeAccess(grants=[("dana", "page", "MANAGE", Level.admin)]))
+    reconcile(engine, PolicySettings(), identity_sources=["ldap", "entra"])
+    assert open_findings(engine) == [], "LDAP still has her; the Entra record is missing; old-ad is gone"
+    reconcile(engine, PolicySettings(), identity_sources=["ldap", "entra", "old-ad"])
+    assert open_findings(engine) == [("dana", "disabled")]
