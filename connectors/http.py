@@ -71,6 +71,44 @@ def _body_text(response: httpx.Response, limit: int = 300) -> str:
     return text[:limit]
 
 
+def usage_pause(response: httpx.Response, now: float | None = None) -> float:
+    """Seconds to wait before the next call, from the platform's usage headers (0: go on).
+
+    Meta reports how much of its budget is used (``X-App-Usage``, ``X-Business-Use-Case-Usage``);
+    when it estimates the time to regain access (minutes) on an answer that still succeeded, the
+    next call waits for it instead of being throttled mid-listing. Others say how many calls remain and when the
+    window resets (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``, as delta seconds or epoch).
+    """
+    pause = 0.0
+    for header in ("x-app-usage", "x-ad-account-usage", "x-business-use-case-usage"):
+        raw = response.headers.get(header)
+        if not raw:
+            continue
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            continue
+        entries: list[Any] = [body] if header != "x-business-use-case-usage" else [
+            e for v in (body.values() if isinstance(body, dict) else []) if isinstance(v, list) for e in v]
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            # Percentages alone give no wait; only the platform's own estimate is honoured.
+            eta = entry.get("estimated_time_to_regain_access")
+            if isinstance(eta, int | float) and eta > 0:
+                pause = max(pause, float(eta) * 60)
+    remaining, reset = response.headers.get("x-ratelimit-remaining"), response.headers.get("x-ratelimit-reset")
+    if remaining is not None and reset is not None:
+        try:
+            left, until = int(remaining), float(reset)
+        except ValueError:
+            return pause
+        if left <= 0:
+            current = time.time() if now is None else now
+            pause = max(pause, until - current if until > 1_000_000_000 else until)
+    return max(0.0, pause)
+
+
 def default_classify(response: httpx.Response) -> ConnectorError | None:
     """Status-code mapping for APIs whose status codes mean what HTTP says."""
     status = response.status_code
@@ -126,6 +164,7 @@ class HttpClient:
         self._sleep = sleep
         self._on_response = on_response
         self._sem = _semaphore(system, max_concurrency)
+        self._pause_until = 0.0  # monotonic time before which no call is sent (usage headers)
         self._client = httpx.Client(
             headers=dict(headers or {}),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -198,6 +237,10 @@ class HttpClient:
         data: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
+        wait = self._pause_until - time.monotonic()
+        if wait > 0:
+            log.info("pausing for the platform's usage budget", extra={"system": self.system, "wait_s": round(wait)})
+            self._sleep(wait)
         merged = dict(self._auth() if self._auth else {})
         merged.update(headers or {})
         with self._sem:
@@ -205,6 +248,11 @@ class HttpClient:
             response = self._client.request(
                 method, url, params=params, json=json_body, data=data, headers=merged,
             )
+        # Error answers carry their own wait (Retry-After, Meta's throttle codes) on the retry path;
+        # usage headers on a *successful* answer pace the calls that follow.
+        pause = min(usage_pause(response), self._max_wait) if response.status_code < 300 else 0.0
+        if pause > 0:
+            self._pause_until = time.monotonic() + pause
         if self._on_response is not None:
             self._on_response(response)
         return response

@@ -109,3 +109,21 @@ def test_offset_pages_stop_on_a_short_page():
 def test_parse_retry_after():
     assert parse_retry_after("5") == 5 and parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+def test_usage_headers_pause_the_next_call():
+    from connectors.http import usage_pause
+
+    busy = httpx.Response(200, json={}, headers={"X-App-Usage": '{"call_count":97,"total_cputime":10,"total_time":5}'})
+    assert usage_pause(busy) == 0, "a percentage alone is no wait"
+    buc = httpx.Response(200, json={}, headers={"X-Business-Use-Case-Usage": '{"123":[{"type":"pages",'
+                                                '"call_count":100,"estimated_time_to_regain_access":2}]}'})
+    assert usage_pause(buc) == 120
+    spent = httpx.Response(200, json={}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000000042"})
+    assert usage_pause(spent, now=1_000_000_000) == 42
+
+    answers = iter([buc, httpx.Response(200, json={"ok": 1})])
+    c, waits = client(lambda req: next(answers))
+    c.get_json("a")
+    c.get_json("b")
+    assert len(waits) == 1 and 119 < waits[0] <= 120, "the second call waited for the budget"
