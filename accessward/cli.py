@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 from accessward import exitcodes, logs, ui, wiring
 from accessward.settings import Settings, SettingsError, load_settings
 from connectors.protocols import Revoker
-from reconcile import executor
+from reconcile import executor, health
 from reconcile.correlate import correlate
 from reconcile.plan import PlanResult, build_plan
 from reconcile.run import reconcile as run_reconcile
@@ -35,6 +36,9 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(sync_app, name="sync")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+
+if TYPE_CHECKING:
+    from accessward.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -116,7 +120,9 @@ def run_syncs(cfg: Settings, only: set[str] | None = None, *, full: bool = False
     for acc in guarded(lambda: wiring.access_sources(cfg, base, only)):
         outcomes.append(sync_access(engine, acc, guard=guard, watch=ui.counting))
     if any(o.ok for o in outcomes):
-        correlate(engine)  # links are derived from the store; keep them current for reports
+        # links are derived from the store; keep them current for reports
+        correlate(engine, plus_addressing=cfg.policy.plus_addressing,
+                  identity_sources=[s.name for s in cfg.identity_sources])
     return outcomes
 
 
@@ -152,7 +158,8 @@ def sync_confirm(run: Annotated[int, typer.Argument(help="The quarantined sync r
 def reconcile() -> None:
     """Correlate accounts to people and evaluate the policy; findings are kept in the store."""
     cfg = settings()
-    result = run_reconcile(store(cfg), cfg.policy, actor=actor())
+    result = run_reconcile(store(cfg), cfg.policy, actor=actor(),
+                           identity_sources=[s.name for s in cfg.identity_sources])
     c = result.correlation
     ui.out.print(f"accounts {c.accounts}: matched {dict(c.matched)}, disputed {c.disputed}, unmatched {c.unmatched}")
     for rule, counts in result.findings.items():
@@ -160,7 +167,7 @@ def reconcile() -> None:
 
 
 def _plan(cfg: Settings, engine: Engine) -> PlanResult:
-    run_reconcile(engine, cfg.policy, actor=actor())
+    run_reconcile(engine, cfg.policy, actor=actor(), identity_sources=[s.name for s in cfg.identity_sources])
     plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg, CTX.config.parent)),
                       [s.name for s in cfg.identity_sources], utcnow(), actor=actor())
     for table in ui.plan_tables(plan):
@@ -204,25 +211,29 @@ def apply(
     engine = store(cfg)
     revokers = guarded(lambda: wiring.revokers(cfg, CTX.config.parent))
     code = exitcodes.OK
-    # Interrupted plans first: their actions are in the outbox, and a new plan made before they
-    # finish would plan the same grants again.
+    # Findings first, so an approved or interrupted plan meets today's facts (a person reinstated
+    # since has no open finding, and their action is cancelled); then interrupted plans: their
+    # actions are in the outbox, and a new plan made before they finish would plan them again.
+    run_reconcile(engine, cfg.policy, actor=actor(), identity_sources=[s.name for s in cfg.identity_sources])
+    blocked = health.execution_blocks(engine, revokers, [s.name for s in cfg.identity_sources], utcnow(),
+                                      cfg.policy.stale_after_hours)
     for pid in executor.unfinished_plans(engine):
-        code = max(code, _execute(engine, pid, revokers))
+        code = max(code, _execute(engine, pid, revokers, blocked))
     if plan_id is not None:
-        code = max(code, _execute(engine, plan_id, revokers))
+        code = max(code, _execute(engine, plan_id, revokers, blocked))
     else:
         plan = _plan(cfg, engine)
         if plan.status == "needs_approval":
             ui.out.print(f"stopped before the first revocation; approve with: accessward approve {plan.plan_id}")
             code = max(code, exitcodes.NEEDS_APPROVAL)
         elif plan.plan_id is not None:
-            code = max(code, _execute(engine, plan.plan_id, revokers))
+            code = max(code, _execute(engine, plan.plan_id, revokers, blocked))
     raise typer.Exit(code)
 
 
-def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker]) -> int:
+def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str]) -> int:
     try:
-        report = executor.execute(engine, plan_id, revokers, actor=actor())
+        report = executor.execute(engine, plan_id, revokers, actor=actor(), blocked=blocked)
     except executor.PlanNotApproved as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         return exitcodes.NEEDS_APPROVAL
@@ -274,6 +285,8 @@ def accept(
     engine = store(settings())
     try:
         expires = _as_of(until or "(missing)", "--until")
+        if until and len(until.strip()) == 10:  # a date: the exception lasts until the end of that day
+            expires += timedelta(days=1)
         exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=expires, actor=actor(),
                                    finding_id=finding, rule=rule, system=system, account=account, resource=resource)
     except ValueError as exc:
@@ -363,3 +376,175 @@ def demo(
     from accessward.demo import run_demo
 
     raise typer.Exit(run_demo(directory))
+
+
+# -- the service: serve, offboard, lost devices, API tokens ----------------------------------------
+
+device_app = typer.Typer(help="Lost and stolen devices.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens of the HTTP API (roles: hr, service_desk, auditor, admin).",
+                        no_args_is_help=True)
+app.add_typer(device_app, name="device")
+app.add_typer(token_app, name="token")
+
+
+def _runtime(cfg: Settings) -> Runtime:
+    from accessward.runtime import Runtime
+
+    return Runtime(cfg, CTX.config.parent, store(cfg))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: service.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: service.port).")] = None,
+) -> None:
+    """Run the HTTP API and the scheduled jobs (nightly run, syncs, due offboardings) until SIGTERM."""
+    from accessward.serve import serve as run_service
+
+    cfg = settings()
+    level = logging.getLevelName(logging.getLogger().level).lower()
+    raise typer.Exit(run_service(_runtime(cfg), host=host or cfg.service.host,
+                                 port=cfg.service.port if port is None else port, log_level=level))
+
+
+@app.command()
+def offboard(
+    person: Annotated[str, typer.Argument(help="Employee id, UPN or email.")],
+    at: Annotated[str | None, typer.Option("--at", help="ISO date/time it takes effect (default: now).")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Idempotency key (default: a new one).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the receipt).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
+) -> None:
+    """Remove everything a person holds on every system and end their IdP sessions; print the receipt."""
+    import uuid
+
+    from reconcile import offboarding
+    from reconcile.subject import PersonNotFound
+
+    cfg = settings()
+    rt = _runtime(cfg)
+    try:
+        ob, _created = offboarding.request(rt.engine, request_id=request_id or f"cli-{uuid.uuid4().hex[:12]}",
+                                           person_key=person, effective_at=_as_of(at, "--at"), requested_by=actor(),
+                                           source="cli", reason=reason)
+        if ob.status in ("scheduled", "partially_done", "in_progress") and ob.effective_at <= utcnow():
+            assert ob.id is not None
+            guarded(lambda: rt.run_offboarding(ob.id or 0, actor=actor()))
+    except (PersonNotFound, offboarding.RequestConflict) as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    finally:
+        rt.close()
+    raise typer.Exit(_show_receipt(rt, ob.request_id, as_json))
+
+
+@app.command()
+def receipt(
+    request_id: Annotated[str, typer.Argument(help="The offboarding's request id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
+) -> None:
+    """Show an offboarding's receipt. Exit 5 while something is still pending."""
+    raise typer.Exit(_show_receipt(_runtime(settings()), request_id, as_json))
+
+
+def _show_receipt(rt: Runtime, request_id: str, as_json: bool) -> int:
+    import json
+
+    from accessward.service_view import receipt_table
+    from reconcile.receipt import build
+
+    found = build(rt.engine, request_id, stale_after_hours=rt.settings.policy.stale_after_hours)
+    if found is None:
+        ui.err.print(f"[red]error[/]: no offboarding {request_id!r}")
+        return exitcodes.CONFIG
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+    else:
+        ui.out.print(receipt_table(found))
+        for note in found["notes"]:
+            ui.out.print(f"[yellow]note[/]: {note}")
+    return exitcodes.ACTION_FAILED if found["status"] == "partially_done" else exitcodes.OK
+
+
+@device_app.command("lost")
+def device_lost(
+    target: Annotated[str, typer.Argument(help="The device (with --owner), or the owner (employee id, UPN, email).")],
+    owner: Annotated[str | None, typer.Option(help="The device's owner, when TARGET names the device.")] = None,
+    status: Annotated[str, typer.Option(help="lost | stolen")] = "lost",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """End the owner's IdP sessions, remove the device's MFA method, flag access SSO cannot cut."""
+    import json
+
+    from accessward.api.devices import as_json as report_json
+    from accessward.service_view import device_table
+    from reconcile.subject import PersonNotFound
+
+    if status not in ("lost", "stolen"):
+        ui.err.print("[red]error[/]: --status is lost or stolen")
+        raise typer.Exit(exitcodes.CONFIG)
+    rt = _runtime(settings())
+    person, device = (owner, target) if owner else (target, "")
+    try:
+        rep, _created = guarded(lambda: rt.report_device(person_key=person, device=device, status=status,
+                                                         reported_by=actor()))
+    except PersonNotFound as exc:
+        ui.err.print(f"[red]error[/]: {exc}" + ("" if owner else "; to name a device, give its owner with --owner"))
+        raise typer.Exit(exitcodes.CONFIG) from None
+    finally:
+        rt.close()
+    body = report_json(rep)
+    if as_json:
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    else:
+        ui.out.print(device_table(body))
+        for note in body["notes"]:
+            ui.out.print(f"[yellow]note[/]: {note}")
+    raise typer.Exit(exitcodes.OK if rep.outcome == "done" else exitcodes.ACTION_FAILED)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="hr | service_desk | auditor | admin")],
+    name: Annotated[str, typer.Option(help="Who or what uses it (unique).")],
+) -> None:
+    """Create an API token and print it once; only its hash is kept."""
+    from accessward import tokens
+
+    try:
+        value = tokens.create(store(settings()), name=name, role=role, actor=actor())
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.err.print(f"token {name!r} ({role}) created; it is shown once, store it now:")
+    sys.stdout.write(value + "\n")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every API token: name, role, created, last used, revoked (never the token)."""
+    from rich.table import Table
+
+    from accessward import tokens
+
+    table = Table(title="API tokens")
+    for col in ("name", "role", "created", "by", "last used", "revoked"):
+        table.add_column(col)
+    for t in tokens.listing(store(settings())):
+        table.add_row(t.name, t.role, f"{t.created_at:%Y-%m-%d %H:%M}", t.created_by,
+                      f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
+                      f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "")
+    ui.out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke an API token at once."""
+    from accessward import tokens
+
+    try:
+        tokens.revoke(store(settings()), name, actor=actor())
+    except ValueError as exc:
+        ui.err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(exitcodes.CONFIG) from None
+    ui.out.print(f"token {name!r} revoked")

@@ -257,8 +257,22 @@ class ServiceSettings(_Strict):
     @field_validator("nightly")
     @classmethod
     def _crontab(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
         if len(value.split()) != 5:
             raise ValueError("give a crontab expression with five fields: minute hour day month weekday")
+        CronTrigger.from_crontab(value)  # its ValueError names the bad field
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
         return value
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import sync.models  # noqa: F401  (registers the tables on the metadata)
+# Importing the model modules registers their tables on the metadata.
+import sync.models
+import sync.service_models  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,227 @@
+"""SCIM 2.0 PATCH (RFC 7644 section 3.5.2) and list filters, as Entra ID and Okta send them.
+
+PATCH operations on a User kept as its JSON document. ``op`` is case-insensitive (Entra sends
+``Replace``, Okta ``replace``); with a ``path`` (``active``, ``name.givenName``,
+``emails[type eq "work"].value``, ``urn:...:enterprise:2.0:User:employeeNumber``) or without one
+(``value`` is an object of attribute -> value, keys possibly dotted or schema-qualified).
+Attribute names are case-insensitive (RFC 7643 section 2.1). Entra's non-compliant boolean
+strings (``"False"``) are accepted for ``active``. Filters: one ``eq`` comparison on ``userName``,
+``externalId``, ``id``, ``displayName``, ``active`` or ``emails[.value]`` (what provisioning
+clients send to find a user), else ``invalidFilter``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+READ_ONLY = ("id", "meta")
+
+_ATTR = r"[A-Za-z][\w$-]*"
+_PATH = re.compile(rf'^(?P<attr>{_ATTR})(?:\[(?P<fattr>{_ATTR})\s+eq\s+"(?P<fval>[^"]*)"\])?(?:\.(?P<sub>{_ATTR}))?$',
+                   re.IGNORECASE)
+_FILTER = re.compile(rf'^\s*(?P<attr>{_ATTR}(?:\.{_ATTR})?)\s+eq\s+(?P<value>"(?:[^"\\]|\\.)*"|true|false)\s*$',
+                     re.IGNORECASE)
+_EMAIL_FILTER = re.compile(r'^\s*emails\[type\s+eq\s+"(?P<type>[^"]*)"\]\.value\s+eq\s+"(?P<value>[^"]*)"\s*$',
+                           re.IGNORECASE)
+
+
+class ScimProblem(Exception):
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+
+
+def attr_key(obj: dict[str, Any], name: str) -> str:
+    """The key of ``obj`` that is ``name`` ignoring case (or ``name`` itself if absent)."""
+    lowered = name.lower()
+    return next((k for k in obj if k.lower() == lowered), name)
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ScimProblem(400, f"active must be a boolean, not {value!r}", "invalidValue")
+
+
+@dataclass(frozen=True)
+class _Path:
+    container: str | None  # an extension schema URN, or None for the core schema
+    attr: str
+    filter_attr: str | None = None
+    filter_value: str | None = None
+    sub: str | None = None
+
+
+def _parse_path(path: str) -> _Path:
+    container = None
+    if path.lower().startswith("urn:"):
+        if not path.lower().startswith(ENTERPRISE_SCHEMA.lower() + ":"):
+            if path.lower() == ENTERPRISE_SCHEMA.lower():
+                return _Path(ENTERPRISE_SCHEMA, "")
+            raise ScimProblem(400, f"unknown schema in path {path!r}", "invalidPath")
+        container, path = ENTERPRISE_SCHEMA, path[len(ENTERPRISE_SCHEMA) + 1:]
+    found = _PATH.match(path.strip())
+    if not found:
+        raise ScimProblem(400, f"cannot follow the path {path!r}", "invalidPath")
+    if found["attr"].lower() in READ_ONLY and container is None:
+        raise ScimProblem(400, f"{found['attr']} is read-only", "mutability")
+    return _Path(container, found["attr"], found["fattr"], found["fval"], found["sub"])
+
+
+def _target(resource: dict[str, Any], p: _Path) -> dict[str, Any]:
+    if p.container is None:
+        return resource
+    key = attr_key(resource, p.container)
+    ext = resource.setdefault(key, {})
+    if not isinstance(ext, dict):
+        raise ScimProblem(400, f"{p.container} is not an object", "invalidValue")
+    return ext
+
+
+def _matches(element: Any, p: _Path) -> bool:
+    if not isinstance(element, dict) or p.filter_attr is None:
+        return False
+    value = element.get(attr_key(element, p.filter_attr))
+    return isinstance(value, str) and value.lower() == (p.filter_value or "").lower()
+
+
+def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None:
+    if p.container is not None and not p.attr:  # the whole extension
+        if op == "remove":
+            resource.pop(attr_key(resource, p.container), None)
+        elif isinstance(value, dict):
+            _target(resource, p).update(value)
+        else:
+            raise ScimProblem(400, "an extension is set with an object", "invalidValue")
+        return
+    obj = _target(resource, p)
+    key = attr_key(obj, p.attr)
+    if p.filter_attr is not None:  # emails[type eq "work"].value
+        items = obj.get(key)
+        items = items if isinstance(items, list) else []
+        hits = [e for e in items if _matches(e, p)]
+        if op == "remove":
+            if p.sub is None:
+                obj[key] = [e for e in items if e not in hits]
+            else:
+                for e in hits:
+                    e.pop(attr_key(e, p.sub), None)
+            return
+        if not hits:
+            new: dict[str, Any] = {p.filter_attr: p.filter_value}
+            items.append(new)
+            hits = [new]
+        for e in hits:
+            if p.sub is not None:
+                e[attr_key(e, p.sub)] = value
+            elif isinstance(value, dict):
+                e.update(value)
+        obj[key] = items
+        return
+    if p.sub is not None:  # name.givenName
+        if op == "remove":
+            parent = obj.get(key)
+            if isinstance(parent, dict):
+                parent.pop(attr_key(parent, p.sub), None)
+            return
+        parent = obj.setdefault(key, {})
+        if not isinstance(parent, dict):
+            raise ScimProblem(400, f"{p.attr} is not a complex attribute", "invalidPath")
+        parent[attr_key(parent, p.sub)] = value
+        return
+    if op == "remove":
+        obj.pop(key, None)
+    elif op == "add" and isinstance(obj.get(key), list) and isinstance(value, list):
+        obj[key] = [*obj[key], *(v for v in value if v not in obj[key])]
+    elif op == "add" and isinstance(obj.get(key), dict) and isinstance(value, dict):
+        obj[key].update(value)
+    else:
+        obj[key] = value
+
+
+def _apply_object(resource: dict[str, Any], op: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ScimProblem(400, f"an operation without a path needs an object value, not {type(value).__name__}",
+                          "invalidValue")
+    for name, item in value.items():
+        if name.lower() in READ_ONLY:
+            continue
+        if name.lower() == "schemas":
+            continue
+        _apply_path(resource, op, _parse_path(name), item)
+
+
+def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
+    """The resource after the PatchOp ``body`` (a copy; the input is not changed)."""
+    if not isinstance(body, dict) or PATCH_SCHEMA not in (body.get("schemas") or []):
+        raise ScimProblem(400, f"a PATCH body is a {PATCH_SCHEMA} message", "invalidSyntax")
+    operations = body.get(attr_key(body, "Operations"))
+    if not isinstance(operations, list) or not operations:
+        raise ScimProblem(400, "Operations must be a non-empty list", "invalidSyntax")
+    out = copy.deepcopy(resource)
+    for operation in operations:
+        if not isinstance(operation, dict):
+            raise ScimProblem(400, "each operation is an object", "invalidSyntax")
+        op = str(operation.get(attr_key(operation, "op"), "")).lower()
+        if op not in ("add", "replace", "remove"):
+            raise ScimProblem(400, f"unknown op {operation.get('op')!r}", "invalidSyntax")
+        path = operation.get(attr_key(operation, "path"))
+        value = operation.get(attr_key(operation, "value"))
+        if path:
+            _apply_path(out, op, _parse_path(str(path)), value)
+        elif op == "remove":
+            raise ScimProblem(400, "remove needs a path", "noTarget")
+        else:
+            _apply_object(out, op, value)
+    return out
+
+
+def _unquote(raw: str) -> str | bool:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    return re.sub(r"\\(.)", r"\1", raw[1:-1])
+
+
+def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over User resources for the filter ``text``; ScimProblem(invalidFilter) otherwise."""
+    email = _EMAIL_FILTER.match(text)
+    if email:
+        wanted_type, wanted = email["type"].lower(), email["value"].lower()
+        return lambda r: any(isinstance(e, dict) and str(e.get("type", "")).lower() == wanted_type
+                             and str(e.get("value", "")).lower() == wanted for e in _emails(r))
+    found = _FILTER.match(text)
+    if not found:
+        raise ScimProblem(400, f"unsupported filter {text!r}: use attribute eq \"value\"", "invalidFilter")
+    attr, value = found["attr"].lower(), _unquote(found["value"])
+    if attr in ("emails", "emails.value"):
+        return lambda r: any(isinstance(e, dict) and str(e.get("value", "")).lower() == str(value).lower()
+                             for e in _emails(r))
+    if attr == "active":
+        return lambda r: bool(r.get("active", True)) is value
+    if attr not in ("username", "externalid", "id", "displayname"):
+        raise ScimProblem(400, f"filtering on {found['attr']} is not supported", "invalidFilter")
+    exact = attr in ("externalid", "id")  # caseExact per RFC 7643; userName and displayName are not
+
+    def predicate(r: dict[str, Any]) -> bool:
+        have = r.get(attr_key(r, found["attr"]))
+        if not isinstance(have, str) or not isinstance(value, str):
+            return False
+        return have == value if exact else have.lower() == value.lower()
+
+    return predicate
+
+
+def _emails(resource: dict[str, Any]) -> list[Any]:
+    emails = resource.get(attr_key(resource, "emails"))
+    return emails if isinstance(emails, list) else []

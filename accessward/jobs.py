@@ -1,0 +1,129 @@
+"""The scheduled jobs of ``accessward serve``: syncs, the nightly run, due offboardings, housekeeping.
+
+The nightly run lists every source completely; the frequent syncs use incremental changes where
+a source offers them (Graph delta links).
+
+Each takes the service's stop event and checks it between steps, so a shutdown abandons a job at
+a safe point (between sources, before planning) rather than in the middle of a write. A source is
+synced by one job at a time across instances (lock ``sync:<source>``): the nightly run waits for a
+frequent sync of the same source to finish, a frequent sync skips a source the nightly run holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlmodel import Session, col, delete
+
+from accessward import wiring
+from accessward.runtime import Runtime
+from reconcile import executor, health, lost_device, offboarding
+from reconcile.correlate import correlate
+from reconcile.plan import build_plan
+from reconcile.run import reconcile
+from sync.clock import utcnow
+from sync.locks import wait_lock
+from sync.runner import SyncGuard, SyncOutcome, sync_access, sync_identity
+from sync.service_models import SeenNonce
+
+log = logging.getLogger("accessward.jobs")
+ACTOR = "scheduler"
+
+
+class Abandoned(Exception):
+    """The job stopped at a safe point because the service is shutting down."""
+
+
+def sync_sources(rt: Runtime, stop: threading.Event, *, only: set[str] | None = None, full: bool = False,
+                 wait_seconds: float = 0) -> list[SyncOutcome]:
+    """Sync every source (or ``only`` these), one at a time; correlate if any succeeded.
+
+    Identity sources that can are synced incrementally unless ``full``.
+    """
+    cfg = rt.settings
+    guard = SyncGuard(max_drop=cfg.policy.max_drop)
+    outcomes: list[SyncOutcome] = []
+    sources = [(s.name, "identity") for s in cfg.identity_sources] + [(s.name, "access") for s in cfg.access_sources]
+    for name, role in sources:
+        if only and name not in only:
+            continue
+        if stop.is_set():
+            raise Abandoned(f"stopped before syncing {name}")
+        with wait_lock(rt.engine, f"sync:{name}", wait_seconds, stop=stop) as mine:
+            if not mine:
+                log.info("sync skipped: another job is syncing the source", extra={"source": name})
+                continue
+            if role == "identity":
+                outcome = sync_identity(rt.engine, wiring.identity_sources(cfg, rt.base, {name})[0], guard=guard,
+                                        full=full)
+            else:
+                outcome = sync_access(rt.engine, wiring.access_sources(cfg, rt.base, {name})[0], guard=guard)
+        outcomes.append(outcome)
+        rt.metrics.sync_duration.labels(name, outcome.status).observe(_duration(rt, outcome.run_id))
+    if any(o.ok for o in outcomes):
+        correlate(rt.engine, plus_addressing=cfg.policy.plus_addressing)
+    return outcomes
+
+
+def _duration(rt: Runtime, run_id: int) -> float:
+    from sync.models import SyncRun
+
+    with Session(rt.engine) as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.finished_at is None:
+            return 0.0
+        return (run.finished_at - run.started_at).total_seconds()
+
+
+def frequent_sync(rt: Runtime, stop: threading.Event) -> str:
+    only = set(rt.settings.service.sync_sources) or None
+    outcomes = sync_sources(rt, stop, only=only)
+    return ", ".join(f"{o.source} {o.status}" for o in outcomes) or "nothing synced"
+
+
+def nightly(rt: Runtime, stop: threading.Event) -> str:
+    """Full sync, reconcile, finish interrupted plans, plan, and revoke within the thresholds."""
+    cfg, engine = rt.settings, rt.engine
+    outcomes = sync_sources(rt, stop, full=True, wait_seconds=rt.settings.service.misfire_grace_seconds)
+    synced = ", ".join(f"{o.source} {o.status}" for o in outcomes)
+    if stop.is_set():
+        raise Abandoned(f"stopped after the sync ({synced}); nothing was planned")
+    reconcile(engine, cfg.policy, actor=ACTOR, identity_sources=[s.name for s in cfg.identity_sources])
+    lost_device.resolve_closed(engine)
+    identity = [s.name for s in cfg.identity_sources]
+    with rt.connectors() as (revokers, _idps):
+        # as `accessward apply`: systems whose sources failed since a plan was made wait
+        blocked = health.execution_blocks(engine, revokers, identity, utcnow(), cfg.policy.stale_after_hours)
+        for plan_id in executor.unfinished_plans(engine):
+            if stop.is_set():
+                raise Abandoned(f"stopped before finishing plan {plan_id}; the next run finishes it")
+            executor.execute(engine, plan_id, revokers, actor=ACTOR, blocked=blocked)
+        plan = build_plan(engine, cfg.policy, revokers, identity, utcnow(), actor=ACTOR)
+        if plan.status == "ready" and plan.plan_id is not None and not stop.is_set():
+            report = executor.execute(engine, plan.plan_id, revokers, actor=ACTOR, blocked=blocked)
+            return f"{synced}; plan {plan.plan_id} applied: {report.outcomes}"
+    return f"{synced}; plan {plan.plan_id}: {plan.status} ({plan.reason})"
+
+
+def due_offboardings(rt: Runtime, stop: threading.Event) -> str:
+    done: list[str] = []
+    for offboarding_id in offboarding.due(rt.engine):
+        if stop.is_set():
+            raise Abandoned(f"stopped after {', '.join(done) or 'none'}; the rest are still due")
+        try:
+            done.append(f"{offboarding_id}:{rt.run_offboarding(offboarding_id, actor=ACTOR)}")
+        except Exception:  # one offboarding's failure must not starve the others; its lease retries it
+            log.exception("offboarding run failed", extra={"offboarding": offboarding_id})
+            done.append(f"{offboarding_id}:error")
+    return ", ".join(done) or "none due"
+
+
+def housekeeping(rt: Runtime, stop: threading.Event) -> str:
+    """Forget signatures too old to verify anyway; resolve lost-device findings whose access is gone."""
+    cutoff = utcnow() - timedelta(seconds=3 * rt.settings.service.signature_tolerance_seconds)
+    with Session(rt.engine) as session:
+        session.exec(delete(SeenNonce).where(col(SeenNonce.seen_at) < cutoff))
+        session.commit()
+    return f"{lost_device.resolve_closed(rt.engine)} lost-device finding(s) resolved"

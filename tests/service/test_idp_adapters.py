@@ -1,0 +1,66 @@
+"""The IdP adapters against the Graph simulator (Entra ID, over HTTPS) and the Keycloak simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.entra import EntraSource
+from connectors.idp import EntraIdp, KeycloakIdp
+from connectors.keycloak import KeycloakSource
+from connectors.records import RevokeOutcome
+from reconcile.idp_calls import Retry, call_idp
+from sandbox import keycloak
+from sandbox.graph import DEMO_CLIENT_ID, DEMO_SECRET, DEMO_TENANT, create_app, demo_state
+from sandbox.graph_state import GraphState
+from sandbox.server import start_app
+from sandbox.tls import TestCA, start_tls_app
+
+
+@pytest.fixture
+def graph() -> Iterator[tuple[GraphState, EntraIdp]]:
+    state = demo_state()
+    with TestCA() as ca, start_tls_app(create_app(state), ca) as srv:
+        source = EntraSource("entra", DEMO_TENANT, DEMO_CLIENT_ID, DEMO_SECRET, authority_host=srv.url,
+                             graph_url=f"{srv.url}/v1.0", verify=ca.ca_file, sleep=lambda s: None)
+        yield state, EntraIdp(source)
+        source.close()
+
+
+def _user(state: GraphState, name: str) -> str:
+    return next(u.id for u in state.live_users_sorted() if u.props.get("displayName") == name)
+
+
+def test_entra_ends_sessions_disables_and_removes_the_lost_phone_only(graph):
+    state, idp = graph
+    ana = _user(state, "Ana Admin")
+    state.add_method(ana, "fido2Methods", displayName="YubiKey 5C", model="YubiKey 5C NFC")
+    methods = idp.mfa_methods(ana)
+    assert {(m.label, m.device_bound) for m in methods} == {("Ana's iPhone", True), ("YubiKey 5C", True)}
+    [phone] = [m for m in methods if m.matches("ana's iphone")]
+
+    assert call_idp(lambda: idp.end_sessions(ana), Retry())[0] == "done"
+    assert state.user(ana).sessions_revoked_at is not None
+    assert idp.remove_mfa_method(ana, phone).outcome == RevokeOutcome.done
+    assert [m.label for m in idp.mfa_methods(ana)] == ["YubiKey 5C"]
+    assert idp.remove_mfa_method(ana, phone).outcome == RevokeOutcome.already_gone
+    assert "microsoftAuthenticatorMethods" in idp.preview_remove_mfa_method(ana, phone).render()
+    assert idp.disable(ana).outcome == RevokeOutcome.done and state.user(ana).props["accountEnabled"] is False
+    assert idp.disable(ana).outcome == RevokeOutcome.already_gone
+    assert call_idp(lambda: idp.end_sessions("00000000-0000-0000-0000-000000000000"), Retry())[0] == "already_gone"
+
+
+def test_keycloak_ends_sessions_and_deletes_the_device_credential():
+    state = keycloak.demo_state()
+    with start_app(keycloak.create_app(state)) as srv:
+        source = KeycloakSource("kc", srv.url, keycloak.DEMO_REALM, keycloak.DEMO_CLIENT_ID, keycloak.DEMO_SECRET,
+                                sleep=lambda s: None)
+        idp = KeycloakIdp(source)
+        ana = next(u.id for u in state.users.values() if u.username == "ana")
+        [otp] = idp.mfa_methods(ana)
+        assert (otp.kind, otp.label, otp.device_bound) == ("otp", "Ana's phone", True)
+        assert idp.end_sessions(ana).outcome == RevokeOutcome.done and state.user(ana).sessions == []
+        assert idp.remove_mfa_method(ana, otp).outcome == RevokeOutcome.done and idp.mfa_methods(ana) == []
+        assert idp.disable(ana).outcome == RevokeOutcome.done and state.user(ana).enabled is False
+        source.close()
