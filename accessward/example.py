@@ -12,6 +12,19 @@ url = "sqlite:///accessward.db"
 [reports]
 directory = "reports"
 
+# `accessward serve`: the HTTP API and the scheduled jobs.
+[service]
+host = "127.0.0.1"
+port = 8080
+# HR's signed offboarding webhook: HMAC-SHA256 over "<timestamp>.<body>" with this secret.
+# hr_webhook_secret = { env = "ACCESSWARD_HR_WEBHOOK_SECRET" }
+timezone = "UTC"
+nightly = "0 2 * * *"         # full sync + reconcile + apply (crontab)
+sync_every_minutes = 60       # incremental syncs in between (0: none)
+
+[policy.offboarding]
+disable_account = false       # also disable the IdP account (sessions always end)
+
 # --- Identity sources: who works here, and who has left -------------------------------------
 [[identity_sources]]
 name = "corp-ldap"
