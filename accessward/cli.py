@@ -356,6 +356,15 @@ def report_findings(
     _emit(finding_rows(engine, state), FINDING_COLUMNS, fmt, output)
 
 
+@report_app.command("unmatched")
+def report_unmatched(fmt: FormatOpt = "csv", output: OutputOpt = None) -> None:
+    """Human accounts that match no person, with the closest candidates (link them: accessward link)."""
+    from reports.unmatched import UNMATCHED_COLUMNS, unmatched_rows
+
+    engine = store(settings())
+    _emit(unmatched_rows(engine), UNMATCHED_COLUMNS, fmt, output)
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; exit 6 and name the events if any was edited or removed."""

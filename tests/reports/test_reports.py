@@ -62,3 +62,17 @@ def test_findings_report(engine):
     buf = io.StringIO()
     write_rows(rows, FINDING_COLUMNS, "json", buf)
     assert '"reason": "terminated"' in buf.getvalue()
+
+
+def test_unmatched_accounts_come_with_their_closest_candidates(engine):
+    from reports.unmatched import unmatched_rows
+
+    sync_identity(engine, FakeIdentity(people=[person("alex.morgan", "alex.morgan@example.com"),
+                                               person("zed", "zed@example.com")]))
+    sync_access(engine, FakeAccess(grants=[("ext", "page", "MANAGE", Level.admin),
+                                           ("zed", "page", "ANALYZE", Level.read_only)],
+                                   emails={"ext": "alex.morgan@agency.example"}))
+    reconcile(engine, PolicySettings())
+    rows = list(unmatched_rows(engine))
+    assert [(r["account_id"], r["open_grants"]) for r in rows] == [("ext", 1)]
+    assert rows[0]["candidates"].startswith("Alex.Morgan (")
