@@ -78,6 +78,9 @@ class LdapSource(_Strict):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 500
     ca_file: str | None = None
     start_tls: bool = False
+    # Incremental rounds (modifyTimestamp / uSNChanged) cannot see deletions: a full round runs
+    # at least this often so people deleted from the directory are found.
+    full_every_hours: Annotated[float, Field(gt=0)] = 24
     # Optional site-specific employment status, e.g. employeeType = "former" -> terminated.
     status_attribute: str | None = None
     status_values: dict[str, Literal["active", "suspended", "terminated"]] = Field(default_factory=dict)

@@ -6,6 +6,7 @@ with only LDAP and Meta never loads msal or python-keycloak.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
         name=cfg.name, url=cfg.url, bind_dn=cfg.bind_dn, password=cfg.bind_password.resolve(),
         base_dn=cfg.base_dn, user_filter=cfg.user_filter, schema=cfg.directory, attribute_map=attributes,
         page_size=cfg.page_size, ca_file=_relative(base, cfg.ca_file), start_tls=cfg.start_tls,
+        full_every=timedelta(hours=cfg.full_every_hours),
     ))
 
 

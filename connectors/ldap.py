@@ -20,6 +20,35 @@ the iterator; nothing ever ends as a short or empty listing. In particular:
 * an entry without its stable key (entryUUID / objectGUID) -> :class:`MalformedResponseError`
   naming the DN: skipping it would make that person look like a leaver.
 
+Incremental (:meth:`LdapSource.list_changes`, :class:`connectors.protocols.IncrementalIdentitySource`):
+``list_changes(None)`` is a full round (``run.full``: everyone, like ``list_people``) that ends in a
+cursor; ``list_changes(cursor)`` yields only the people changed since. The cursor is opaque text
+(``ldap:`` + JSON) that also records a digest of the base DN, filter and attribute map: a cursor
+written for another scope raises :class:`ResyncRequired`, as does one that is unreadable.
+
+* OpenLDAP, by ``modifyTimestamp``: the next filter is
+  ``(&<user filter>(modifyTimestamp>=<cursor>))``. The cursor is the highest modifyTimestamp
+  listed *minus the round's duration plus a second*: an entry read early in a long round and
+  changed before the round ended carries a timestamp below the highest one seen, and this
+  overlap reads it again next time. So a round re-reads the last changes of the one before it
+  (harmless: upserts). Timestamps come from the server's clock; with multi-provider replication
+  an entry replicated late with an older timestamp can be missed until the next full round.
+* Active Directory, by ``uSNChanged`` (Microsoft's "polling for changes using uSNChanged"): before
+  the search the rootDSE's ``highestCommittedUSN``, ``dnsHostName`` and the ``invocationId`` of
+  the ``dsServiceName`` object (when readable) are read; the next filter is
+  ``(&<user filter>(uSNChanged>=<USN+1>))``. USNs are per domain controller: another DC, a
+  changed invocationId (a restore) or a highestCommittedUSN below the cursor's raises
+  :class:`ResyncRequired` (the runner then runs a full round). Point ``url`` at one DC, not at
+  the domain name, or rounds land on different DCs and keep falling back to full ones. A server
+  without ``highestCommittedUSN`` (a test slapd with the AD schema) gets the highest uSNChanged
+  listed instead.
+
+What polling cannot see, only a full round does: deleted entries and entries that left the
+filter's scope (an incremental round yields no ``RemovedPerson``), and on AD a change of group
+membership (it changes the group's ``member``, not the user's ``uSNChanged``). The runner runs a
+full round when there is no cursor and on ``accessward sync --full``; ``full_every`` makes the
+source itself start a full round once the last one is older than that.
+
 Attribute maps (:class:`AttributeMap`) come as two presets, :data:`OPENLDAP` and
 :data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`.
 
@@ -52,15 +81,20 @@ BER decoding is then about half of the listing's time and the largest single cos
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
+import math
 import os
+import re
 import ssl
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
@@ -72,6 +106,7 @@ from connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponseError,
+    ResyncRequired,
     StopError,
     TransientError,
 )
@@ -81,6 +116,7 @@ __all__ = [
     "ACTIVE_DIRECTORY",
     "OPENLDAP",
     "AttributeMap",
+    "LdapChangeRun",
     "LdapSource",
     "LdapSourceConfig",
     "escape_filter_chars",
@@ -90,6 +126,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Schema = Literal["openldap", "active_directory"]
+_Mode = Literal["timestamp", "usn"]
+_T = TypeVar("_T")
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 ACCOUNTDISABLE = 0x2
@@ -255,7 +293,9 @@ class LdapSourceConfig:
     list within 10% of each other: the decoding is the cost, not the round trips). ``ca_file`` is
     a PEM bundle to verify the server with (``ldaps://`` or ``start_tls``); without it the system
     trust store is used; certificates are always verified. Timeouts are whole seconds (ldap3 packs
-    them into socket options as integers).
+    them into socket options as integers). ``full_every``: an incremental cursor whose last full
+    round is older than this starts a full round instead (deletions are seen only by full rounds);
+    ``None`` leaves full rounds to the caller (no cursor, or ``accessward sync --full``).
     """
 
     name: str
@@ -273,6 +313,7 @@ class LdapSourceConfig:
     receive_timeout: int = 60
     resolve_manager: bool = True
     allow_anonymous: bool = False
+    full_every: timedelta | None = None
 
     @property
     def attributes(self) -> AttributeMap:
@@ -291,6 +332,82 @@ def filetime_to_datetime(value: int) -> datetime | None:
         return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
     except OverflowError:  # beyond year 9999: never, in practice
         return None
+
+
+_CURSOR_PREFIX = "ldap:"
+_CURSOR_TIME = re.compile(r"\d{14}Z")
+_GENERALIZED_TIME = re.compile(r"(\d{10})(\d{2})?(\d{2})?(?:[.,]\d+)?(Z|[+-]\d{4})")
+_TIME_ZERO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _generalized_time(text: str) -> datetime | None:
+    """An LDAP GeneralizedTime (``20240101120000Z``, ``20240101120000.0Z``, ``...+0100``) in UTC.
+
+    Fractions are dropped (rounding down keeps a cursor on the safe side); None when malformed.
+    """
+    match = _GENERALIZED_TIME.fullmatch(text.strip())
+    if not match:
+        return None
+    head, minutes, seconds, zone = match.groups()
+    try:
+        moment = datetime.strptime(f"{head}{minutes or '00'}{seconds or '00'}", "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    if zone == "Z":
+        return moment.replace(tzinfo=UTC)
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+    return (moment - offset if zone[0] == "+" else moment + offset).replace(tzinfo=UTC)
+
+
+def _parse_cursor_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """What an incremental cursor holds (JSON after ``ldap:``)."""
+
+    mode: _Mode
+    scope: str
+    full_at: datetime
+    timestamp: str | None = None
+    usn: int | None = None
+    dc: str | None = None
+    invocation_id: str | None = None
+
+
+class LdapChangeRun:
+    """One incremental round of an :class:`LdapSource`: iterate it once, then read ``cursor``.
+
+    ``full`` is True when the round lists everyone (no usable cursor): a person it does not yield
+    is gone, as for a complete listing. An incremental round yields changed people only and never
+    a :class:`~connectors.records.RemovedPerson`: polling cannot see deletions.
+    """
+
+    def __init__(self, source: LdapSource, mode: _Mode, previous: _Cursor | None, now: datetime) -> None:
+        self.full = previous is None
+        self.mode: _Mode = mode
+        self.previous = previous
+        self.now = now
+        self._source = source
+        self._cursor: str | None = None
+        self._started = False
+
+    @property
+    def cursor(self) -> str:
+        """The cursor for the next round; only once this round has been read to its end."""
+        if self._cursor is None:
+            raise RuntimeError("the LDAP change round has not been read to its end: no cursor yet")
+        return self._cursor
+
+    def __iter__(self) -> Iterator[PersonRecord]:
+        if self._started:
+            raise RuntimeError("an LdapChangeRun can be iterated once")
+        self._started = True
+        return self._source._change_items(self)
+
+    def finish(self, cursor: str) -> None:
+        self._cursor = cursor
 
 
 def _first(entry: Mapping[str, list[bytes]], names: Sequence[str]) -> str | None:
@@ -494,20 +611,35 @@ class LdapSource:
 
     def list_people(self) -> Iterator[PersonRecord]:
         """Yield every person under ``base_dn`` matching the filter, page by page."""
-        cfg = self.config
         now = self._now or datetime.now(UTC)
         attributes = self._map.requested_attributes()
+        return self._search(self.config.search_filter, attributes, lambda conn, item: self._person(conn, item, now))
+
+    def _search(
+        self,
+        search_filter: str,
+        attributes: list[str],
+        convert: Callable[[Connection, Mapping[str, Any]], _T],
+        before: Callable[[Connection], None] | None = None,
+    ) -> Iterator[_T]:
+        """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)``.
+
+        Every failure, also one from ``before`` or ``convert``, leaves as a ConnectorError.
+        """
+        cfg = self.config
         conn: Connection | None = None
         count = pages = 0
-        log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, cfg.search_filter)
+        log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, search_filter)
         self._manager_cache.clear()  # DN -> key holds for one listing: entries are deleted and re-created
         try:
             conn = self._connect()
+            if before is not None:
+                before(conn)
             cookie: bytes | None = None
             while True:
                 conn.search(
                     cfg.base_dn,
-                    cfg.search_filter,
+                    search_filter,
                     search_scope=SUBTREE,
                     attributes=attributes,
                     paged_size=cfg.page_size,
@@ -522,7 +654,7 @@ class LdapSource:
                 for item in page:
                     if item.get("type") != "searchResEntry":
                         continue  # searchResRef: AD's referrals to other naming contexts
-                    yield self._person(conn, item, now)
+                    yield convert(conn, item)
                     count += 1
                 if not cookie:
                     break
@@ -542,6 +674,184 @@ class LdapSource:
                 except lx.LDAPException:
                     log.debug("%s: unbind failed", self.name, exc_info=True)
         log.info("%s: listed %d people in %d pages", self.name, count, pages)
+
+    # -- incremental -----------------------------------------------------------------------------
+
+    def list_changes(self, cursor: str | None) -> LdapChangeRun:
+        """One incremental round (see the module docstring, *Incremental*).
+
+        Without a cursor (or when ``full_every`` has passed since the last full round) the round
+        is full: everyone, like :meth:`list_people`, and ``run.full`` is True. With one, only the
+        people changed since it. A cursor that cannot be used (unreadable, made for another base
+        DN, filter, attribute map or directory kind, from another domain controller or an earlier
+        life of it) raises :class:`ResyncRequired`: here for what the cursor says, from the
+        iteration for what the server says.
+        """
+        mode: _Mode = "usn" if self.config.schema == "active_directory" else "timestamp"
+        now = self._now or datetime.now(UTC)
+        if cursor is None:
+            return LdapChangeRun(self, mode, None, now)
+        previous = self._parse_cursor(cursor, mode)
+        every = self.config.full_every
+        if every is not None and now - previous.full_at >= every:
+            log.info("%s: last full round %s is older than full_every; running a full round", self.name,
+                     previous.full_at.isoformat())
+            return LdapChangeRun(self, mode, None, now)
+        return LdapChangeRun(self, mode, previous, now)
+
+    def _scope(self, mode: _Mode) -> str:
+        """A digest of what a cursor is valid for: directory kind, base DN, filter, attributes."""
+        cfg = self.config
+        attributes = sorted(name.lower() for name in self._map.requested_attributes())
+        what = [mode, cfg.base_dn.strip().lower(), cfg.search_filter, attributes]
+        return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
+
+    def _resync(self, why: str) -> ResyncRequired:
+        return ResyncRequired(f"{self.name}: the incremental cursor cannot be used: {why}; run a full sync",
+                              system=self.name)
+
+    def _parse_cursor(self, cursor: str, mode: _Mode) -> _Cursor:
+        try:
+            data = json.loads(cursor.removeprefix(_CURSOR_PREFIX)) if cursor.startswith(_CURSOR_PREFIX) else None
+            if not isinstance(data, dict):
+                raise ValueError("not an LDAP cursor")
+            parsed = _Cursor(
+                mode=data["mode"], scope=str(data["scope"]), full_at=datetime.fromisoformat(str(data["full_at"])),
+                timestamp=data.get("ts"), usn=data.get("usn"), dc=data.get("dc"), invocation_id=data.get("inv"),
+            )
+            if parsed.full_at.tzinfo is None:
+                raise ValueError("full_at without a time zone")
+            if parsed.mode == "timestamp" and (
+                not isinstance(parsed.timestamp, str) or not _CURSOR_TIME.fullmatch(parsed.timestamp)
+            ):
+                raise ValueError("bad timestamp")
+            if parsed.mode == "usn" and (
+                type(parsed.usn) is not int or parsed.usn < 0 or not isinstance(parsed.dc, str)
+                or not (parsed.invocation_id is None or isinstance(parsed.invocation_id, str))
+            ):
+                raise ValueError("bad USN state")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self._resync(f"it is not a cursor this source wrote ({exc})") from exc
+        if parsed.mode != mode:
+            raise self._resync(f"it was written for {parsed.mode} polling, this source uses {mode}")
+        if parsed.scope != self._scope(mode):
+            raise self._resync("the base DN, filter or attribute map changed since it was written")
+        return parsed
+
+    def _usn_state(self, conn: Connection) -> tuple[str, str | None, int | None]:
+        """This DC's name, invocationId (None if unreadable) and highestCommittedUSN (None if absent)."""
+        conn.search("", "(objectClass=*)", search_scope=BASE,
+                    attributes=["highestCommittedUSN", "dnsHostName", "dsServiceName"])
+        root: dict[str, list[bytes]] = {}
+        for item in conn.response or []:
+            if item.get("type") == "searchResEntry":
+                root = _raw_attributes(item)
+        host, port, _ = self._endpoint()
+        dc = (_first(root, ("dnshostname",)) or f"{host}:{port}").lower()
+        highest: int | None = None
+        if (text := _first(root, ("highestcommittedusn",))) is not None:
+            try:
+                highest = int(text)
+            except ValueError as exc:
+                raise MalformedResponseError(
+                    f"{self.name}: the rootDSE of {dc} has a non-numeric highestCommittedUSN: {text!r}",
+                    system=self.name,
+                ) from exc
+        invocation: str | None = None
+        if service := _first(root, ("dsservicename",)):
+            try:
+                conn.search(service, "(objectClass=*)", search_scope=BASE, attributes=["invocationId"])
+                for item in conn.response or []:
+                    if item.get("type") == "searchResEntry":
+                        raw = (_raw_attributes(item).get("invocationid") or [b""])[0]
+                        if len(raw) == 16:
+                            invocation = str(uuid.UUID(bytes_le=raw))
+            except lx.LDAPOperationResult:
+                log.info("%s: the invocationId of %s is not readable; the cursor keeps the DC name only", self.name, dc)
+        return dc, invocation, highest
+
+    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonRecord]:
+        cfg = self.config
+        previous = run.previous
+        started = time.monotonic()
+        attributes = self._map.requested_attributes()
+        watermark = "usnchanged" if run.mode == "usn" else "modifytimestamp"
+        attributes.append("uSNChanged" if run.mode == "usn" else "modifyTimestamp")
+        search_filter = cfg.search_filter
+        if previous is not None:
+            if run.mode == "usn":
+                assert previous.usn is not None
+                search_filter = f"(&{search_filter}(uSNChanged>={previous.usn + 1}))"
+            else:
+                assert previous.timestamp is not None
+                search_filter = f"(&{search_filter}(modifyTimestamp>={escape_filter_chars(previous.timestamp)}))"
+        state: dict[str, Any] = {}
+        highest_seen: list[int] = [-1]
+        latest_seen: list[datetime | None] = [None]
+
+        def before(conn: Connection) -> None:
+            if run.mode != "usn":
+                return
+            dc, invocation, highest = self._usn_state(conn)
+            state.update(dc=dc, inv=invocation, highest=highest)
+            if previous is None:
+                return
+            if previous.dc != dc:
+                raise self._resync(f"it was read from domain controller {previous.dc}, this is {dc} (USNs are per DC)")
+            if previous.invocation_id and invocation and previous.invocation_id != invocation:
+                raise self._resync(f"the invocationId of {dc} changed (restored from a backup)")
+            assert previous.usn is not None
+            if highest is not None and highest < previous.usn:
+                raise self._resync(f"{dc}'s highestCommittedUSN {highest} is below the cursor's {previous.usn}")
+
+        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord:
+            record = self._person(conn, item, run.now)
+            text = _first(_raw_attributes(item), (watermark,))
+            dn = item.get("dn", "")
+            if text is None:
+                if previous is not None:
+                    raise MalformedResponseError(f"{self.name}: entry {dn} has no {watermark}", system=self.name)
+                return record
+            if run.mode == "usn":
+                try:
+                    highest_seen[0] = max(highest_seen[0], int(text))
+                except ValueError as exc:
+                    raise MalformedResponseError(
+                        f"{self.name}: entry {dn} has a non-numeric uSNChanged: {text!r}", system=self.name
+                    ) from exc
+            else:
+                moment = _generalized_time(text)
+                if moment is None:
+                    raise MalformedResponseError(
+                        f"{self.name}: entry {dn} has a malformed modifyTimestamp: {text!r}", system=self.name
+                    )
+                if latest_seen[0] is None or moment > latest_seen[0]:
+                    latest_seen[0] = moment
+            return record
+
+        yield from self._search(search_filter, attributes, convert, before)
+
+        full_at = run.now if previous is None else previous.full_at
+        cursor: dict[str, Any] = {"mode": run.mode, "scope": self._scope(run.mode), "full_at": full_at.isoformat()}
+        if run.mode == "usn":
+            highest = state.get("highest")
+            if highest is None:  # not an Active Directory: the highest uSNChanged listed stands in
+                log.warning("%s: no highestCommittedUSN in the rootDSE; the cursor is the highest uSNChanged listed",
+                            self.name)
+                highest = max(highest_seen[0], previous.usn if previous and previous.usn is not None else 0)
+            cursor.update(usn=highest, dc=state["dc"], inv=state["inv"])
+        else:
+            floor = _parse_cursor_time(previous.timestamp) if previous and previous.timestamp else _TIME_ZERO
+            mark = floor
+            latest = latest_seen[0]
+            if latest is not None:
+                # Re-read what changed while this round ran: an entry read early and changed later
+                # carries a timestamp below the highest one seen (see the module docstring).
+                overlap = timedelta(seconds=math.ceil(time.monotonic() - started) + 1)
+                mark = max(floor, latest - overlap)
+            cursor["ts"] = mark.strftime("%Y%m%d%H%M%SZ")
+        run.finish(_CURSOR_PREFIX + json.dumps(cursor, sort_keys=True, separators=(",", ":")))
+
 
     def _check_page_result(self, result: Mapping[str, Any], page: int, seen: int) -> None:
         code = result.get("result")
