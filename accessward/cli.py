@@ -207,8 +207,19 @@ def apply(
     plan_id: Annotated[int | None, typer.Option("--plan", help="Apply this (approved) plan.")] = None,
 ) -> None:
     """Finish any interrupted plan, then reconcile, plan and revoke within the thresholds."""
+    from accessward.jobs import APPLY_LOCK
+    from sync.locks import wait_lock
+
     cfg = settings()
     engine = store(cfg)
+    with wait_lock(engine, APPLY_LOCK, 600) as mine:
+        if not mine:
+            ui.err.print("[red]error[/]: another apply (the service's nightly run?) held the lock for 10 minutes")
+            raise typer.Exit(exitcodes.ERROR)
+        raise typer.Exit(_apply_locked(cfg, engine, plan_id))
+
+
+def _apply_locked(cfg: Settings, engine: Engine, plan_id: int | None) -> int:
     revokers = guarded(lambda: wiring.revokers(cfg, CTX.config.parent))
     code = exitcodes.OK
     # Findings first, so an approved or interrupted plan meets today's facts (a person reinstated
@@ -228,7 +239,7 @@ def apply(
             code = max(code, exitcodes.NEEDS_APPROVAL)
         elif plan.plan_id is not None:
             code = max(code, _execute(engine, plan.plan_id, revokers, blocked))
-    raise typer.Exit(code)
+    return code
 
 
 def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str]) -> int:

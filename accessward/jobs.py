@@ -31,6 +31,9 @@ from sync.service_models import SeenNonce
 log = logging.getLogger("accessward.jobs")
 ACTOR = "scheduler"
 
+#: One reconcile-plan-apply at a time, whoever runs it (the nightly job, `accessward apply`).
+APPLY_LOCK = "apply"
+
 
 class Abandoned(Exception):
     """The job stopped at a safe point because the service is shutting down."""
@@ -85,11 +88,19 @@ def frequent_sync(rt: Runtime, stop: threading.Event) -> str:
 
 def nightly(rt: Runtime, stop: threading.Event) -> str:
     """Full sync, reconcile, finish interrupted plans, plan, and revoke within the thresholds."""
-    cfg, engine = rt.settings, rt.engine
+    engine = rt.engine
     outcomes = sync_sources(rt, stop, full=True, wait_seconds=rt.settings.service.misfire_grace_seconds)
     synced = ", ".join(f"{o.source} {o.status}" for o in outcomes)
     if stop.is_set():
         raise Abandoned(f"stopped after the sync ({synced}); nothing was planned")
+    with wait_lock(engine, APPLY_LOCK, rt.settings.service.misfire_grace_seconds, stop=stop) as mine:
+        if not mine:
+            raise Abandoned(f"another apply held the lock ({synced}); nothing was planned")
+        return _reconcile_and_apply(rt, stop, synced)
+
+
+def _reconcile_and_apply(rt: Runtime, stop: threading.Event, synced: str) -> str:
+    cfg, engine = rt.settings, rt.engine
     reconcile(engine, cfg.policy, actor=ACTOR, identity_sources=[s.name for s in cfg.identity_sources])
     lost_device.resolve_closed(engine)
     identity = [s.name for s in cfg.identity_sources]

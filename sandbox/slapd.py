@@ -478,14 +478,26 @@ class SlapdServer:
     people_ou: str = "people"
     workdir: Path | None = None
     start_timeout: float = 15.0
+    # (ca_file, cert_file, key_file): serve StartTLS on the ldap:// port and LDAPS on ``ldaps_port``.
+    tls_files: tuple[Path, Path, Path] | None = None
 
     port: int = field(default=0, init=False)
+    ldaps_port: int = field(default=0, init=False)
     _dir: Path | None = field(default=None, init=False, repr=False)
     _own_dir: bool = field(default=False, init=False, repr=False)
     _loaded: bool = field(default=False, init=False, repr=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     # -- names -----------------------------------------------------------------------------------
+
+    def _ldaps(self) -> int:
+        if not self.ldaps_port:
+            self.ldaps_port = _free_port()
+        return self.ldaps_port
+
+    @property
+    def ldaps_url(self) -> str:
+        return f"ldaps://127.0.0.1:{self.ldaps_port}"
 
     @property
     def url(self) -> str:
@@ -629,8 +641,13 @@ class SlapdServer:
             )
             (directory / "ad.schema").write_text(schema)
             includes.append(f"include {directory / 'ad.schema'}")
+        tls = []
+        if self.tls_files is not None:
+            ca, cert, key = self.tls_files
+            tls = [f"TLSCACertificateFile {ca}", f"TLSCertificateFile {cert}", f"TLSCertificateKeyFile {key}"]
         lines = [
             *includes,
+            *tls,
             f"pidfile {directory / 'slapd.pid'}",
             f"argsfile {directory / 'slapd.args'}",
             f"modulepath {install.module_dir}",
@@ -725,7 +742,8 @@ class SlapdServer:
                         "-f",
                         str(directory / "slapd.conf"),
                         "-h",
-                        f"ldap://127.0.0.1:{port}/",
+                        f"ldap://127.0.0.1:{port}/" + (
+                            f" ldaps://127.0.0.1:{self._ldaps()}/" if self.tls_files is not None else ""),
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -264,7 +264,7 @@ def test_active_directory_preset_defaults() -> None:
 
 @pytest.fixture(scope="module")
 def big_directory(slapd_factory: SlapdFactory) -> SlapdServer:
-    return slapd_factory(people_ldif(generate_people(2_500)), size_limit=1000)
+    return slapd_factory(people_ldif(generate_people(5_000)), size_limit=1000)
 
 
 def test_paged_search_reads_past_the_server_size_limit(
@@ -280,12 +280,12 @@ def test_paged_search_reads_past_the_server_size_limit(
     # ... the source pages through all of it.
     caplog.set_level(logging.INFO, logger="connectors.ldap")
     people = list(source_for(big_directory, page_size=300).list_people())
-    assert len(people) == 2_500
-    assert len({p.source_key for p in people}) == 2_500
-    assert {p.username for p in people} == {f"u{n:07d}" for n in range(2_500)}
-    assert "listed 2500 people in 9 pages" in caplog.text
-    assert sum(p.status is PersonStatus.terminated for p in people) == 125
-    assert sum(p.status is PersonStatus.suspended for p in people) == 75
+    assert len(people) == 5_000
+    assert len({p.source_key for p in people}) == 5_000
+    assert {p.username for p in people} == {f"u{n:07d}" for n in range(5_000)}
+    assert "listed 5000 people in 17 pages" in caplog.text
+    assert sum(p.status is PersonStatus.terminated for p in people) == 250
+    assert sum(p.status is PersonStatus.suspended for p in people) == 150
 
 
 def test_a_listing_cut_short_by_the_server_fails(slapd_factory: SlapdFactory) -> None:
