@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
 from connectors.records import Level
 from reconcile.findings import FindingDraft
@@ -52,7 +52,19 @@ def engagement_for(row: Any, agencies: list[Engagement]) -> Engagement | None:
     return None
 
 
-def reasons(row: Any, agency: Engagement | None, now: datetime) -> list[str]:
+def roster_members(engine: Engine, sources: set[str]) -> set[tuple[str, str]]:
+    """(roster source, email) of every active person on a roster: agency staff lists are small."""
+    if not sources:
+        return set()
+    sql = ("SELECT p.source, e.email FROM person p JOIN person_email e ON e.person_id = p.id "
+           "WHERE p.status = 'active' AND p.missing_since IS NULL AND p.source IN :sources")
+    with engine.connect() as conn:
+        stmt = text(sql).bindparams(bindparam("sources", expanding=True))
+        return {(str(s), str(e)) for s, e in conn.execute(stmt, {"sources": sorted(sources)})}
+
+
+def reasons(row: Any, agency: Engagement | None, now: datetime,
+            rosters: set[tuple[str, str]] | None = None) -> list[str]:
     if agency is None:
         return ["no_engagement"]
     found = []
@@ -65,7 +77,10 @@ def reasons(row: Any, agency: Engagement | None, now: datetime) -> list[str]:
         found.append("out_of_scope")
     if row.level > Level[agency.max_level]:
         found.append("above_allowed_role")
-    on_roster = row.person_source == agency.roster_source and row.person_status == "active"
+    # On the roster if the linked record is the roster's, or the account's email is on it (the link
+    # may point at the same person's directory or IdP record instead).
+    on_roster = (row.person_source == agency.roster_source and row.person_status == "active") or (
+        bool(row.email) and (agency.roster_source or "", str(row.email).lower()) in (rosters or set()))
     if agency.roster_source and row.account_kind == "human" and not on_roster:
         found.append("not_on_roster")
     return found
@@ -73,6 +88,7 @@ def reasons(row: Any, agency: Engagement | None, now: datetime) -> list[str]:
 
 def agency(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[FindingDraft]:
     rule = policy.rule("agency")
+    rosters = roster_members(engine, {a.roster_source for a in policy.agencies if a.roster_source})
     domains = sorted({d.lower() for a in policy.agencies for d in a.email_domains})
     conditions = ["a.kind = 'agency'", "p.kind = 'agency'"]
     conditions += [f"LOWER(a.email) LIKE :d{i}" for i in range(len(domains))]
@@ -82,7 +98,7 @@ def agency(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[Fi
             text(SQL.format(condition=" OR ".join(conditions))), params)
         for row in rows:
             engagement = engagement_for(row, policy.agencies)
-            found = reasons(row, engagement, now)
+            found = reasons(row, engagement, now, rosters)
             if not found:
                 continue
             yield FindingDraft(

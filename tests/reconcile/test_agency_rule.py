@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from connectors.records import AccountKind, Level, PersonKind, PersonRecord
@@ -82,3 +82,14 @@ def test_a_grant_found_by_two_rules_is_revoked_once(engine):
     assert len(kim) == 1 and set(kim[0].rule.split("+")) == {"orphaned", "agency"}
     with Session(engine) as s:
         assert len([a for a in s.execute(select(Action)).scalars() if a.grant_id == kim[0].grant_id]) == 1
+
+
+def test_staff_on_the_roster_but_linked_to_their_idp_record_is_on_the_roster(engine):
+    """Review finding: Taylor is on the roster and also a guest in Entra; the link chose Entra."""
+    setup(engine)
+    guest = PersonRecord(source_key="g-taylor", emails=("taylor@bright.agency",), kind=PersonKind.agency)
+    sync_identity(engine, FakeIdentity(name="entra", people=[guest]))
+    with engine.begin() as conn:  # make the Entra record the one the link prefers (it has posture)
+        conn.execute(text("UPDATE person SET mfa = :t WHERE source_key = 'g-taylor'"), {"t": True})
+    reconcile(engine, PolicySettings(agencies=AGENCIES))
+    assert "taylor" not in [a for a, _, _ in agency_findings(engine)]
