@@ -7,7 +7,7 @@ inventory's access is listed as a manual step. Those items stay *pending* in the
 reason.
 
 A run (:func:`run`) is idempotent and resumable: IdP actions are recorded before they are sent;
-grants go through the outbox as an approved plan (``reconcile.plan._persist``) and the one
+grants go through the outbox as an approved plan (``reconcile.plan.persist_plan``) and the one
 executor (``reconcile.executor.execute``). A system that fails leaves its items pending and the
 offboarding ``partially_done``; the scheduler runs it again later (:func:`due`), which finishes
 interrupted plans first and plans only what is still open. Only one run of an offboarding happens
@@ -38,12 +38,12 @@ from reconcile.idp_calls import Retry, call_idp
 from reconcile.plan import (
     Item,
     PlanResult,
-    _in_flight,
-    _is_break_glass,
-    _open_admins,
-    _persist,
     grant_ref,
+    grants_in_flight,
     in_flight_admin_removals,
+    is_break_glass,
+    open_admins,
+    persist_plan,
 )
 from reconcile.policy import PolicySettings
 from reconcile.subject import PersonNotFound, open_grants, resolve
@@ -281,8 +281,8 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
     rows = open_grants(engine, ob.person_ids)
     with Session(engine) as session:
         items = _items(session, ob.id)
-    in_flight = _in_flight(engine)
-    admins = _open_admins(engine)
+    in_flight = grants_in_flight(engine)
+    admins = open_admins(engine)
     going = in_flight_admin_removals(engine)  # admin removals other plans are about to make
     removals: dict[int, int] = defaultdict(int)
     break_glass = {b.lower() for b in tools.policy.break_glass}
@@ -320,7 +320,7 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
         return None
     approver = ob.requested_by or actor
     result = PlanResult(None, "approved", _reason(ob, approver), revocations=to_revoke)
-    plan_id = _persist(engine, result, actor, supersede=False, approved_by=approver)
+    plan_id = persist_plan(engine, result, actor, supersede=False, approved_by=approver)
     with Session(engine) as session:
         actions = {a.grant_id: a.id for a in session.execute(
             select(Action).where(col(Action.plan_id) == plan_id)).scalars()}
@@ -342,7 +342,7 @@ def _hold_reason(row: Mapping[str, Any], mine: set[int], revoker: Revoker | None
         return "disputed link: two people match this account; link it by hand (accessward link)"
     if revoker is None:
         return f"no revoker configured for {row['system']}"
-    if _is_break_glass(row, break_glass):
+    if is_break_glass(row, break_glass):
         return "break-glass account: never revoked"
     if not row["verifiable"]:
         return f"no API to revoke through (manual inventory): {revoker.preview_revoke(grant_ref(row)).render()}"

@@ -80,14 +80,14 @@ def grant_ref(row: Mapping[Any, Any]) -> GrantRef:
     )
 
 
-def _is_break_glass(row: Mapping[Any, Any], names: set[str]) -> bool:
+def is_break_glass(row: Mapping[Any, Any], names: set[str]) -> bool:
     keys = {str(row["account"]).lower(), f"{row['system']}:{row['account']}".lower()}
     if row.get("email"):
         keys.add(str(row["email"]).lower())
     return bool(keys & names)
 
 
-def _open_admins(engine: Engine) -> dict[int, int]:
+def open_admins(engine: Engine) -> dict[int, int]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(_GRANTS.c.resource_id, func.count()).where(
@@ -108,7 +108,7 @@ def in_flight_admin_removals(engine: Engine, *, besides_action: int | None = Non
         return {int(r): int(n) for r, n in rows}
 
 
-def _in_flight(engine: Engine) -> dict[int, int]:
+def grants_in_flight(engine: Engine) -> dict[int, int]:
     """Grants with an action still to run in an approved or interrupted plan: never planned twice."""
     with engine.connect() as conn:
         rows = conn.execute(
@@ -133,8 +133,8 @@ def build_plan(
     if not identity_sources:
         identity_problems["(none)"] = "no identity source is configured, so nobody can be known to have left"
     break_glass = {b.lower() for b in policy.break_glass}
-    admins = _open_admins(engine)
-    in_flight = _in_flight(engine)
+    admins = open_admins(engine)
+    in_flight = grants_in_flight(engine)
     for resource, n in in_flight_admin_removals(engine).items():  # other plans' removals count as done
         admins[resource] = admins.get(resource, 0) - n
     planned: dict[int, int] = {}
@@ -182,7 +182,7 @@ def build_plan(
 
     _judge_threshold(engine, policy, result)
     if result.revocations:
-        result.plan_id = _persist(engine, result, actor)
+        result.plan_id = persist_plan(engine, result, actor)
     return result
 
 
@@ -208,7 +208,7 @@ def _hold_reason(
         return access_problems[system]
     if identity_problems:
         return "; ".join(sorted(identity_problems.values()))
-    if _is_break_glass(row, break_glass):
+    if is_break_glass(row, break_glass):
         return "break-glass account: never revoked"
     if not row["verifiable"]:
         step = revokers[system].preview_revoke(grant_ref(row)).render()
@@ -236,7 +236,7 @@ def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult)
         result.status, result.reason = "ready", f"{n} revocation(s) within the thresholds"
 
 
-def _persist(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
+def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
              approved_by: str | None = None) -> int:
     """Write the plan and its actions (the outbox) in one transaction; older open plans lapse.
 

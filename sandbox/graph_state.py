@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sandbox.meta_state import Clock
+from sandbox.clock import Clock
 
 __all__ = [
     "ALL_ROLES",

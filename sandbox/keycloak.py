@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.meta_state import Clock
+from sandbox.clock import Clock
 
 __all__ = [
     "ALL_ROLES", "DEMO_CLIENT_ID", "DEMO_REALM", "DEMO_SECRET", "Clock", "FaultKind", "KcCredential", "KcUser",

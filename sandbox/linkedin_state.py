@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sandbox.meta_state import Clock
+from sandbox.clock import Clock
 
 __all__ = [
     "ADMIN", "ROLES", "STATES", "Acl", "Clock", "Fault", "FaultKind", "LinkedInError", "LinkedInState",

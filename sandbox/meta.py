@@ -52,10 +52,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sandbox.clock import Clock
 from sandbox.meta_state import (
     GRAPH_VERSION,
     THROTTLE_MESSAGES,
-    Clock,
     Fault,
     FaultKind,
     GraphError,

@@ -21,9 +21,11 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from sandbox.clock import Clock
 
 GRAPH_VERSION = "v21.0"
 DEFAULT_SCOPES = frozenset({"business_management", "pages_manage_metadata", "pages_show_list"})
@@ -110,23 +112,6 @@ class Fault:
 
     def covers(self, call: int) -> bool:
         return self.first_call <= call < self.first_call + self.times
-
-
-class Clock:
-    """A clock that only moves when told to, so token expiry and rate windows are deterministic."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime.now(UTC).replace(microsecond=0)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        """Move forward; usable directly as a connector's injected ``sleep``."""
-        self._now += timedelta(seconds=seconds)
-
-    def set(self, when: datetime) -> None:
-        self._now = when
 
 
 @dataclass

@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sandbox.meta_state import Clock
+from sandbox.clock import Clock
 
 __all__ = [
     "API_VERSION", "DEMO_BUSINESS_ID", "DEMO_TOKEN", "LAST_ADMIN_MESSAGE", "READ_SCOPE", "WRITE_SCOPE",

@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sandbox.meta_state import Clock
+from sandbox.clock import Clock
 
 __all__ = [
     "API_PREFIX", "DEMO_BC_ID", "DEMO_TOKEN", "BusinessCenter", "Clock", "FaultKind", "Member", "Partner",
