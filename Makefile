@@ -1,15 +1,18 @@
 # Two commands do all the set-up on a fresh Debian machine: `make demo` and `make test`.
-VENV    := .venv
-BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-SYSDEPS := .venv/.system-deps
+# Python packages come from the lockfiles in requirements/ (hashes checked); `make lock` renews them.
+VENV     := .venv
+BIN      := $(VENV)/bin
+LOCK     := requirements/test.txt
+STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+COMPILE  := $(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q
 
-.PHONY: demo test lint typecheck unit bench clean system-deps
+.PHONY: demo test lint typecheck unit bench clean system-deps lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@scripts/python-venv.sh $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 system-deps:
@@ -31,6 +34,13 @@ test: system-deps $(STAMP) lint typecheck unit
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m tests.bench.run
+
+lock:
+	@scripts/python-venv.sh $(VENV)
+	$(BIN)/pip install --quiet uv
+	$(COMPILE) -o requirements/main.txt
+	$(COMPILE) --extra demo -o requirements/demo.txt
+	$(COMPILE) --extra test -o requirements/test.txt
 
 clean:
 	rm -rf $(VENV) demo-output bench-output .pytest_cache .mypy_cache .ruff_cache

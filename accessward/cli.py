@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -14,19 +15,19 @@ import typer
 from sqlalchemy import Engine
 
 from accessward import exitcodes, logs, ui, wiring
+from accessward.connectors.protocols import Revoker
+from accessward.reconcile import executor, health
+from accessward.reconcile.correlate import correlate
+from accessward.reconcile.plan import PlanResult, build_plan
+from accessward.reconcile.run import reconcile as run_reconcile
+from accessward.reports.access import ACCESS_COLUMNS, access_rows
+from accessward.reports.export import FORMATS, write_file, write_rows
+from accessward.reports.findings import FINDING_COLUMNS, finding_rows
 from accessward.settings import Settings, SettingsError, load_settings
-from connectors.protocols import Revoker
-from reconcile import executor, health
-from reconcile.correlate import correlate
-from reconcile.plan import PlanResult, build_plan
-from reconcile.run import reconcile as run_reconcile
-from reports.access import ACCESS_COLUMNS, access_rows
-from reports.export import FORMATS, write_file, write_rows
-from reports.findings import FINDING_COLUMNS, finding_rows
-from sync import audit
-from sync.clock import to_naive_utc, utcnow
-from sync.db import open_store
-from sync.runner import SyncGuard, SyncOutcome, confirm_run, sync_access, sync_identity
+from accessward.sync import audit
+from accessward.sync.clock import to_naive_utc, utcnow
+from accessward.sync.db import open_store
+from accessward.sync.runner import SyncGuard, SyncOutcome, confirm_run, sync_access, sync_identity
 
 app = typer.Typer(help="Who can still act as our brand on social media, and should they?",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -208,7 +209,7 @@ def apply(
 ) -> None:
     """Finish any interrupted plan, then reconcile, plan and revoke within the thresholds."""
     from accessward.jobs import APPLY_LOCK
-    from sync.locks import wait_lock
+    from accessward.sync.locks import wait_lock
 
     cfg = settings()
     engine = store(cfg)
@@ -262,7 +263,7 @@ def link_account(
     remove: Annotated[bool, typer.Option("--remove", help="Drop the manual link instead.")] = False,
 ) -> None:
     """Link an account to a person by hand (for unidentifiable or disputed accounts)."""
-    from reconcile import links
+    from accessward.reconcile import links
 
     engine = store(settings())
     try:
@@ -291,7 +292,7 @@ def accept(
     resource: Annotated[str | None, typer.Option(help="Pattern: this resource id.")] = None,
 ) -> None:
     """Accept a risk: the finding (or every finding of a pattern) is not revoked until it expires."""
-    from reconcile import exceptions
+    from accessward.reconcile import exceptions
 
     engine = store(settings())
     try:
@@ -309,7 +310,7 @@ def accept(
 @app.command()
 def withdraw(exception: Annotated[int, typer.Argument(help="The exception to withdraw.")]) -> None:
     """Withdraw a risk acceptance: its findings open again at the next reconcile."""
-    from reconcile import exceptions
+    from accessward.reconcile import exceptions
 
     try:
         exceptions.withdraw(store(settings()), exception, actor=actor())
@@ -370,7 +371,7 @@ def report_findings(
 @report_app.command("unmatched")
 def report_unmatched(fmt: FormatOpt = "csv", output: OutputOpt = None) -> None:
     """Human accounts that match no person, with the closest candidates (link them: accessward link)."""
-    from reports.unmatched import UNMATCHED_COLUMNS, unmatched_rows
+    from accessward.reports.unmatched import UNMATCHED_COLUMNS, unmatched_rows
 
     engine = store(settings())
     _emit(unmatched_rows(engine), UNMATCHED_COLUMNS, fmt, output)
@@ -393,6 +394,11 @@ def demo(
         "demo-output"),
 ) -> None:
     """Run the whole job on the embedded default: simulators + a throwaway slapd + SQLite."""
+    missing = [name for name in ("trustme", "scim2_server") if importlib.util.find_spec(name) is None]
+    if missing:
+        ui.err.print(f"[red]error[/]: the demo needs the simulators' extra packages ({', '.join(missing)} "
+                     "missing): pip install 'accessward\\[demo]'", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG)
     from accessward.demo import run_demo
 
     raise typer.Exit(run_demo(directory))
@@ -438,8 +444,8 @@ def offboard(
     """Remove everything a person holds on every system and end their IdP sessions; print the receipt."""
     import uuid
 
-    from reconcile import offboarding
-    from reconcile.subject import PersonNotFound
+    from accessward.reconcile import offboarding
+    from accessward.reconcile.subject import PersonNotFound
 
     cfg = settings()
     rt = _runtime(cfg)
@@ -470,8 +476,8 @@ def receipt(
 def _show_receipt(rt: Runtime, request_id: str, as_json: bool) -> int:
     import json
 
+    from accessward.reconcile.receipt import build
     from accessward.service_view import receipt_table
-    from reconcile.receipt import build
 
     found = build(rt.engine, request_id, stale_after_hours=rt.settings.policy.stale_after_hours)
     if found is None:
@@ -497,8 +503,8 @@ def device_lost(
     import json
 
     from accessward.api.devices import as_json as report_json
+    from accessward.reconcile.subject import PersonNotFound
     from accessward.service_view import device_table
-    from reconcile.subject import PersonNotFound
 
     if status not in ("lost", "stolen"):
         ui.err.print("[red]error[/]: --status is lost or stolen")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accessward import exitcodes, ui
-from sandbox import linkedin, meta, pinterest, scim, tiktok
-from sandbox.server import start_app
-from sandbox.slapd import SeedPerson, SlapdServer, people_ldif, slapd_available
+from accessward.sandbox import linkedin, meta, pinterest, scim, tiktok
+from accessward.sandbox.server import start_app
+from accessward.sandbox.slapd import SeedPerson, SlapdServer, people_ldif, slapd_available
 
 STAFF = (
     SeedPerson("alex.morgan", "Alex", "Morgan", mail="alex.morgan@example.com", employee_number="E1001",

@@ -18,15 +18,15 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete
 
 from accessward import wiring
+from accessward.reconcile import executor, health, lost_device, offboarding
+from accessward.reconcile.correlate import correlate
+from accessward.reconcile.plan import build_plan
+from accessward.reconcile.run import reconcile
 from accessward.runtime import Runtime
-from reconcile import executor, health, lost_device, offboarding
-from reconcile.correlate import correlate
-from reconcile.plan import build_plan
-from reconcile.run import reconcile
-from sync.clock import utcnow
-from sync.locks import wait_lock
-from sync.runner import SyncGuard, SyncOutcome, sync_access, sync_identity
-from sync.service_models import SeenNonce
+from accessward.sync.clock import utcnow
+from accessward.sync.locks import wait_lock
+from accessward.sync.runner import SyncGuard, SyncOutcome, sync_access, sync_identity
+from accessward.sync.service_models import SeenNonce
 
 log = logging.getLogger("accessward.jobs")
 ACTOR = "scheduler"
@@ -71,7 +71,7 @@ def sync_sources(rt: Runtime, stop: threading.Event, *, only: set[str] | None = 
 
 
 def _duration(rt: Runtime, run_id: int) -> float:
-    from sync.models import SyncRun
+    from accessward.sync.models import SyncRun
 
     with Session(rt.engine) as session:
         run = session.get(SyncRun, run_id)

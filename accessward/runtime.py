@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from accessward import wiring
+from accessward.connectors.idp import EntraIdp, IdentityProvider, KeycloakIdp
+from accessward.connectors.protocols import Revoker
 from accessward.metrics import Metrics
+from accessward.reconcile import lost_device, offboarding
+from accessward.reconcile.idp_calls import Retry
 from accessward.settings import EntraIdSource, KeycloakIdSource, Settings
-from connectors.idp import EntraIdp, IdentityProvider, KeycloakIdp
-from connectors.protocols import Revoker
-from reconcile import lost_device, offboarding
-from reconcile.idp_calls import Retry
-from sync.service_models import DeviceReport
+from accessward.sync.service_models import DeviceReport
 
 
 def _close(objects: Iterator[Any]) -> None:
@@ -54,13 +54,13 @@ class Runtime:
         out: dict[str, IdentityProvider] = {}
         for cfg in self.settings.identity_sources:
             if isinstance(cfg, EntraIdSource):
-                from connectors.entra import EntraSource
+                from accessward.connectors.entra import EntraSource
 
                 entra = wiring.identity_source(cfg, self.base)
                 assert isinstance(entra, EntraSource)
                 out[cfg.name] = EntraIdp(entra)
             elif isinstance(cfg, KeycloakIdSource):
-                from connectors.keycloak import KeycloakSource
+                from accessward.connectors.keycloak import KeycloakSource
 
                 keycloak = wiring.identity_source(cfg, self.base)
                 assert isinstance(keycloak, KeycloakSource)

@@ -41,10 +41,10 @@ from sqlmodel import Session, col, select
 
 from accessward import jobs
 from accessward.runtime import Runtime
-from sync import audit
-from sync.clock import to_naive_utc, utcnow
-from sync.locks import try_lock
-from sync.service_models import JobRun
+from accessward.sync import audit
+from accessward.sync.clock import to_naive_utc, utcnow
+from accessward.sync.locks import try_lock
+from accessward.sync.service_models import JobRun
 
 log = logging.getLogger("accessward.serve")
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # interval jobs fire on the same grid in every instance

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from accessward.reconcile.policy import LEVEL_NAMES, PolicySettings
 from accessward.toml_lines import line_of
-from reconcile.policy import LEVEL_NAMES, PolicySettings
 
 
 class SettingsError(Exception):

@@ -10,9 +10,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from sync import audit
-from sync.clock import utcnow
-from sync.service_models import ApiToken
+from accessward.sync import audit
+from accessward.sync.clock import utcnow
+from accessward.sync.service_models import ApiToken
 
 ROLES = ("hr", "service_desk", "auditor", "admin")
 PREFIX = "aw_"

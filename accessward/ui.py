@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reconcile.plan import PlanResult
-from sync.runner import SyncOutcome
+from accessward.reconcile.plan import PlanResult
+from accessward.sync.runner import SyncOutcome
 
 T = TypeVar("T")
 out = Console()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from accessward.connectors.protocols import AccessSource, IdentitySource, Revoker
 from accessward.settings import (
     AccessSourceSettings,
     EntraIdSource,
@@ -27,7 +28,6 @@ from accessward.settings import (
     Settings,
     TikTokSource,
 )
-from connectors.protocols import AccessSource, IdentitySource, Revoker
 
 
 def _relative(base: Path, value: str | None) -> str | None:
@@ -45,17 +45,17 @@ def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
     if isinstance(cfg, LdapSource):
         return ldap_source(cfg, base)
     if isinstance(cfg, EntraIdSource):
-        from connectors.entra import EntraSource
+        from accessward.connectors.entra import EntraSource
 
         return EntraSource(cfg.name, cfg.tenant_id, cfg.client_id, cfg.client_secret.resolve(),
                            authority_host=cfg.authority_host, graph_url=cfg.graph_url,
                            verify=_verify(base, cfg.ca_file), posture=cfg.posture)
     if isinstance(cfg, KeycloakIdSource):
-        from connectors.keycloak import KeycloakSource
+        from accessward.connectors.keycloak import KeycloakSource
 
         return KeycloakSource(cfg.name, cfg.server_url, cfg.realm, cfg.client_id, cfg.client_secret.resolve(),
                               token_realm=cfg.token_realm, verify=_verify(base, cfg.ca_file), posture=cfg.posture)
-    from connectors.roster import CsvRoster, JsonRoster, ScimRoster
+    from accessward.connectors.roster import CsvRoster, JsonRoster, ScimRoster
 
     if isinstance(cfg, RosterCsvSource):
         return CsvRoster(cfg.name, Path(_relative(base, cfg.path) or cfg.path))
@@ -66,8 +66,8 @@ def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
 
 
 def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
-    from connectors.ldap import PRESETS, LdapSource, LdapSourceConfig
-    from connectors.records import PersonStatus
+    from accessward.connectors.ldap import PRESETS, LdapSource, LdapSourceConfig
+    from accessward.connectors.records import PersonStatus
 
     attributes = PRESETS[cfg.directory]
     if cfg.status_attribute:
@@ -86,34 +86,34 @@ def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
 def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
     """A connector that is both the access source and the revoker of its system."""
     if isinstance(cfg, MetaSource):
-        from connectors.meta import MetaBusinessConnector
+        from accessward.connectors.meta import MetaBusinessConnector
 
         return MetaBusinessConnector(name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id,
                                      access_token=cfg.access_token.resolve(),
                                      business_membership=cfg.business_membership, instagram=cfg.instagram,
                                      partners=cfg.partners)
     if isinstance(cfg, LinkedInSource):
-        from connectors.linkedin import LinkedInOrganizationConnector
+        from accessward.connectors.linkedin import LinkedInOrganizationConnector
 
         return LinkedInOrganizationConnector(cfg.name, cfg.base_url, cfg.organization_id,
                                              cfg.access_token.resolve(), linkedin_version=cfg.linkedin_version)
     if isinstance(cfg, TikTokSource):
-        from connectors.tiktok import TikTokBusinessCenterConnector
+        from accessward.connectors.tiktok import TikTokBusinessCenterConnector
 
         return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve())
     if isinstance(cfg, PinterestSource):
-        from connectors.pinterest import PinterestBusinessConnector
+        from accessward.connectors.pinterest import PinterestBusinessConnector
 
         return PinterestBusinessConnector(cfg.name, cfg.base_url, cfg.business_id, cfg.access_token.resolve())
     if isinstance(cfg, ScimSource):
-        from connectors.scim import ScimConnector
+        from accessward.connectors.scim import ScimConnector
 
         return ScimConnector(cfg.name, cfg.base_url, cfg.token.resolve(), workspace_id=cfg.workspace_id,
                              workspace_name=cfg.workspace_name, revoke_mode=cfg.revoke_mode,
                              user_filter=cfg.user_filter, role_attribute=cfg.role_attribute,
                              role_levels=dict(cfg.role_levels) or None, default_level=cfg.default_level)
     assert isinstance(cfg, ManualSource)
-    from connectors.manual import ManualInventory
+    from accessward.connectors.manual import ManualInventory
 
     return ManualInventory(cfg.name, _relative(base, cfg.path) or cfg.path)
 

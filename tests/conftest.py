@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.postgres import PostgresServer, postgres_available
-from sandbox.slapd import SlapdServer, slapd_available
+from accessward.sandbox.postgres import PostgresServer, postgres_available
+from accessward.sandbox.slapd import SlapdServer, slapd_available
 
 # The store fixtures (``engine``: SQLite and PostgreSQL, ``sqlite_engine``) live in tests/engines.py.
 pytest_plugins = ("tests.engines",)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from sync.db import open_store
+from accessward.sync.db import open_store
 
 
 @pytest.fixture

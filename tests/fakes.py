@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from connectors.errors import ConnectorError, TransientError
-from connectors.records import (
+from accessward.connectors.errors import ConnectorError, TransientError
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,

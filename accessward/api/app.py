@@ -20,7 +20,7 @@ from accessward.api import devices, offboarding, reports, scim
 from accessward.api.auth import Caller
 from accessward.api.scim_patch import ScimProblem
 from accessward.runtime import Runtime
-from sync import audit
+from accessward.sync import audit
 
 log = logging.getLogger("accessward.api")
 UNAUDITED = ("/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")

@@ -28,8 +28,8 @@ from starlette.concurrency import run_in_threadpool
 
 from accessward import tokens
 from accessward.runtime import Runtime
-from sync.clock import utcnow
-from sync.service_models import SeenNonce
+from accessward.sync.clock import utcnow
+from accessward.sync.service_models import SeenNonce
 
 SIGNATURE_HEADER = "X-Accessward-Signature"
 TIMESTAMP_HEADER = "X-Accessward-Timestamp"

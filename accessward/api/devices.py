@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accessward.api.auth import Caller, require
 from accessward.api.offboarding import REQUEST_ID
+from accessward.reconcile.subject import PersonNotFound
 from accessward.runtime import Runtime
-from reconcile.subject import PersonNotFound
-from sync.service_models import DeviceReport
+from accessward.sync.service_models import DeviceReport
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from accessward.api.auth import Caller, require
+from accessward.reconcile import offboarding, receipt
+from accessward.reconcile.subject import PersonNotFound
 from accessward.runtime import Runtime
-from reconcile import offboarding, receipt
-from reconcile.subject import PersonNotFound
-from sync.clock import to_naive_utc, utcnow
+from accessward.sync.clock import to_naive_utc, utcnow
 
 log = logging.getLogger("accessward.api")
 router = APIRouter(prefix="/v1/offboarding", tags=["offboarding"])

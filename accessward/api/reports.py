@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from accessward.api.auth import Caller, require
+from accessward.reports.access import ACCESS_COLUMNS, access_rows
+from accessward.reports.findings import FINDING_COLUMNS, finding_rows
+from accessward.reports.safe import safe_cell
 from accessward.runtime import Runtime
-from reports.access import ACCESS_COLUMNS, access_rows
-from reports.findings import FINDING_COLUMNS, finding_rows
-from reports.safe import safe_cell
-from sync.clock import to_naive_utc, utcnow
+from accessward.sync.clock import to_naive_utc, utcnow
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]

@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from accessward.api import scim_schemas, scim_users
 from accessward.api.auth import AuthProblem, Caller, verify_token
 from accessward.api.scim_patch import ScimProblem, apply_patch, parse_filter
+from accessward.reconcile import offboarding
 from accessward.runtime import Runtime
-from reconcile import offboarding
-from sync.clock import utcnow
+from accessward.sync.clock import utcnow
 
 log = logging.getLogger("accessward.scim")
 router = APIRouter(prefix="/scim/v2", tags=["scim"])

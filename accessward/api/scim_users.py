@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from accessward.api.scim_patch import ENTERPRISE_SCHEMA, READ_ONLY, USER_SCHEMA, ScimProblem, as_bool, attr_key
-from reconcile.subject import PersonNotFound, resolve
-from sync.clock import utcnow
-from sync.service_models import ScimUser
+from accessward.reconcile.subject import PersonNotFound, resolve
+from accessward.sync.clock import utcnow
+from accessward.sync.service_models import ScimUser
 
 _EQ = re.compile(r'^\s*(userName|externalId|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
 

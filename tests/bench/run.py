@@ -49,8 +49,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from connectors.ldap import LdapSource, LdapSourceConfig
-from connectors.records import (
+from accessward.connectors.ldap import LdapSource, LdapSourceConfig
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,
@@ -61,15 +61,15 @@ from connectors.records import (
     PersonStatus,
     ResourceRecord,
 )
-from reconcile import rules
-from reconcile.correlate import correlate
-from reconcile.findings import store_findings
-from reconcile.policy import PolicySettings
-from reconcile.run import reconcile
-from sandbox.slapd import SeedPerson, SlapdServer, generate_people, write_people_ldif
-from sync.clock import utcnow
-from sync.db import make_engine, upgrade
-from sync.runner import SyncOutcome, sync_access, sync_identity
+from accessward.reconcile import rules
+from accessward.reconcile.correlate import correlate
+from accessward.reconcile.findings import store_findings
+from accessward.reconcile.policy import PolicySettings
+from accessward.reconcile.run import reconcile
+from accessward.sandbox.slapd import SeedPerson, SlapdServer, generate_people, write_people_ldif
+from accessward.sync.clock import utcnow
+from accessward.sync.db import make_engine, upgrade
+from accessward.sync.runner import SyncOutcome, sync_access, sync_identity
 
 IDENTITY_SOURCE = "directory"
 ACCESS_SOURCE = "meta-bench"
@@ -529,7 +529,7 @@ def run(opts: Options) -> int:
     started = time.perf_counter()
     try:
         if opts.throwaway_postgres:
-            from sandbox.postgres import PostgresServer
+            from accessward.sandbox.postgres import PostgresServer
 
             pg_server = PostgresServer(database="accessward_bench").start()  # its own dir: postgres must enter it
             database_url = pg_server.url

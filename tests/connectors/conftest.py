@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.samba_ad import SambaADServer, samba_available
+from accessward.sandbox.samba_ad import SambaADServer, samba_available
 from tests.conftest import INSTALL_HINTS, need_service
 
 INSTALL_HINTS.setdefault(

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.entra import (
+from accessward.connectors.entra import (
     USER_SELECT,
     DeltaResyncRequired,
     EntraSource,
     RemovedPerson,
 )
-from connectors.errors import (
+from accessward.connectors.errors import (
     AuthError,
     MalformedResponseError,
     NotFoundError,
@@ -29,10 +29,10 @@ from connectors.errors import (
     StopError,
     TransientError,
 )
-from connectors.records import PersonKind, PersonRecord, PersonStatus, RevokeOutcome
-from sandbox.graph import DEMO_CLIENT_ID, DEMO_SECRET, DEMO_TENANT, GRAPH_SCOPE, create_app, demo_state
-from sandbox.graph_state import FaultKind, GraphState
-from sandbox.tls import RunningTlsServer, TestCA, start_tls_app
+from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus, RevokeOutcome
+from accessward.sandbox.graph import DEMO_CLIENT_ID, DEMO_SECRET, DEMO_TENANT, GRAPH_SCOPE, create_app, demo_state
+from accessward.sandbox.graph_state import FaultKind, GraphState
+from accessward.sandbox.tls import RunningTlsServer, TestCA, start_tls_app
 
 TENANT = "0b5c7a2e-1111-4d2e-9a6b-3c4d5e6f7a8b"
 CLIENT = "5f0e9d8c-2222-4b7a-8c6d-1e2f3a4b5c6d"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.errors import AuthError, MalformedResponseError, NotFoundError, TransientError
-from connectors.http import HttpClient, follow_next_links, offset_pages, parse_retry_after
+from accessward.connectors.errors import AuthError, MalformedResponseError, NotFoundError, TransientError
+from accessward.connectors.http import HttpClient, follow_next_links, offset_pages, parse_retry_after
 
 
 def client(handler, **kw) -> tuple[HttpClient, list[float]]:
@@ -112,7 +112,7 @@ def test_parse_retry_after():
 
 
 def test_usage_headers_pause_the_next_call():
-    from connectors.http import usage_pause
+    from accessward.connectors.http import usage_pause
 
     busy = httpx.Response(200, json={}, headers={"X-App-Usage": '{"call_count":97,"total_cputime":10,"total_time":5}'})
     assert usage_pause(busy) == 0, "a percentage alone is no wait"

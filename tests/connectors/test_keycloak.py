@@ -13,16 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import (
+from accessward.connectors.errors import (
     AuthError,
     MalformedResponseError,
     NotFoundError,
     StopError,
     TransientError,
 )
-from connectors.keycloak import IdpPosture, KeycloakSource
-from connectors.records import PersonKind, PersonStatus, RevokeOutcome
-from sandbox.keycloak import (
+from accessward.connectors.keycloak import IdpPosture, KeycloakSource
+from accessward.connectors.records import PersonKind, PersonStatus, RevokeOutcome
+from accessward.sandbox.keycloak import (
     DEMO_CLIENT_ID,
     DEMO_REALM,
     DEMO_SECRET,
@@ -31,7 +31,7 @@ from sandbox.keycloak import (
     create_app,
     demo_state,
 )
-from sandbox.tls import RunningTlsServer, TestCA, start_tls_app
+from accessward.sandbox.tls import RunningTlsServer, TestCA, start_tls_app
 
 REALM = "brand"
 CLIENT = "accessward-sync"

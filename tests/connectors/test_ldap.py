@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from ldap3 import BASE, Connection, Server
 
-from connectors.errors import AuthError, MalformedResponseError, StopError, TransientError
-from connectors.ldap import (
+from accessward.connectors.errors import AuthError, MalformedResponseError, StopError, TransientError
+from accessward.connectors.ldap import (
     ACTIVE_DIRECTORY,
     OPENLDAP,
     LdapSource,
@@ -19,9 +19,9 @@ from connectors.ldap import (
     escape_filter_chars,
     filetime_to_datetime,
 )
-from connectors.protocols import IdentitySource
-from connectors.records import PersonKind, PersonRecord, PersonStatus
-from sandbox.slapd import (
+from accessward.connectors.protocols import IdentitySource
+from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus
+from accessward.sandbox.slapd import (
     SeedPerson,
     SlapdServer,
     filetime,
@@ -278,7 +278,7 @@ def test_paged_search_reads_past_the_server_size_limit(
     conn.unbind()
 
     # ... the source pages through all of it.
-    caplog.set_level(logging.INFO, logger="connectors.ldap")
+    caplog.set_level(logging.INFO, logger="accessward.connectors.ldap")
     people = list(source_for(big_directory, page_size=300).list_people())
     assert len(people) == 5_000
     assert len({p.source_key for p in people}) == 5_000
@@ -405,7 +405,7 @@ def test_write_people_ldif_streams_to_a_file(tmp_path: object) -> None:
 
 
 def test_launcher_says_clearly_when_slapd_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sandbox.slapd as launcher
+    import accessward.sandbox.slapd as launcher
 
     monkeypatch.setattr(launcher, "_find_binary", lambda name: None)
     assert not launcher.slapd_available()

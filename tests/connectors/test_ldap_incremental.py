@@ -17,13 +17,13 @@ from ldap3 import MODIFY_REPLACE, Connection, Server
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from connectors.errors import ResyncRequired
-from connectors.ldap import LdapChangeRun, LdapSource, LdapSourceConfig
-from connectors.protocols import IncrementalIdentitySource
-from connectors.records import PersonRecord, PersonStatus
-from sandbox.slapd import SeedPerson, SlapdServer, people_ldif
-from sync.models import Person, SyncRun
-from sync.runner import sync_identity
+from accessward.connectors.errors import ResyncRequired
+from accessward.connectors.ldap import LdapChangeRun, LdapSource, LdapSourceConfig
+from accessward.connectors.protocols import IncrementalIdentitySource
+from accessward.connectors.records import PersonRecord, PersonStatus
+from accessward.sandbox.slapd import SeedPerson, SlapdServer, people_ldif
+from accessward.sync.models import Person, SyncRun
+from accessward.sync.runner import sync_identity
 
 pytestmark = pytest.mark.slapd
 
@@ -196,7 +196,7 @@ def active_directory(slapd_factory: SlapdFactory) -> Iterator[SlapdServer]:
 def test_active_directory_rounds_poll_usn_changed(
     active_directory: SlapdServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="connectors.ldap")
+    caplog.set_level(logging.INFO, logger="accessward.connectors.ldap")
     source = source_for(active_directory, schema="active_directory", user_filter="(objectClass=user)")
     first = source.list_changes(None)
     assert isinstance(first, LdapChangeRun) and first.full

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.errors import ConnectorError
-from connectors.ldap import LdapSource, LdapSourceConfig
-from sandbox.slapd import SlapdServer, generate_people, people_ldif
-from sandbox.tls import TestCA
+from accessward.connectors.errors import ConnectorError
+from accessward.connectors.ldap import LdapSource, LdapSourceConfig
+from accessward.sandbox.slapd import SlapdServer, generate_people, people_ldif
+from accessward.sandbox.tls import TestCA
 from tests.conftest import need_service
 
 

@@ -15,8 +15,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.errors import AuthError, MalformedResponseError, NotFoundError, RejectedError, StopError, TransientError
-from connectors.linkedin import (
+from accessward.connectors.errors import (
+    AuthError,
+    MalformedResponseError,
+    NotFoundError,
+    RejectedError,
+    StopError,
+    TransientError,
+)
+from accessward.connectors.linkedin import (
     LinkedInOrganizationConnector,
     LinkedInRejectedError,
     RevokeMethod,
@@ -24,7 +31,7 @@ from connectors.linkedin import (
     classify_linkedin_error,
     role_level,
 )
-from connectors.records import (
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,
@@ -34,8 +41,8 @@ from connectors.records import (
     ResourceRecord,
     RevokeOutcome,
 )
-from sandbox.linkedin import DEMO_ORG_ID, DEMO_TOKEN, acl_key_path, create_app, demo_state
-from sandbox.linkedin_state import (
+from accessward.sandbox.linkedin import DEMO_ORG_ID, DEMO_TOKEN, acl_key_path, create_app, demo_state
+from accessward.sandbox.linkedin_state import (
     FaultKind,
     LinkedInState,
     Organization,
@@ -43,8 +50,8 @@ from sandbox.linkedin_state import (
     UnsupportedAnswer,
     month_version,
 )
-from sandbox.linkedin_state import RevokeMethod as SimMethod
-from sandbox.server import RunningServer, start_app
+from accessward.sandbox.linkedin_state import RevokeMethod as SimMethod
+from accessward.sandbox.server import RunningServer, start_app
 
 TOKEN = "AQVtest-S3cr3t-linkedin-token"
 ORG_ID = 2_000_001

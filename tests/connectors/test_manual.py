@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.errors import MalformedResponseError, RejectedError, StopError
-from connectors.manual import UNVERIFIABLE_SOURCE_TYPE, InventoryError, ManualInventory
-from connectors.protocols import AccessSource, Revoker
-from connectors.records import (
+from accessward.connectors.errors import MalformedResponseError, RejectedError, StopError
+from accessward.connectors.manual import UNVERIFIABLE_SOURCE_TYPE, InventoryError, ManualInventory
+from accessward.connectors.protocols import AccessSource, Revoker
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
-from connectors.meta import (
+from accessward.connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
+from accessward.connectors.meta import (
     INSTAGRAM_TASK_LEVELS,
     MetaBusinessConnector,
     mfa_from_two_fac,
@@ -25,7 +25,7 @@ from connectors.meta import (
     partner_grant,
     role_and_level,
 )
-from connectors.records import (
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,
@@ -35,9 +35,9 @@ from connectors.records import (
     ResourceRecord,
     RevokeOutcome,
 )
-from sandbox.meta import DEMO_TOKEN, LAST_ADMIN_MESSAGE, MetaState, RepeatDelete, create_app, demo_state
-from sandbox.meta_state import FaultKind, Page
-from sandbox.server import RunningServer, start_app
+from accessward.sandbox.meta import DEMO_TOKEN, LAST_ADMIN_MESSAGE, MetaState, RepeatDelete, create_app, demo_state
+from accessward.sandbox.meta_state import FaultKind, Page
+from accessward.sandbox.server import RunningServer, start_app
 
 TOKEN = "EAAtest-S3cr3t-token-value"
 BUSINESS = "100000000000001"

@@ -15,14 +15,14 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
-from connectors.pinterest import (
+from accessward.connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
+from accessward.connectors.pinterest import (
     BUSINESS_KIND,
     PinterestBusinessConnector,
     grant_role_and_level,
     rate_limit_wait,
 )
-from connectors.records import (
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,
@@ -32,7 +32,7 @@ from connectors.records import (
     ResourceRecord,
     RevokeOutcome,
 )
-from sandbox.pinterest import (
+from accessward.sandbox.pinterest import (
     DEMO_BUSINESS_ID,
     DEMO_TOKEN,
     LAST_ADMIN_MESSAGE,
@@ -45,7 +45,7 @@ from sandbox.pinterest import (
     create_app,
     demo_state,
 )
-from sandbox.server import RunningServer, start_app
+from accessward.sandbox.server import RunningServer, start_app
 
 TOKEN = "pina_S3cr3t-test-token-value"
 BUSINESS = "549755800001"

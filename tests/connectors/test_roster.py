@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from connectors.errors import AuthError, MalformedResponseError, StopError
-from connectors.records import PersonKind, PersonStatus
-from connectors.roster import CsvRoster, JsonRoster
-from sandbox.server import start_app
+from accessward.connectors.errors import AuthError, MalformedResponseError, StopError
+from accessward.connectors.records import PersonKind, PersonStatus
+from accessward.connectors.roster import CsvRoster, JsonRoster
+from accessward.sandbox.server import start_app
 
 
 def test_csv_roster(tmp_path):
@@ -73,8 +73,8 @@ def test_json_roster_and_its_failures():
 
 
 def test_scim_roster_against_a_real_scim_server():
-    from connectors.roster import ScimRoster
-    from sandbox.scim import start_scim_server
+    from accessward.connectors.roster import ScimRoster
+    from accessward.sandbox.scim import start_scim_server
 
     with start_scim_server(tokens=["agency-token"]) as server:
         server.add_user("taylor@brightside.example", email="taylor@brightside.example", display_name="Taylor")

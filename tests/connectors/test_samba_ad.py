@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server
 
-from connectors.errors import ResyncRequired
-from connectors.ldap import LdapSource, LdapSourceConfig, escape_filter_chars
-from connectors.records import PersonRecord, PersonStatus
-from sandbox.samba_ad import SambaADServer
+from accessward.connectors.errors import ResyncRequired
+from accessward.connectors.ldap import LdapSource, LdapSourceConfig, escape_filter_chars
+from accessward.connectors.records import PersonRecord, PersonStatus
+from accessward.sandbox.samba_ad import SambaADServer
 
 pytestmark = pytest.mark.samba
 
@@ -132,7 +132,7 @@ def test_more_than_a_thousand_users_are_read_in_pages(domain: Domain, caplog: py
     # A real AD returns at most MaxPageSize (1000) entries per page. Samba 4.17 did not enforce it
     # here (an unpaged search returned all 1,100 with success), so ask for pages of AD's maximum
     # and check that the listing takes more than one.
-    caplog.set_level(logging.INFO, logger="connectors.ldap")
+    caplog.set_level(logging.INFO, logger="accessward.connectors.ldap")
     people = list(source_for(domain, base_dn=domain.bulk_dn, page_size=1000).list_people())
     assert len(people) == BULK and len({p.source_key for p in people}) == BULK
     assert f"listed {BULK} people in 2 pages" in caplog.text

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
-from connectors.records import (
+from accessward.connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,
@@ -26,7 +26,7 @@ from connectors.records import (
     ResourceRecord,
     RevokeOutcome,
 )
-from connectors.scim import (
+from accessward.connectors.scim import (
     DEACTIVATE_BODY,
     NO_ROLE,
     WORKSPACE_KIND,
@@ -36,7 +36,7 @@ from connectors.scim import (
     primary_email,
     role_values,
 )
-from sandbox.scim import ERROR_SCHEMA, OWNER_REFUSAL, ScimFaultKind, ScimServer, demo_users
+from accessward.sandbox.scim import ERROR_SCHEMA, OWNER_REFUSAL, ScimFaultKind, ScimServer, demo_users
 
 TOKEN = "scim-S3cr3t-token-value"
 WORKSPACE = "northwind-suite"

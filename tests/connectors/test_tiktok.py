@@ -16,8 +16,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
-from connectors.records import (
+from accessward.connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
+from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
     AccountRecord,
@@ -27,14 +27,14 @@ from connectors.records import (
     ResourceRecord,
     RevokeOutcome,
 )
-from connectors.tiktok import (
+from accessward.connectors.tiktok import (
     TikTokBusinessCenterConnector,
     TikTokRejectedError,
     classify_tiktok,
     member_role_and_level,
 )
-from sandbox.server import RunningServer, start_app
-from sandbox.tiktok import (
+from accessward.sandbox.server import RunningServer, start_app
+from accessward.sandbox.tiktok import (
     API_PREFIX,
     DEMO_BC_ID,
     DEMO_TOKEN,

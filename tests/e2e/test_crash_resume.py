@@ -20,12 +20,12 @@ from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accessward.demo import STAFF
-from sandbox.meta import create_app
-from sandbox.meta_state import MetaState
-from sandbox.server import start_app
-from sandbox.slapd import SeedPerson, people_ldif
-from sync.db import open_store
-from sync.models import Action, Plan
+from accessward.sandbox.meta import create_app
+from accessward.sandbox.meta_state import MetaState
+from accessward.sandbox.server import start_app
+from accessward.sandbox.slapd import SeedPerson, people_ldif
+from accessward.sync.db import open_store
+from accessward.sync.models import Action, Plan
 
 TOKEN = "crash-token"
 LEAVERS = [SeedPerson(f"leaver{i}", "Lee", f"Ver{i}", mail=f"leaver{i}@example.com", status="terminated")

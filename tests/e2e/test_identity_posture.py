@@ -10,13 +10,13 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from accessward.cli import app
-from sandbox import graph, keycloak
-from sandbox.meta import create_app as meta_app
-from sandbox.meta_state import MetaState
-from sandbox.server import start_app
-from sandbox.tls import TestCA, start_tls_app
-from sync.db import open_store
-from sync.models import Finding, Link
+from accessward.sandbox import graph, keycloak
+from accessward.sandbox.meta import create_app as meta_app
+from accessward.sandbox.meta_state import MetaState
+from accessward.sandbox.server import start_app
+from accessward.sandbox.tls import TestCA, start_tls_app
+from accessward.sync.db import open_store
+from accessward.sync.models import Finding, Link
 
 TOKEN = "posture-meta-token"
 

@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 from accessward import exitcodes
 from accessward.cli import app
 from accessward.demo import STAFF
-from sandbox.meta import create_app
-from sandbox.meta_state import MetaState
-from sandbox.server import RunningServer, start_app
-from sandbox.slapd import SlapdServer, people_ldif
-from sync.db import open_store
-from sync.models import Action, AuditEvent, Finding
+from accessward.sandbox.meta import create_app
+from accessward.sandbox.meta_state import MetaState
+from accessward.sandbox.server import RunningServer, start_app
+from accessward.sandbox.slapd import SlapdServer, people_ldif
+from accessward.sync.db import open_store
+from accessward.sync.models import Action, AuditEvent, Finding
 
 TOKEN = "e2e-meta-token"
 EVERYTHING = ["MANAGE", "CREATE_CONTENT", "MODERATE", "MESSAGING", "ADVERTISE", "ANALYZE"]

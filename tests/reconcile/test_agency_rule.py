@@ -7,13 +7,13 @@ from datetime import date, timedelta
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from connectors.records import AccountKind, Level, PersonKind, PersonRecord
-from reconcile.plan import build_plan
-from reconcile.policy import Engagement, PolicySettings, RuleSettings
-from reconcile.run import reconcile
-from sync.clock import utcnow
-from sync.models import Action, Finding
-from sync.runner import sync_access, sync_identity
+from accessward.connectors.records import AccountKind, Level, PersonKind, PersonRecord
+from accessward.reconcile.plan import build_plan
+from accessward.reconcile.policy import Engagement, PolicySettings, RuleSettings
+from accessward.reconcile.run import reconcile
+from accessward.sync.clock import utcnow
+from accessward.sync.models import Action, Finding
+from accessward.sync.runner import sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
 
 TODAY = date.today()

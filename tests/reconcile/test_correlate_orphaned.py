@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
-from connectors.records import Level, PersonRecord, PersonStatus
-from reconcile.policy import PolicySettings
-from reconcile.run import reconcile
-from sync.models import Finding, Link
-from sync.runner import sync_access, sync_identity
+from accessward.connectors.records import Level, PersonRecord, PersonStatus
+from accessward.reconcile.policy import PolicySettings
+from accessward.reconcile.run import reconcile
+from accessward.sync.models import Finding, Link
+from accessward.sync.runner import sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, person
 
 
@@ -71,10 +71,10 @@ def test_an_active_matched_person_is_never_a_finding(engine):
 
 
 def test_unidentifiable_account_is_held_until_linked_by_hand(engine):
-    from reconcile import links
-    from reconcile.plan import build_plan
-    from reconcile.policy import RuleSettings
-    from sync.clock import utcnow
+    from accessward.reconcile import links
+    from accessward.reconcile.plan import build_plan
+    from accessward.reconcile.policy import RuleSettings
+    from accessward.sync.clock import utcnow
     from tests.fakes import RecordingRevoker
 
     sync_identity(engine, FakeIdentity(people=[person("ann"), person("dana", status=PersonStatus.terminated)]))

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from reconcile import exceptions
-from reconcile.plan import build_plan
-from reconcile.run import reconcile
-from sync.clock import utcnow
-from sync.models import AuditEvent, Finding
+from accessward.reconcile import exceptions
+from accessward.reconcile.plan import build_plan
+from accessward.reconcile.run import reconcile
+from accessward.sync.clock import utcnow
+from accessward.sync.models import AuditEvent, Finding
 from tests.reconcile.test_plan_apply import REVOKE, estate
 
 

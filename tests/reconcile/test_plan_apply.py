@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from connectors.errors import AuthError, RejectedError, TransientError
-from connectors.records import GrantRef, Level, PersonStatus
-from reconcile import executor
-from reconcile.plan import build_plan
-from reconcile.policy import PolicySettings, RuleSettings
-from reconcile.run import reconcile
-from sync.clock import utcnow
-from sync.models import Action, AuditEvent, Plan
-from sync.runner import sync_access, sync_identity
+from accessward.connectors.errors import AuthError, RejectedError, TransientError
+from accessward.connectors.records import GrantRef, Level, PersonStatus
+from accessward.reconcile import executor
+from accessward.reconcile.plan import build_plan
+from accessward.reconcile.policy import PolicySettings, RuleSettings
+from accessward.reconcile.run import reconcile
+from accessward.sync.clock import utcnow
+from accessward.sync.models import Action, AuditEvent, Plan
+from accessward.sync.runner import sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
 
 REVOKE = PolicySettings(rules={"orphaned": RuleSettings(action="revoke")})

@@ -7,13 +7,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
-from connectors.records import Level, PersonKind
-from reconcile.policy import Ceiling, PolicySettings, RuleSettings
-from reconcile.rules_posture import ceiling_for
-from reconcile.run import reconcile
-from sync.clock import utcnow
-from sync.models import Finding
-from sync.runner import sync_access, sync_identity
+from accessward.connectors.records import Level, PersonKind
+from accessward.reconcile.policy import Ceiling, PolicySettings, RuleSettings
+from accessward.reconcile.rules_posture import ceiling_for
+from accessward.reconcile.run import reconcile
+from accessward.sync.clock import utcnow
+from accessward.sync.models import Finding
+from accessward.sync.runner import sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, person
 
 

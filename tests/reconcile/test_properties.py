@@ -9,14 +9,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.records import AccountKind, Level, PersonRecord, PersonStatus
-from reconcile import executor
-from reconcile.plan import build_plan
-from reconcile.policy import PolicySettings, RuleSettings
-from reconcile.run import reconcile
-from sync.clock import utcnow
-from sync.db import open_store
-from sync.runner import sync_access, sync_identity
+from accessward.connectors.records import AccountKind, Level, PersonRecord, PersonStatus
+from accessward.reconcile import executor
+from accessward.reconcile.plan import build_plan
+from accessward.reconcile.policy import PolicySettings, RuleSettings
+from accessward.reconcile.run import reconcile
+from accessward.sync.clock import utcnow
+from accessward.sync.db import open_store
+from accessward.sync.runner import sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker
 
 POLICY = PolicySettings(max_revocations=10_000, max_revocation_share=1.0,

@@ -6,15 +6,15 @@ import csv
 import io
 from datetime import timedelta
 
-from connectors.records import Level, PersonStatus
-from reconcile.policy import PolicySettings
-from reconcile.run import reconcile
-from reports.access import ACCESS_COLUMNS, access_rows
-from reports.export import write_rows
-from reports.findings import FINDING_COLUMNS, finding_rows
-from reports.safe import safe_cell
-from sync.clock import utcnow
-from sync.runner import SyncGuard, sync_access, sync_identity
+from accessward.connectors.records import Level, PersonStatus
+from accessward.reconcile.policy import PolicySettings
+from accessward.reconcile.run import reconcile
+from accessward.reports.access import ACCESS_COLUMNS, access_rows
+from accessward.reports.export import write_rows
+from accessward.reports.findings import FINDING_COLUMNS, finding_rows
+from accessward.reports.safe import safe_cell
+from accessward.sync.clock import utcnow
+from accessward.sync.runner import SyncGuard, sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, person
 
 
@@ -65,7 +65,7 @@ def test_findings_report(engine):
 
 
 def test_unmatched_accounts_come_with_their_closest_candidates(engine):
-    from reports.unmatched import unmatched_rows
+    from accessward.reports.unmatched import unmatched_rows
 
     sync_identity(engine, FakeIdentity(people=[person("alex.morgan", "alex.morgan@example.com"),
                                                person("zed", "zed@example.com")]))

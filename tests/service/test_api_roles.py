@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from accessward import tokens
-from sync.models import AuditEvent
-from sync.service_models import ApiToken, Offboarding
+from accessward.sync.models import AuditEvent
+from accessward.sync.service_models import ApiToken, Offboarding
 from tests.service.world import signed
 
 ROUTES = {  # (method, path, body) -> roles that may call it (admin always may)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from accessward import exitcodes, tokens
 from accessward.cli import app
-from sync.service_models import ApiToken
+from accessward.sync.service_models import ApiToken
 from tests.service.test_offboarding_api import dana_holds
 
 

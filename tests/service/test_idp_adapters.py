@@ -6,16 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.entra import EntraSource
-from connectors.idp import EntraIdp, KeycloakIdp
-from connectors.keycloak import KeycloakSource
-from connectors.records import RevokeOutcome
-from reconcile.idp_calls import Retry, call_idp
-from sandbox import keycloak
-from sandbox.graph import DEMO_CLIENT_ID, DEMO_SECRET, DEMO_TENANT, create_app, demo_state
-from sandbox.graph_state import GraphState
-from sandbox.server import start_app
-from sandbox.tls import TestCA, start_tls_app
+from accessward.connectors.entra import EntraSource
+from accessward.connectors.idp import EntraIdp, KeycloakIdp
+from accessward.connectors.keycloak import KeycloakSource
+from accessward.connectors.records import RevokeOutcome
+from accessward.reconcile.idp_calls import Retry, call_idp
+from accessward.sandbox import keycloak
+from accessward.sandbox.graph import DEMO_CLIENT_ID, DEMO_SECRET, DEMO_TENANT, create_app, demo_state
+from accessward.sandbox.graph_state import GraphState
+from accessward.sandbox.server import start_app
+from accessward.sandbox.tls import TestCA, start_tls_app
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
-from sync.models import Finding
+from accessward.sync.models import Finding
 
 
 def kc_credentials(world, user: str) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -11,13 +11,13 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from accessward import jobs
-from reconcile import offboarding
-from sandbox import pinterest as pinterest_sim
-from sandbox import tiktok as tiktok_sim
-from sync import audit
-from sync.clock import utcnow
-from sync.models import Action, AuditEvent
-from sync.service_models import Offboarding
+from accessward.reconcile import offboarding
+from accessward.sandbox import pinterest as pinterest_sim
+from accessward.sandbox import tiktok as tiktok_sim
+from accessward.sync import audit
+from accessward.sync.clock import utcnow
+from accessward.sync.models import Action, AuditEvent
+from accessward.sync.service_models import Offboarding
 from tests.service.world import DANA, SECRET, signed
 
 MAIN, CAREERS, INSTAGRAM = "200000000000001", "200000000000002", "500000000000001"
@@ -248,7 +248,7 @@ def test_a_system_whose_newest_sync_failed_is_done_but_the_receipt_warns(world, 
 
 def test_a_run_that_dies_after_writing_the_outbox_is_finished_by_the_next_without_duplicates(world, rt, client,
                                                                                               monkeypatch):
-    from reconcile import executor
+    from accessward.reconcile import executor
 
     real = executor.execute
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from reconcile import offboarding, receipt
-from sync.service_models import Offboarding
+from accessward.reconcile import offboarding, receipt
+from accessward.sync.service_models import Offboarding
 from tests.service.test_offboarding_api import dana_holds
 
 SCIM = "application/scim+json"

@@ -24,10 +24,10 @@ from accessward import jobs
 from accessward.runtime import Runtime
 from accessward.serve import EPOCH, JobSpec, Service, latest_fire_time
 from accessward.settings import Settings
-from sync.clock import to_naive_utc
-from sync.db import open_store
-from sync.models import AuditEvent
-from sync.service_models import JobRun
+from accessward.sync.clock import to_naive_utc
+from accessward.sync.db import open_store
+from accessward.sync.models import AuditEvent
+from accessward.sync.service_models import JobRun
 
 SKIPS = ("skipped_running_elsewhere", "skipped_already_ran")
 

@@ -25,10 +25,10 @@ from accessward.api.app import create_app
 from accessward.api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from accessward.jobs import sync_sources
 from accessward.runtime import Runtime
+from accessward.sandbox import keycloak, meta, pinterest, scim, tiktok
+from accessward.sandbox.server import start_app
 from accessward.settings import load_settings
-from sandbox import keycloak, meta, pinterest, scim, tiktok
-from sandbox.server import start_app
-from sync.db import open_store
+from accessward.sync.db import open_store
 
 SECRET = "hr-webhook-shared-secret-for-tests"
 DANA = {"meta": "300000000000002", "tiktok": "7300000000000000002", "pinterest": "1409000000000002"}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from sync import audit
+from accessward.sync import audit
 
 
 def test_chain_verifies_and_detects_edit_and_delete(engine):

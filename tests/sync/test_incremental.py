@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from connectors.entra import EntraSource
-from sandbox.graph import create_app
-from sandbox.graph_state import FaultKind, GraphState
-from sandbox.tls import TestCA, start_tls_app
-from sync.models import Person, SyncRun
-from sync.runner import confirm_run, sync_identity
+from accessward.connectors.entra import EntraSource
+from accessward.sandbox.graph import create_app
+from accessward.sandbox.graph_state import FaultKind, GraphState
+from accessward.sandbox.tls import TestCA, start_tls_app
+from accessward.sync.models import Person, SyncRun
+from accessward.sync.runner import confirm_run, sync_identity
 
 TENANT, CLIENT, SECRET = "11111111-2222-3333-4444-555555555555", "app", "app-secret"
 

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import sync.models  # noqa: F401
-from sync.db import upgrade
+import accessward.sync.models  # noqa: F401
+from accessward.sync.db import upgrade
 
 
 def test_migrations_match_the_models(engine):

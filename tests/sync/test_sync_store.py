@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from connectors.errors import AuthError
-from connectors.records import Level, PersonStatus
-from sync.models import Grant, Person, SyncRun
-from sync.runner import SyncGuard, confirm_run, sync_access, sync_identity
+from accessward.connectors.errors import AuthError
+from accessward.connectors.records import Level, PersonStatus
+from accessward.sync.models import Grant, Person, SyncRun
+from accessward.sync.runner import SyncGuard, confirm_run, sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, person
 
 
@@ -118,8 +118,8 @@ def test_a_bug_in_a_connector_fails_the_run_not_the_process(engine):
 
 def test_two_runs_of_one_source_at_once_do_not_make_each_other_s_people_missing(engine):
     """Review finding: 'missing' is 'not seen since this run started', not 'not written by this run'."""
-    from sync.runner import _start
-    from sync.writer import close_unseen_grants, mark_missing_people
+    from accessward.sync.runner import _start
+    from accessward.sync.writer import close_unseen_grants, mark_missing_people
 
     src = FakeIdentity(people=[person(f"p{i}") for i in range(10)])
     assert sync_identity(engine, src).ok

@@ -1,0 +1,723 @@
+"""Microsoft Entra ID (Azure AD) over Microsoft Graph v1.0: people, changes, and IdP actions.
+
+:class:`EntraSource` is an :class:`~connectors.protocols.IdentitySource` and the IdP for
+Entra-managed sign-ins. App-only: an msal ``ConfidentialClientApplication`` (client secret) gets
+tokens for ``https://graph.microsoft.com/.default``; Graph goes through
+:class:`connectors.http.HttpClient` (timeouts, retries honouring ``Retry-After``, no redirects,
+JSON checks) with an ``auth`` callable asking msal for the token on every attempt, so a renewed
+token is used as soon as msal has one.
+
+Tokens. One msal app per connector, created on first use (its constructor already calls the
+authority's OpenID discovery). msal answers from its in-memory cache and fetches a new token when
+less than five minutes are left. If Graph still answers 401 (``InvalidAuthenticationToken``: the
+token expired early, was revoked, clocks disagree) the connector drops msal's cached tokens and
+repeats that request once with a fresh token; a second 401 is an :class:`AuthError`. A token
+request msal cannot satisfy maps as: ``invalid_client``/``unauthorized_client`` (wrong, revoked
+or expired secret; unknown app) -> ``AuthError``; ``invalid_scope``, unknown tenant or a failed
+discovery answering 4xx, or a certificate that does not verify -> ``StopError``; 5xx,
+``temporarily_unavailable`` and network failures -> ``TransientError`` (msal itself replays a
+429/5xx token answer for its ``Retry-After``, default 5 s; a failure to get a token is not
+retried by the HTTP client). The secret and tokens never reach an exception, a log line or
+``repr``.
+
+``verify`` (a CA file path, or True for the system store) is given to both httpx and msal. msal's
+default requests session would let ``REQUESTS_CA_BUNDLE`` override a session-level ``verify``
+(a requests quirk), so the connector hands msal a session that sets ``verify`` on every request.
+
+Listing (:meth:`EntraSource.list_people`): ``GET /users?$select=...&$top=999`` and every
+``@odata.nextLink`` verbatim (same host only; a repeated link is a loop). Each page must be a
+JSON object with a ``value`` list of objects each with an ``id``; anything else (an HTML sign-in
+page, a redirect, a body without ``value``) is :class:`MalformedResponseError` and fails the
+listing (DESIGN.md, invariant 1). Mapping to :class:`~connectors.records.PersonRecord`:
+
+- ``source_key`` = the object ``id`` (immutable); ``upn`` = ``userPrincipalName``;
+  ``employee_id``, ``department``, ``display_name`` as named; ``username`` stays None (Entra has
+  no login name apart from the UPN);
+- ``emails``: ``mail``, then ``otherMails``, then ``proxyAddresses`` (``SMTP:`` primary first,
+  other ``smtp:``; ``X500:``/``SIP:`` are not mail), de-duplicated case-insensitively;
+- status, most severe wins: ``employeeLeaveDateTime`` in the past -> terminated; else
+  ``accountEnabled`` false -> suspended; else active. ``leave_date`` is set whenever
+  ``employeeLeaveDateTime`` is (past or future). Reading that property app-only needs
+  ``User-LifeCycleInfo.Read.All`` besides ``User.Read.All``;
+- kind: ``userType`` Guest -> agency (B2B guests are outside staff); otherwise ``employeeType``
+  through ``employee_types`` (case-insensitive; default: Contractor/Consultant/Vendor ->
+  contractor, Agency -> agency), else employee.
+
+Incremental (:meth:`EntraSource.list_changes`), Graph delta query on users:
+
+- ``run = source.list_changes(None)`` starts a *full* round (``run.full`` is True): every user,
+  exactly like a listing, ending in a delta link. ``run = source.list_changes(link)`` yields only
+  what changed since the round that produced ``link``.
+- Iterate ``run``: items are :class:`PersonRecord` (new or changed: the whole person, as for a
+  listing; a property Graph omits because it never had a value counts as empty) or
+  :class:`RemovedPerson` (deleted: ``permanent`` False for soft-deleted, which Entra can restore
+  for 30 days, True for hard-deleted). Only after the iterator is exhausted is
+  ``run.delta_link`` available: store it as the cursor of the *next* run, and only if the whole
+  run was written (a failed or partial run keeps the old link, and repeats its changes).
+- An expired or reset delta link (Graph's ``syncStateNotFound``, HTTP 400 or 410, or any 410)
+  raises :class:`DeltaResyncRequired`: discard the stored link and start a full round with
+  ``list_changes(None)``. A link pointing at another host is refused (``StopError``): it would
+  receive the bearer token.
+
+Actions, each on a user object id (never a UPN: UPNs are mutable), each with a ``preview_*``
+returning the exact request:
+
+- :meth:`mfa_methods` -> ``list[AuthMethod]`` (``is_mfa`` False for password and email methods);
+- :meth:`revoke_sessions` (``POST /users/{id}/revokeSignInSessions``; Graph cannot tell whether
+  there was a session, so a repeat is ``done`` again);
+- :meth:`disable` (``PATCH {"accountEnabled": false}``, after reading the user: already disabled
+  -> ``already_gone`` and nothing is sent, since Graph answers 204 either way);
+- :meth:`remove_authenticator` / :meth:`remove_mfa_method` (``DELETE
+  /users/{id}/authentication/{kind}Methods/{methodId}``). A 404 there is ambiguous (unknown user,
+  or method already removed; Graph's code for the latter is unverified), so the user's methods
+  are read: the user is unknown -> ``NotFoundError``; the method is not listed ->
+  ``already_gone``; still listed -> ``RejectedError``.
+
+An unknown user id on any action raises :class:`NotFoundError` (Graph's
+``Request_ResourceNotFound``); the executor decides what "already gone" means for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import msal  # type: ignore[import-untyped]
+import requests
+from urllib3.util.retry import Retry
+
+from accessward.connectors.errors import (
+    AuthError,
+    ConnectorError,
+    MalformedResponseError,
+    NotFoundError,
+    RejectedError,
+    ResyncRequired,
+    StopError,
+    TransientError,
+)
+from accessward.connectors.http import HttpClient, JSONDict, follow_next_links, parse_retry_after
+from accessward.connectors.records import (
+    PersonChange,
+    PersonKind,
+    PersonRecord,
+    PersonStatus,
+    RemovedPerson,
+    RequestPreview,
+    RevokeOutcome,
+    RevokeResult,
+)
+
+__all__ = [
+    "DEFAULT_EMPLOYEE_TYPES",
+    "GRAPH_SCOPE",
+    "USER_SELECT",
+    "AuthMethod",
+    "DeltaResyncRequired",
+    "DeltaRun",
+    "EntraSource",
+    "RemovedPerson",
+    "classify_graph_error",
+    "person_from_user",
+]
+
+log = logging.getLogger("accessward.entra")
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+USER_SELECT = ",".join((
+    "id", "userPrincipalName", "mail", "otherMails", "proxyAddresses", "employeeId", "accountEnabled",
+    "employeeLeaveDateTime", "userType", "department", "displayName", "employeeType",
+))
+MAX_PAGE_SIZE = 999
+
+DEFAULT_EMPLOYEE_TYPES: Mapping[str, PersonKind] = {
+    "contractor": PersonKind.contractor,
+    "consultant": PersonKind.contractor,
+    "vendor": PersonKind.contractor,
+    "agency": PersonKind.agency,
+}
+
+#: ``@odata.type`` suffix -> the URL segment under ``/users/{id}/authentication/``.
+METHOD_SEGMENTS: Mapping[str, str] = {
+    "microsoftAuthenticatorAuthenticationMethod": "microsoftAuthenticatorMethods",
+    "fido2AuthenticationMethod": "fido2Methods",
+    "phoneAuthenticationMethod": "phoneMethods",
+    "softwareOathAuthenticationMethod": "softwareOathMethods",
+    "emailAuthenticationMethod": "emailMethods",
+    "windowsHelloForBusinessAuthenticationMethod": "windowsHelloForBusinessMethods",
+    "temporaryAccessPassAuthenticationMethod": "temporaryAccessPassMethods",
+    "passwordAuthenticationMethod": "passwordMethods",
+    "platformCredentialAuthenticationMethod": "platformCredentialMethods",
+}
+#: Methods that are not a second factor: the password itself, and email (self-service reset only).
+_NOT_MFA = frozenset({"passwordAuthenticationMethod", "emailAuthenticationMethod"})
+
+_AUTH_TOKEN_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant", "access_denied"})
+_TRANSIENT_TOKEN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+
+
+@dataclass(frozen=True, slots=True)
+class AuthMethod:
+    """One authentication method of a user, as ``/authentication/methods`` lists it."""
+
+    id: str
+    type: str  # the @odata.type without "#microsoft.graph.", e.g. "fido2AuthenticationMethod"
+    display_name: str = ""  # device name for Authenticator / FIDO2 / Windows Hello, number for phone
+    created: datetime | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_mfa(self) -> bool:
+        return self.type not in _NOT_MFA
+
+    @property
+    def segment(self) -> str | None:
+        """The URL segment to address this method (None for a type this connector does not know)."""
+        return METHOD_SEGMENTS.get(self.type)
+
+
+class DeltaResyncRequired(ResyncRequired):
+    """The delta link is no longer valid (``syncStateNotFound``, 410): start a full round."""
+
+    @property
+    def kind(self) -> str:
+        return "resync"
+
+
+# -- classification ------------------------------------------------------------------------------
+
+
+def _graph_error(response: httpx.Response) -> tuple[str | None, str]:
+    """(code, message) of a Graph error body, or (None, start of the body)."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None, response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return error["code"], str(error.get("message", ""))
+    return None, response.text[:200]
+
+
+def classify_graph_error(response: httpx.Response) -> ConnectorError | None:
+    """Graph's status codes mean what HTTP says; the body's ``error.code`` is kept as ``code``."""
+    status = response.status_code
+    if status < 400:
+        return None
+    code, message = _graph_error(response)
+    label = f"HTTP {status}" + (f" {code}" if code else "")
+    kw: dict[str, Any] = {"detail": message, "status": status, "code": code}
+    if code == "syncStateNotFound" or status == 410:
+        return DeltaResyncRequired(f"Graph delta state is gone ({label}): a full sync is needed", **kw)
+    if status == 429 or status >= 500:
+        return TransientError(f"Graph throttled or unavailable ({label})",
+                              retry_after=parse_retry_after(response.headers.get("Retry-After")), **kw)
+    if status == 401:
+        return AuthError(f"Graph refused the token ({label}): {message}", **kw)
+    if status == 403:
+        return AuthError(f"Graph permission missing for this app ({label}): {message}", **kw)
+    if status == 404:
+        return NotFoundError(f"Graph object not found ({label}): {message}", **kw)
+    return RejectedError(f"Graph refused the request ({label}): {message}", **kw)
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+class _VerifyingSession(requests.Session):
+    """A requests session that passes ``verify``/``timeout`` on every request.
+
+    requests merges ``REQUESTS_CA_BUNDLE`` over a *session's* ``verify`` but not over a
+    per-request one; msal only sets the session's.
+    """
+
+    def __init__(self, verify: bool | str, timeout: float) -> None:
+        super().__init__()
+        self.verify = verify
+        self._timeout = timeout
+        # One connection-level retry, as msal's own session has; but urllib3 must not sleep on a
+        # 429/503 Retry-After by itself (for real, up to hours): msal throttles those answers.
+        retry = Retry(total=1, respect_retry_after_header=False, raise_on_status=False, status_forcelist=(),
+                      allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"})
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
+
+    def close(self) -> None:
+        # urllib3 2.x's PoolManager.clear() only forgets its pools (they close when collected).
+        for adapter in self.adapters.values():
+            if isinstance(adapter, requests.adapters.HTTPAdapter):
+                for key in list(adapter.poolmanager.pools.keys()):
+                    pool = adapter.poolmanager.pools.get(key)
+                    if pool is not None:
+                        pool.close()
+        super().close()
+
+
+def _tls_error(system: str, authority: str, exc: Exception) -> StopError:
+    return StopError(f"TLS verification of {authority} failed; check the CA (verify=) setting", system=system,
+                     detail=str(exc)[:300])
+
+
+class _MsalTokens:
+    """msal's app for one client, created on first use; thread-safe."""
+
+    def __init__(self, system: str, authority: str, client_id: str, secret: str, *, verify: bool | str,
+                 timeout: float) -> None:
+        self._system = system
+        self._authority = authority
+        self._client_id = client_id
+        self._secret = secret
+        self._verify = verify
+        self._timeout = timeout
+        self._app: Any = None
+        self._session: _VerifyingSession | None = None
+        self._lock = threading.Lock()
+
+    def _application(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                if self._session is None:
+                    self._session = _VerifyingSession(self._verify, self._timeout)
+                try:
+                    self._app = msal.ConfidentialClientApplication(
+                        self._client_id, client_credential=self._secret, authority=self._authority,
+                        instance_discovery=False, http_client=self._session,
+                    )
+                except ValueError as exc:  # msal: discovery answered 4xx (unknown tenant) or bad authority
+                    raise StopError(f"Entra authority {self._authority} refused discovery; check the tenant id "
+                                    "and authority host", system=self._system, detail=str(exc)[:300]) from exc
+                except requests.exceptions.SSLError as exc:
+                    raise _tls_error(self._system, self._authority, exc) from exc
+                except requests.RequestException as exc:
+                    raise TransientError(f"Entra discovery failed: {type(exc).__name__}", system=self._system,
+                                         detail=str(exc)[:300]) from exc
+                except (msal.exceptions.MsalServiceError, RuntimeError) as exc:  # discovery answered 5xx
+                    raise TransientError(f"Entra discovery failed: {exc}", system=self._system,
+                                         detail=str(exc)[:300]) from exc
+            return self._app
+
+    def token(self) -> str:
+        app = self._application()
+        try:
+            result = app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+        except requests.exceptions.SSLError as exc:
+            raise _tls_error(self._system, self._authority, exc) from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"Entra token request failed: {type(exc).__name__}", system=self._system,
+                                 detail=str(exc)[:300]) from exc
+        except ValueError as exc:  # a token answer that is not JSON
+            raise MalformedResponseError("Entra token endpoint answered something that is not JSON",
+                                         system=self._system, detail=str(exc)[:200]) from exc
+        except (msal.exceptions.MsalServiceError, RuntimeError) as exc:  # a 5xx token answer
+            raise TransientError(f"Entra token request failed: {exc}", system=self._system) from exc
+        if not isinstance(result, dict):
+            raise MalformedResponseError("msal returned no token result", system=self._system)
+        token = result.get("access_token")
+        if isinstance(token, str) and token:
+            return token
+        error = str(result.get("error") or "no access_token")
+        description = str(result.get("error_description") or "").split("\r\n")[0][:300]
+        codes = result.get("error_codes")
+        code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else error
+        kw: dict[str, Any] = {"system": self._system, "detail": description, "code": code}
+        if error in _AUTH_TOKEN_ERRORS:
+            raise AuthError(f"Entra refused the app's credentials ({error}): the client secret is wrong, "
+                            "revoked or expired, or the app is not in this tenant; the source is stopped",
+                            **kw)
+        if error in _TRANSIENT_TOKEN_ERRORS:
+            raise TransientError(f"Entra token endpoint unavailable ({error})", **kw)
+        raise StopError(f"Entra token request refused ({error}); check tenant, authority and scope", **kw)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            self._app = None
+
+    def invalidate(self) -> None:
+        """Forget cached tokens, so the next ``token()`` asks the token endpoint."""
+        with self._lock:
+            app = self._app
+        if app is not None:
+            app.remove_tokens_for_client()
+
+
+class _GraphClient(HttpClient):
+    """HttpClient that answers a Graph 401 by renewing the token and repeating the request once."""
+
+    def __init__(self, *args: Any, on_token_refused: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_token_refused = on_token_refused
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().request(method, path, **kwargs)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            log.info("Graph refused the token; renewing it and repeating the request once",
+                     extra={"system": self.system, "code": exc.code})
+            self._on_token_refused()
+        try:
+            return super().request(method, path, **kwargs)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            raise AuthError(f"Graph refused a freshly acquired token too ({exc.code or 'HTTP 401'}); "
+                            "the source is stopped", system=self.system, detail=exc.detail, status=401,
+                            code=exc.code) from exc
+
+
+# -- mapping -------------------------------------------------------------------------------------
+
+
+def _text(item: JSONDict, key: str, system: str) -> str | None:
+    value = item.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MalformedResponseError(f"user {item.get('id')!r}: {key!r} is not a string", system=system)
+    return value
+
+
+def _strings(item: JSONDict, key: str, system: str) -> list[str]:
+    value = item.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedResponseError(f"user {item.get('id')!r}: {key!r} is not a list of strings", system=system)
+    return value
+
+
+def _when(value: str, what: str, system: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MalformedResponseError(f"{what}: {value!r} is not an ISO 8601 time", system=system) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _emails(item: JSONDict, system: str) -> tuple[str, ...]:
+    found: list[str] = []
+    mail = _text(item, "mail", system)
+    if mail:
+        found.append(mail)
+    found += _strings(item, "otherMails", system)
+    proxies = _strings(item, "proxyAddresses", system)
+    found += [p[5:] for p in proxies if p.startswith("SMTP:")]
+    found += [p[5:] for p in proxies if p[:5].lower() == "smtp:" and not p.startswith("SMTP:")]
+    seen: set[str] = set()
+    unique: list[str] = []
+    for address in (a.strip() for a in found):
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
+    return tuple(unique)
+
+
+def person_from_user(
+    item: JSONDict, *, system: str, now: datetime,
+    employee_types: Mapping[str, PersonKind] = DEFAULT_EMPLOYEE_TYPES,
+) -> PersonRecord:
+    """A Graph user object (selected with ``USER_SELECT``) as a PersonRecord (see the module docstring)."""
+    user_id = item.get("id")
+    if not isinstance(user_id, str) or not user_id:
+        # Skipping it would make this person look like a leaver: the page is malformed.
+        raise MalformedResponseError("a user without an 'id'", system=system,
+                                     detail=f"keys: {', '.join(sorted(map(str, item)))[:200]}")
+    enabled = item.get("accountEnabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise MalformedResponseError(f"user {user_id}: 'accountEnabled' is not a boolean", system=system)
+    leave_raw = _text(item, "employeeLeaveDateTime", system)
+    leave_date = _when(leave_raw, f"user {user_id} employeeLeaveDateTime", system) if leave_raw else None
+    if leave_date is not None and leave_date <= now:
+        status = PersonStatus.terminated
+    elif enabled is False:
+        status = PersonStatus.suspended
+    else:
+        status = PersonStatus.active
+    user_type = (_text(item, "userType", system) or "").lower()
+    employee_type = (_text(item, "employeeType", system) or "").strip().lower()
+    lowered = {k.lower(): v for k, v in employee_types.items()}
+    kind = PersonKind.agency if user_type == "guest" else lowered.get(employee_type, PersonKind.employee)
+    return PersonRecord(
+        source_key=user_id,
+        display_name=_text(item, "displayName", system) or "",
+        employee_id=_text(item, "employeeId", system),
+        upn=_text(item, "userPrincipalName", system),
+        emails=_emails(item, system),
+        kind=kind,
+        status=status,
+        leave_date=leave_date,
+        department=_text(item, "department", system),
+    )
+
+
+def _method_from_json(item: JSONDict, system: str) -> AuthMethod:
+    method_id, odata_type = item.get("id"), item.get("@odata.type")
+    if not isinstance(method_id, str) or not isinstance(odata_type, str):
+        raise MalformedResponseError("an authentication method without 'id' or '@odata.type'", system=system)
+    created_raw = item.get("createdDateTime")
+    created = _when(created_raw, f"method {method_id} createdDateTime", system) \
+        if isinstance(created_raw, str) and created_raw else None
+    name = item.get("displayName") or item.get("phoneNumber") or item.get("emailAddress") or ""
+    detail = {k: v for k, v in item.items() if k not in ("id", "@odata.type", "password")}
+    return AuthMethod(method_id, odata_type.removeprefix("#microsoft.graph."), str(name), created, detail)
+
+
+# -- delta ---------------------------------------------------------------------------------------
+
+
+class DeltaRun:
+    """One delta round: iterate it (once) for changes, then read ``delta_link``.
+
+    ``full`` is True for a round started without a link: it yields every user, so a person it
+    does not yield is gone, exactly as for a complete listing.
+    """
+
+    def __init__(self, source: EntraSource, start: str, params: Mapping[str, str] | None, full: bool) -> None:
+        self.full = full
+        self._source = source
+        self._start = start
+        self._params = params
+        self._delta_link: str | None = None
+        self._started = False
+
+    @property
+    def cursor(self) -> str:
+        return self.delta_link
+
+    @property
+    def delta_link(self) -> str:
+        """The link for the next round; only once every change of this round has been read."""
+        if self._delta_link is None:
+            raise RuntimeError("the delta round has not been read to its end: no delta link yet")
+        return self._delta_link
+
+    def __iter__(self) -> Iterator[PersonChange]:
+        if self._started:
+            raise RuntimeError("a DeltaRun can be iterated once")
+        self._started = True
+        return self._source._delta_items(self)
+
+    def _finish(self, link: str) -> None:
+        self._delta_link = link
+
+
+# -- the connector -------------------------------------------------------------------------------
+
+
+class EntraSource:
+    """IdentitySource and IdP actions for one Entra tenant (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        authority_host: str = "https://login.microsoftonline.com",
+        graph_url: str = "https://graph.microsoft.com/v1.0",
+        page_size: int = MAX_PAGE_SIZE,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        employee_types: Mapping[str, PersonKind] = DEFAULT_EMPLOYEE_TYPES,
+        clock: Callable[[], datetime] | None = None,
+        posture: bool = False,
+        **http: Any,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, not {page_size}")
+        if not tenant_id or tenant_id.lower() in ("common", "organizations", "consumers"):
+            raise ValueError("tenant_id must be the tenant's id (or domain), not common/organizations/consumers")
+        if not authority_host.startswith("https://"):
+            raise ValueError("authority_host must be an https:// URL (msal refuses anything else)")
+        self.name = name
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self._page_size = page_size
+        self._with_posture = posture
+        self._employee_types = employee_types
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._tokens = _MsalTokens(name, f"{authority_host.rstrip('/')}/{tenant_id}", client_id, client_secret,
+                                   verify=verify, timeout=timeout)
+        self._client = _GraphClient(name, graph_url, auth=self._auth_headers, classify=classify_graph_error,
+                                    verify=verify, timeout=timeout, on_token_refused=self._tokens.invalidate,
+                                    **http)
+
+    def __repr__(self) -> str:
+        return f"EntraSource(name={self.name!r}, tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
+
+    def close(self) -> None:
+        self._client.close()
+        self._tokens.close()
+
+    def __enter__(self) -> EntraSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._tokens.token()}"}
+
+    def _person(self, item: JSONDict, now: datetime) -> PersonRecord:
+        return person_from_user(item, system=self.name, now=now, employee_types=self._employee_types)
+
+    def _pages(self, path: str, params: Mapping[str, str] | None,
+               next_link: Callable[[JSONDict], str | None]) -> Iterator[JSONDict]:
+        yield from follow_next_links(self._client, path, params, items_key="value", next_link=next_link)
+
+    def _next_link(self, body: JSONDict) -> str | None:
+        link = body.get("@odata.nextLink")
+        if link is None:
+            return None
+        if not isinstance(link, str) or not link:
+            raise MalformedResponseError("'@odata.nextLink' is not a URL", system=self.name)
+        return link
+
+    # -- IdentitySource -------------------------------------------------------------------------
+
+    def list_people(self) -> Iterator[PersonRecord]:
+        """Every user of the tenant, streaming page by page (``/users`` with ``USER_SELECT``)."""
+        now = self._clock()
+        params = {"$select": USER_SELECT, "$top": str(self._page_size)}
+        try:
+            for item in self._pages("users", params, self._next_link):
+                person = self._person(item, now)
+                yield self._with_mfa(person) if self._with_posture else person
+        except NotFoundError as exc:
+            raise StopError("Graph has no /users here; check the Graph URL", system=self.name,
+                            detail=exc.detail, status=exc.status) from exc
+
+    def _with_mfa(self, person: PersonRecord) -> PersonRecord:
+        """Every Entra sign-in is SSO; MFA is the user's registered second factors (one request)."""
+        methods = self.mfa_methods(person.source_key)
+        second = tuple(sorted({m.type.removesuffix("AuthenticationMethod") for m in methods if m.is_mfa}))
+        return dataclasses.replace(person, sso=True, mfa=bool(second), mfa_methods=second)
+
+    # -- incremental ----------------------------------------------------------------------------
+
+    def list_changes(self, delta_link: str | None = None) -> DeltaRun:
+        """A delta round: full without ``delta_link``, else the changes since it (module docstring)."""
+        if delta_link is None:
+            return DeltaRun(self, "users/delta", {"$select": USER_SELECT}, full=True)
+        home, target = httpx.URL(self._client.base_url), httpx.URL(delta_link)
+        if (target.scheme, target.host, target.port) != (home.scheme, home.host, home.port):
+            raise StopError(f"the stored delta link points to another host ({target.host}), not Graph's "
+                            f"({home.host}); refusing to send the token there", system=self.name)
+        return DeltaRun(self, delta_link, None, full=False)
+
+    def _delta_items(self, run: DeltaRun) -> Iterator[PersonChange]:
+        now = self._clock()
+        final: list[str] = []
+
+        def next_link(body: JSONDict) -> str | None:
+            link = self._next_link(body)
+            if link is None:
+                delta = body.get("@odata.deltaLink")
+                if not isinstance(delta, str) or not delta:
+                    raise MalformedResponseError("the last delta page has neither '@odata.nextLink' nor "
+                                                 "'@odata.deltaLink'", system=self.name)
+                final.append(delta)
+            return link
+
+        for item in self._pages(run._start, run._params, next_link):
+            removed = item.get("@removed")
+            if removed is not None:
+                user_id = item.get("id")
+                if not isinstance(user_id, str) or not user_id or not isinstance(removed, dict):
+                    raise MalformedResponseError("a removed entry without 'id'", system=self.name)
+                yield RemovedPerson(user_id, permanent=removed.get("reason") == "deleted")
+            else:
+                person = self._person(item, now)
+                yield self._with_mfa(person) if self._with_posture else person
+        run._finish(final[-1])
+
+    # -- IdP: MFA methods -----------------------------------------------------------------------
+
+    def _user_path(self, user_id: str, *rest: str) -> str:
+        if not user_id or "/" in user_id:
+            raise RejectedError(f"{user_id!r} is not a Graph object id", system=self.name)
+        return "/".join(["users", quote(user_id, safe=""), *(quote(r, safe="") for r in rest)])
+
+    def mfa_methods(self, user_id: str) -> list[AuthMethod]:
+        """Every authentication method of the user (``is_mfa`` tells second factors apart)."""
+        path = self._user_path(user_id, "authentication", "methods")
+        return [_method_from_json(item, self.name) for item in self._pages(path, None, self._next_link)]
+
+    def has_mfa(self, user_id: str) -> bool:
+        return any(method.is_mfa for method in self.mfa_methods(user_id))
+
+    # -- IdP: actions ---------------------------------------------------------------------------
+
+    def preview_revoke_sessions(self, user_id: str) -> RequestPreview:
+        return RequestPreview("POST", self._client.url(self._user_path(user_id, "revokeSignInSessions")))
+
+    def revoke_sessions(self, user_id: str) -> RevokeResult:
+        """End the user's sign-in sessions (refresh tokens); unknown user -> NotFoundError."""
+        body = self._client.send_json("POST", self._user_path(user_id, "revokeSignInSessions"))
+        if body is not None and body.get("value") is False:
+            raise RejectedError("Graph answered value=false to revokeSignInSessions", system=self.name)
+        if body is not None and body.get("value") is not True:
+            raise MalformedResponseError("revokeSignInSessions answered without 'value'", system=self.name,
+                                         detail=f"keys: {', '.join(sorted(body))[:200]}")
+        return RevokeResult(RevokeOutcome.done, "sign-in sessions revoked")
+
+    def preview_disable(self, user_id: str) -> RequestPreview:
+        # The body, {"accountEnabled": false}, has no place in RequestPreview (method, URL, query).
+        return RequestPreview("PATCH", self._client.url(self._user_path(user_id)))
+
+    def disable(self, user_id: str) -> RevokeResult:
+        """Block sign-in (``accountEnabled`` false); already disabled -> already_gone, nothing sent."""
+        user = self._client.get_json(self._user_path(user_id), {"$select": "id,accountEnabled"})
+        if user.get("accountEnabled") is False:
+            return RevokeResult(RevokeOutcome.already_gone, "account already disabled")
+        self._client.send_json("PATCH", self._user_path(user_id), json_body={"accountEnabled": False})
+        return RevokeResult(RevokeOutcome.done, "account disabled")
+
+    def preview_remove_mfa_method(self, user_id: str, method_id: str,
+                                  segment: str = "microsoftAuthenticatorMethods") -> RequestPreview:
+        return RequestPreview("DELETE", self._client.url(self._user_path(user_id, "authentication", segment,
+                                                                         method_id)))
+
+    def remove_authenticator(self, user_id: str, method_id: str) -> RevokeResult:
+        """Remove a Microsoft Authenticator registration (e.g. of a lost phone)."""
+        return self.remove_mfa_method(user_id, method_id, "microsoftAuthenticatorMethods")
+
+    def remove_mfa_method(self, user_id: str, method_id: str,
+                          segment: str = "microsoftAuthenticatorMethods") -> RevokeResult:
+        """Remove one authentication method; ``segment`` as in ``AuthMethod.segment``."""
+        if segment not in METHOD_SEGMENTS.values() or segment == "passwordMethods":
+            raise RejectedError(f"cannot remove methods of kind {segment!r}", system=self.name)
+        path = self._user_path(user_id, "authentication", segment, method_id)
+        try:
+            self._client.send_json("DELETE", path)
+        except NotFoundError as exc:
+            # Unknown user, or the method is already gone: the user's method list tells which.
+            remaining = self.mfa_methods(user_id)  # NotFoundError here: the user does not exist
+            if any(m.id == method_id for m in remaining):
+                raise RejectedError(f"Graph answered 404 to removing method {method_id}, yet still lists it",
+                                    system=self.name, detail=exc.detail, status=exc.status) from exc
+            return RevokeResult(RevokeOutcome.already_gone, f"method already removed ({exc.code or 'HTTP 404'})")
+        return RevokeResult(RevokeOutcome.done, "authentication method removed")

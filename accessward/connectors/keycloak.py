@@ -1,0 +1,528 @@
+"""Keycloak as an identity source and IdP, over the admin REST API with python-keycloak 7.x.
+
+:class:`KeycloakSource` is an :class:`~connectors.protocols.IdentitySource` for one realm, plus the
+IdP facts and actions the reconciler needs: whether a person signs in through SSO and has MFA
+(:meth:`KeycloakSource.posture`), ending their sessions, disabling them, deleting a credential.
+
+Authentication: a confidential client with a service account (``client_credentials``), given the
+realm-management roles ``view-users`` and ``query-users`` (reading) and ``manage-users`` (actions).
+python-keycloak fetches the token lazily, renews it after 90 % of ``expires_in`` and, on a 401,
+fetches a new one and repeats the request once; a second 401 or a refused secret is an
+:class:`AuthError`. ``token_realm`` is the realm the client lives in when it differs from the
+realm read (python-keycloak's ``user_realm_name``).
+
+Retries: Keycloak does not throttle, but the proxy in front of it may. The connection used here
+(a :class:`keycloak.KeycloakOpenIDConnection` subclass) repeats a request answered 429/502/503/504
+after ``Retry-After`` (else exponential backoff), and one that failed to connect, up to
+``max_attempts``; ``sleep`` is injectable. What still fails maps onto the taxonomy:
+
+- ``KeycloakAuthenticationError`` (any 401), or a token request refused as
+  ``invalid_client``/``unauthorized_client`` -> ``AuthError``; 403 (a role missing) -> ``AuthError``;
+- ``KeycloakConnectionError`` -> ``TransientError`` (a certificate that does not verify ->
+  ``StopError``); 429/5xx -> ``TransientError``;
+- 404 -> ``NotFoundError`` (Keycloak's ``{"error":"User not found"}``); other 4xx -> ``RejectedError``;
+- an answer that is not the JSON documented (python-keycloak raises ``TypeError`` for it: an HTML
+  login page, an object where a list belongs), an item without ``id`` -> ``MalformedResponseError``.
+
+Listing (:meth:`list_people`): ``/users/count`` first, then ``/users?first=&max=`` page by page
+(python-keycloak's own ``get_users()`` without paging parameters would hold every user in memory);
+a page shorter than asked is the last; a user seen twice (the realm changed under the paging) is
+yielded once. A listing that yields no one while the count said there were users has failed
+(``MalformedResponseError``; DESIGN.md invariant 1). Mapping to ``PersonRecord``:
+``source_key`` = Keycloak's user ``id``; ``username``; ``emails`` = (``email``,);
+``display_name`` = first + last name, else the username; ``employee_id`` and ``department`` from
+user attributes (``employee_id_attribute``, default ``employeeNumber``; ``department_attribute``,
+default ``department``); ``enabled`` false -> suspended; ``kind`` from ``kind_attribute`` through
+``kind_values`` when configured (Keycloak has no built-in notion of it), else employee.
+
+Posture (:meth:`posture`, :meth:`list_postures`): **SSO** when the user has a federated identity
+(``/federated-identity``: signs in through an identity provider) or a ``federationLink`` (backed by
+LDAP/AD user storage); **MFA** when a credential of type ``otp``, ``webauthn`` or
+``webauthn-passwordless`` exists (``/credentials``). A pending ``CONFIGURE_TOTP`` required action
+is not MFA.
+
+Actions (each with a ``preview_*``): :meth:`logout` (``POST /users/{id}/logout``; Keycloak answers
+204 whether or not there was a session, so a repeat is ``done`` again; whether it also ends offline
+sessions is unverified); :meth:`disable` (reads the user: already disabled -> ``already_gone``,
+nothing sent; else ``PUT {"enabled": false}`` as python-keycloak's ``disable_user`` does);
+:meth:`delete_credential` (``DELETE /users/{id}/credentials/{credId}``; a 404 is settled by reading
+the user's credentials: unknown user -> ``NotFoundError``, credential not listed ->
+``already_gone``, still listed -> ``RejectedError``). An unknown user on any action raises
+``NotFoundError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from keycloak import KeycloakAdmin, KeycloakOpenID, KeycloakOpenIDConnection
+from keycloak.exceptions import KeycloakAuthenticationError, KeycloakConnectionError, KeycloakError
+from urllib3.util.retry import Retry
+
+from accessward.connectors.errors import (
+    AuthError,
+    ConnectorError,
+    MalformedResponseError,
+    NotFoundError,
+    RejectedError,
+    StopError,
+    TransientError,
+)
+from accessward.connectors.http import parse_retry_after
+from accessward.connectors.records import (
+    PersonKind,
+    PersonRecord,
+    PersonStatus,
+    RequestPreview,
+    RevokeOutcome,
+    RevokeResult,
+)
+
+__all__ = ["MFA_CREDENTIAL_TYPES", "IdpPosture", "KeycloakCredential", "KeycloakSession", "KeycloakSource"]
+
+log = logging.getLogger("accessward.keycloak")
+
+MFA_CREDENTIAL_TYPES = frozenset({"otp", "webauthn", "webauthn-passwordless"})
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_AUTH_TOKEN_ERRORS = (b"invalid_client", b"unauthorized_client", b"invalid_grant")
+T = TypeVar("T")
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeycloakCredential:
+    id: str
+    type: str  # password | otp | webauthn | webauthn-passwordless | ...
+    label: str = ""
+    created: datetime | None = None
+
+    @property
+    def is_mfa(self) -> bool:
+        return self.type in MFA_CREDENTIAL_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class KeycloakSession:
+    id: str
+    ip_address: str = ""
+    started: datetime | None = None
+    last_access: datetime | None = None
+    clients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdpPosture:
+    """How a person signs in, as the IdP knows it (``source_key`` as in their PersonRecord)."""
+
+    source_key: str
+    sso: bool  # through an identity provider or federated user storage (LDAP/AD)
+    mfa: bool  # holds a second-factor credential
+    identity_providers: tuple[str, ...] = ()
+    federation_link: str | None = None
+    mfa_methods: tuple[str, ...] = ()  # credential types, e.g. ("otp", "webauthn")
+
+
+def _ms(value: object) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+# -- the connection: retries -----------------------------------------------------------------------
+
+
+def _remount_without_retry_after(session: requests.Session) -> None:
+    """Keep python-keycloak's one connection-level retry, but stop urllib3 honouring Retry-After.
+
+    python-keycloak mounts ``HTTPAdapter(max_retries=1)``; urllib3 then *sleeps for real* on a
+    429/503 carrying ``Retry-After`` (up to six hours) before retrying once. Waiting is this
+    connector's job (injectable ``sleep``, ``max_wait``), so urllib3 must hand such answers back.
+    """
+    retry = Retry(total=1, respect_retry_after_header=False, raise_on_status=False, status_forcelist=(),
+                  allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"})
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=retry))
+
+
+
+class _RetryingConnection(KeycloakOpenIDConnection):
+    """python-keycloak's connection, repeating requests a proxy answered 429/5xx or that failed to connect."""
+
+    def __init__(self, *, sleep: Callable[[float], None], max_attempts: int, backoff: float, max_wait: float,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _remount_without_retry_after(self._s)
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_wait = max_wait
+        self.last_retry_after: float | None = None
+
+    def _retrying(self, send: Callable[[], requests.Response]) -> requests.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = send()
+            except KeycloakConnectionError as exc:
+                if isinstance(exc.__cause__, requests.exceptions.SSLError) or attempt >= self._max_attempts:
+                    raise
+                wait = self._backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
+            else:
+                if response.status_code not in _RETRY_STATUSES:
+                    return response
+                self.last_retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if attempt >= self._max_attempts:
+                    return response
+                wait = self.last_retry_after if self.last_retry_after is not None else \
+                    self._backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
+                if wait > self._max_wait:
+                    return response
+            log.info("keycloak: transient failure, retrying", extra={"attempt": attempt, "wait_s": round(wait, 2)})
+            self._sleep(wait)
+
+    @property
+    def keycloak_openid(self) -> KeycloakOpenID:
+        """The token client python-keycloak creates on first use, with the same urllib3 retry policy."""
+        created = self._keycloak_openid is None
+        openid = super().keycloak_openid
+        if created:
+            _remount_without_retry_after(openid.connection._s)
+        return openid
+
+    def raw_get(self, *args: Any, **kwargs: Any) -> requests.Response:
+        send = super().raw_get
+        return self._retrying(lambda: send(*args, **kwargs))
+
+    def raw_post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        send = super().raw_post
+        return self._retrying(lambda: send(*args, **kwargs))
+
+    def raw_put(self, *args: Any, **kwargs: Any) -> requests.Response:
+        send = super().raw_put
+        return self._retrying(lambda: send(*args, **kwargs))
+
+    def raw_delete(self, *args: Any, **kwargs: Any) -> requests.Response:
+        send = super().raw_delete
+        return self._retrying(lambda: send(*args, **kwargs))
+
+    def close(self) -> None:
+        """Close the HTTP sessions (admin API and token endpoint); python-keycloak has no public close."""
+        _close_session(self._s)
+        if self._keycloak_openid is not None:
+            _close_session(self._keycloak_openid.connection._s)
+
+
+def _close_session(session: requests.Session) -> None:
+    """Close a session's sockets now. urllib3 2.x's ``PoolManager.clear()`` only forgets its pools, which
+    then close when garbage-collected: never, while an exception's traceback still holds a response."""
+    for adapter in session.adapters.values():
+        if isinstance(adapter, requests.adapters.HTTPAdapter):
+            for key in list(adapter.poolmanager.pools.keys()):
+                pool = adapter.poolmanager.pools.get(key)
+                if pool is not None:
+                    pool.close()
+    session.close()
+
+
+# -- the connector -------------------------------------------------------------------------------
+
+
+def _body_error(body: bytes | None) -> str:
+    """Keycloak's own words from an error body: ``error``/``error_description``/``errorMessage``."""
+    if not body:
+        return ""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace")
+    if not isinstance(decoded, dict):
+        return str(decoded)[:200]
+    parts = [str(decoded[k]) for k in ("error", "error_description", "errorMessage") if decoded.get(k)]
+    return ": ".join(parts)[:300]
+
+
+class KeycloakSource:
+    """IdentitySource, posture and IdP actions for one Keycloak realm (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        server_url: str,
+        realm: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_realm: str | None = None,
+        verify: bool | str = True,
+        timeout: int = 30,
+        page_size: int = 100,
+        employee_id_attribute: str | None = "employeeNumber",
+        department_attribute: str | None = "department",
+        kind_attribute: str | None = None,
+        kind_values: Mapping[str, PersonKind] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        max_wait: float = 120.0,
+        posture: bool = False,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be positive")
+        if not client_secret:
+            raise ValueError("a client secret is required (client_credentials)")
+        self.name = name
+        self.realm = realm
+        self.client_id = client_id
+        self._server_url = server_url.rstrip("/") + "/"  # python-keycloak urljoins paths onto it
+        self._page_size = page_size
+        self._employee_id_attribute = employee_id_attribute
+        self._department_attribute = department_attribute
+        self._kind_attribute = kind_attribute
+        self._kind_values = {k.lower(): v for k, v in (kind_values or {}).items()}
+        self._connection = _RetryingConnection(
+            server_url=self._server_url, realm_name=realm, user_realm_name=token_realm or realm,
+            client_id=client_id, client_secret_key=client_secret, grant_type="client_credentials",
+            verify=verify, timeout=timeout, sleep=sleep, max_attempts=max_attempts, backoff=backoff,
+            max_wait=max_wait,
+        )
+        self._admin = KeycloakAdmin(connection=self._connection)
+        self._with_posture = posture
+
+    def __repr__(self) -> str:
+        return f"KeycloakSource(name={self.name!r}, realm={self.realm!r}, client_id={self.client_id!r})"
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> KeycloakSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- error mapping --------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(*args)
+        except KeycloakError as exc:
+            raise self._map(exc, what) from exc
+        except TypeError as exc:  # python-keycloak: "Unexpected response type ..." (not the documented JSON)
+            raise MalformedResponseError(f"Keycloak answered {what} with something that is not the documented "
+                                         "JSON (an HTML page, an object instead of a list)", system=self.name,
+                                         detail=str(exc).split(",")[0][:120]) from exc
+
+    def _map(self, exc: KeycloakError, what: str) -> ConnectorError:
+        status = exc.response_code
+        detail = _body_error(exc.response_body)
+        kw: dict[str, Any] = {"system": self.name, "detail": detail, "status": status}
+        if isinstance(exc, KeycloakConnectionError):
+            if isinstance(exc.__cause__, requests.exceptions.SSLError):
+                return StopError(f"TLS verification of {self._server_url} failed; check the CA (verify=) setting",
+                                 system=self.name, detail=str(exc.__cause__)[:300])
+            return TransientError(f"cannot reach Keycloak ({what}): {exc.error_message!s}", **kw)
+        body = exc.response_body or b""
+        if isinstance(exc, KeycloakAuthenticationError) or status == 401 or \
+                (status == 400 and any(e in body for e in _AUTH_TOKEN_ERRORS)):
+            return AuthError(f"Keycloak refused the client's credentials or token ({what}): {detail}; "
+                             "the source is stopped", **kw)
+        if status is None or status == 429 or status >= 500:
+            return TransientError(f"Keycloak unavailable ({what}): HTTP {status}", **kw,
+                                  retry_after=self._connection.last_retry_after)
+        if status == 403:
+            return AuthError(f"the Keycloak client lacks a realm-management role for {what}: {detail}", **kw)
+        if status == 404:
+            return NotFoundError(f"Keycloak: not found ({what}): {detail}", **kw)
+        return RejectedError(f"Keycloak refused {what}: HTTP {status} {detail}", **kw)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _objects(self, value: object, what: str) -> list[dict[str, Any]]:
+        if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+            raise MalformedResponseError(f"Keycloak answered {what} without a list of objects", system=self.name)
+        return value
+
+    def _user_id(self, item: dict[str, Any]) -> str:
+        user_id = item.get("id")
+        if not isinstance(user_id, str) or not user_id:
+            # Skipping it would make this person look like a leaver: the page is malformed.
+            raise MalformedResponseError("a Keycloak user without an 'id'", system=self.name,
+                                         detail=f"keys: {', '.join(sorted(map(str, item)))[:200]}")
+        return user_id
+
+    def _attribute(self, item: dict[str, Any], name: str | None) -> str | None:
+        if not name:
+            return None
+        attributes = item.get("attributes") or {}
+        values = attributes.get(name) if isinstance(attributes, dict) else None
+        if isinstance(values, list) and values and isinstance(values[0], str) and values[0].strip():
+            return values[0].strip()
+        return None
+
+    def _text(self, item: dict[str, Any], key: str) -> str | None:
+        value = item.get(key)
+        return value if isinstance(value, str) and value else None
+
+    def person(self, item: dict[str, Any]) -> PersonRecord:
+        """A Keycloak UserRepresentation as a PersonRecord (see the module docstring)."""
+        user_id = self._user_id(item)
+        enabled = item.get("enabled")
+        if not isinstance(enabled, bool):
+            raise MalformedResponseError(f"Keycloak user {user_id} has no boolean 'enabled'", system=self.name)
+        username = self._text(item, "username")
+        name = " ".join(p for p in (self._text(item, "firstName"), self._text(item, "lastName")) if p)
+        kind_value = (self._attribute(item, self._kind_attribute) or "").lower()
+        email = self._text(item, "email")
+        return PersonRecord(
+            source_key=user_id,
+            display_name=name or username or "",
+            employee_id=self._attribute(item, self._employee_id_attribute),
+            username=username,
+            emails=(email,) if email else (),
+            kind=self._kind_values.get(kind_value, PersonKind.employee),
+            status=PersonStatus.active if enabled else PersonStatus.suspended,
+            department=self._attribute(item, self._department_attribute),
+        )
+
+    def _user_pages(self) -> Iterator[dict[str, Any]]:
+        expected = self._call("the user count", self._admin.users_count)
+        if not isinstance(expected, int) or isinstance(expected, bool):
+            raise MalformedResponseError("Keycloak's /users/count is not an integer", system=self.name)
+        first, seen = 0, set()
+        while True:
+            page = self._objects(self._call("the user listing", self._admin.get_users,
+                                            {"first": first, "max": self._page_size}), "the user listing")
+            for item in page:
+                user_id = self._user_id(item)
+                if user_id not in seen:
+                    seen.add(user_id)
+                    yield item
+            if len(page) < self._page_size:
+                break
+            first += len(page)
+        if not seen and expected > 0:
+            raise MalformedResponseError(f"Keycloak listed no users while /users/count says {expected}",
+                                         system=self.name)
+
+    def list_people(self) -> Iterator[PersonRecord]:
+        """Every user of the realm, streaming page by page.
+
+        With ``posture=True`` each person also carries SSO and MFA as the realm knows them (two
+        more requests per user: federated identities and credentials).
+        """
+        for item in self._user_pages():
+            person = self.person(item)
+            if self._with_posture:
+                facts = self._posture(item)
+                person = dataclasses.replace(person, sso=facts.sso, mfa=facts.mfa, mfa_methods=facts.mfa_methods)
+            yield person
+
+    # -- posture --------------------------------------------------------------------------------
+
+    def credentials(self, user_id: str) -> list[KeycloakCredential]:
+        items = self._objects(self._call("the user's credentials", self._admin.get_credentials, user_id),
+                              "the user's credentials")
+        out = []
+        for item in items:
+            cred_id, cred_type = item.get("id"), item.get("type")
+            if not isinstance(cred_id, str) or not isinstance(cred_type, str):
+                raise MalformedResponseError("a credential without 'id' or 'type'", system=self.name)
+            out.append(KeycloakCredential(cred_id, cred_type, str(item.get("userLabel") or ""),
+                                          _ms(item.get("createdDate"))))
+        return out
+
+    def identity_providers(self, user_id: str) -> tuple[str, ...]:
+        items = self._objects(self._call("the user's federated identities", self._admin.get_user_social_logins,
+                                         user_id), "the user's federated identities")
+        return tuple(str(i.get("identityProvider") or "") for i in items)
+
+    def sessions(self, user_id: str) -> list[KeycloakSession]:
+        items = self._objects(self._call("the user's sessions", self._admin.get_sessions, user_id),
+                              "the user's sessions")
+        return [KeycloakSession(str(i.get("id") or ""), str(i.get("ipAddress") or ""), _ms(i.get("start")),
+                                _ms(i.get("lastAccess")),
+                                tuple(str(c) for c in (i.get("clients") or {}).values()))
+                for i in items]
+
+    def _posture(self, item: dict[str, Any]) -> IdpPosture:
+        user_id = self._user_id(item)
+        link = self._text(item, "federationLink")
+        providers = self.identity_providers(user_id)
+        mfa = sorted({c.type for c in self.credentials(user_id) if c.is_mfa})
+        return IdpPosture(user_id, sso=bool(providers) or link is not None, mfa=bool(mfa),
+                          identity_providers=providers, federation_link=link, mfa_methods=tuple(mfa))
+
+    def posture(self, user_id: str) -> IdpPosture:
+        """SSO and MFA facts of one user (three requests); unknown user -> NotFoundError."""
+        return self._posture(self._get_user(user_id))
+
+    def list_postures(self) -> Iterator[IdpPosture]:
+        """The posture of every user, streaming (two requests per user on top of the listing)."""
+        for item in self._user_pages():
+            yield self._posture(item)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _get_user(self, user_id: str) -> dict[str, Any]:
+        item = self._call("the user", self._admin.get_user, self._checked(user_id))
+        if not isinstance(item, dict):
+            raise MalformedResponseError("Keycloak answered the user with something that is not an object",
+                                         system=self.name)
+        return item
+
+    def _checked(self, user_id: str) -> str:
+        if not user_id or "/" in user_id or "?" in user_id:
+            raise RejectedError(f"{user_id!r} is not a Keycloak user id", system=self.name)
+        return user_id
+
+    def _url(self, user_id: str, *rest: str) -> str:
+        parts = ["admin", "realms", self.realm, "users", self._checked(user_id), *rest]
+        return self._server_url + "/".join(quote(p, safe="") for p in parts)
+
+    def preview_logout(self, user_id: str) -> RequestPreview:
+        return RequestPreview("POST", self._url(user_id, "logout"))
+
+    def logout(self, user_id: str) -> RevokeResult:
+        """End every session of the user (204 whether or not there was one)."""
+        self._call("the logout", self._admin.user_logout, self._checked(user_id))
+        return RevokeResult(RevokeOutcome.done, "sessions ended")
+
+    def preview_disable(self, user_id: str) -> RequestPreview:
+        # The body, {"enabled": false}, has no place in RequestPreview (method, URL, query).
+        return RequestPreview("PUT", self._url(user_id))
+
+    def disable(self, user_id: str) -> RevokeResult:
+        """Disable the user; already disabled -> already_gone and nothing is sent."""
+        if self._get_user(user_id).get("enabled") is False:
+            return RevokeResult(RevokeOutcome.already_gone, "user already disabled")
+        self._call("disabling the user", self._admin.disable_user, user_id)
+        return RevokeResult(RevokeOutcome.done, "user disabled")
+
+    def preview_delete_credential(self, user_id: str, credential_id: str) -> RequestPreview:
+        return RequestPreview("DELETE", self._url(user_id, "credentials", self._checked(credential_id)))
+
+    def delete_credential(self, user_id: str, credential_id: str) -> RevokeResult:
+        """Delete one credential (an OTP device, a security key); see the module docstring for 404s."""
+        try:
+            self._call("deleting the credential", self._admin.delete_credential, self._checked(user_id),
+                       self._checked(credential_id))
+        except NotFoundError as exc:
+            remaining = self.credentials(user_id)  # NotFoundError here: the user does not exist
+            if any(c.id == credential_id for c in remaining):
+                raise RejectedError(f"Keycloak answered 404 to deleting credential {credential_id}, yet still "
+                                    "lists it", system=self.name, detail=exc.detail, status=exc.status) from exc
+            return RevokeResult(RevokeOutcome.already_gone, f"credential already deleted ({exc.detail})")
+        return RevokeResult(RevokeOutcome.done, "credential deleted")

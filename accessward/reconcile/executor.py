@@ -1,0 +1,209 @@
+"""The safe executor: runs a plan's actions through the outbox.
+
+For each action: record ``executing`` and the attempt (committed), then call the connector,
+then record the outcome (committed) with its audit event. A crash between the two leaves the
+action ``executing``; the next apply calls revoke again, which is safe because every revoker
+treats "already gone" as success. Nothing outside the outbox is ever revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, Table, select, text, update
+from sqlmodel import Session, col
+
+from accessward.connectors.errors import AuthError, ConnectorError, NotFoundError, StopError, TransientError
+from accessward.connectors.protocols import Revoker
+from accessward.connectors.records import Level, RevokeOutcome
+from accessward.reconcile.plan import grant_ref
+from accessward.sync import audit
+from accessward.sync.clock import utcnow
+from accessward.sync.models import Action, Plan
+
+log = logging.getLogger("accessward.apply")
+_ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
+
+ACTION_SQL = """
+SELECT x.id, x.state, x.attempts, x.grant_id, x.finding_id, x.system, x.request,
+       g.role, g.seen_to, g.level, g.resource_id, a.external_id AS account, a.kind AS account_kind,
+       r.external_id AS resource, r.kind AS resource_kind, f.state AS finding_state
+FROM action x
+JOIN access_grant g ON g.id = x.grant_id
+JOIN account a ON a.id = g.account_id
+JOIN resource r ON r.id = g.resource_id
+LEFT JOIN finding f ON f.id = x.finding_id
+WHERE x.plan_id = :plan AND x.state IN ('planned', 'executing')
+ORDER BY x.id
+"""
+
+
+class PlanNotApproved(Exception):
+    pass
+
+
+@dataclass
+class ApplyReport:
+    plan_id: int
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def unfinished_plans(engine: Engine) -> list[int]:
+    """Plans a crash left in the middle; they are finished before anything new is planned."""
+    with Session(engine) as session:
+        return list(session.execute(
+            select(col(Plan.id)).where(col(Plan.status) == "applying").order_by(col(Plan.id))
+        ).scalars())
+
+
+def approve(engine: Engine, plan_id: int, *, actor: str) -> None:
+    with Session(engine) as session:
+        plan = session.get(Plan, plan_id)
+        if plan is None:
+            raise ValueError(f"no plan {plan_id}")
+        if plan.status != "needs_approval":
+            raise ValueError(f"plan {plan_id} is {plan.status}; only a plan that needs approval can be approved")
+        plan.status, plan.approved_by, plan.approved_at = "approved", actor, utcnow()
+        session.add(plan)
+        audit.append(session.connection(), "plan.approved", f"plan:{plan_id}", {"revocations": plan.revocations},
+                     actor=actor)
+        session.commit()
+
+
+def execute(
+    engine: Engine,
+    plan_id: int,
+    revokers: Mapping[str, Revoker],
+    *,
+    max_attempts: int = 5,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    actor: str = "system",
+    blocked: Mapping[str, str] | None = None,
+) -> ApplyReport:
+    with Session(engine) as session:
+        plan = session.get(Plan, plan_id)
+        if plan is None:
+            raise ValueError(f"no plan {plan_id}")
+        if plan.status not in ("ready", "approved", "applying"):
+            raise PlanNotApproved(f"plan {plan_id} is {plan.status}: {plan.reason}")
+        plan.status = "applying"
+        session.add(plan)
+        session.commit()
+
+    report = ApplyReport(plan_id)
+    stopped: dict[str, str] = dict(blocked or {})
+    with engine.connect() as conn:
+        rows = conn.execute(text(ACTION_SQL).columns(seen_to=DateTime), {"plan": plan_id}).mappings().all()
+    for row in rows:
+        if row["system"] in stopped:
+            report.count("skipped")
+            continue
+        if row["seen_to"] is not None and row["attempts"] > 0:
+            # We asked the platform before a crash and a later sync no longer sees the grant:
+            # record the revocation as done rather than lose it from the trail.
+            _finish(engine, row, "already_gone", "gone on the platform (seen by a later sync after our attempt)",
+                    actor)
+            report.count("already_gone")
+            continue
+        if row["seen_to"] is not None or row["finding_state"] not in (None, "open"):
+            _finish(engine, row, "cancelled", "no longer needed: the access is gone or the finding changed", actor)
+            report.count("cancelled")
+            continue
+        if row["level"] >= int(Level.admin) and not _another_admin_remains(engine, row):
+            _finish(engine, row, "failed", "last admin of the resource: not removed", actor)
+            report.count("failed")
+            report.failures.append(f"{row['system']} {row['resource']} {row['account']}: last admin, not removed")
+            continue
+        outcome, message = _attempt(engine, row, revokers[row["system"]], max_attempts, backoff, sleep)
+        if outcome == "stop":
+            stopped[row["system"]] = message
+            _finish(engine, row, "planned", message, actor, terminal=False)
+            report.failures.append(f"{row['system']}: {message}")
+            report.count("stopped")
+            continue
+        _finish(engine, row, outcome, message, actor)
+        report.count(outcome)
+        if outcome == "failed":
+            report.failures.append(f"{row['system']} {row['resource']} {row['account']}: {message}")
+
+    with Session(engine) as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None
+        plan.status = "applying" if stopped else "applied"
+        session.add(plan)
+        audit.append(session.connection(), "plan.applied", f"plan:{plan_id}",
+                     {"outcomes": report.outcomes, "stopped": stopped}, actor=actor)
+        session.commit()
+    return report
+
+
+def _another_admin_remains(engine: Engine, row: Mapping[Any, Any]) -> bool:
+    """Checked again at execution: plans made at different times must not remove every admin."""
+    from accessward.reconcile.plan import in_flight_admin_removals
+
+    with engine.connect() as conn:
+        others = int(conn.execute(text(
+            "SELECT COUNT(*) FROM access_grant WHERE resource_id = :r AND seen_to IS NULL AND level >= :admin "
+            "AND id <> :g"), {"r": row["resource_id"], "admin": int(Level.admin), "g": row["grant_id"]}).scalar() or 0)
+    going = in_flight_admin_removals(engine, besides_action=int(row["id"])).get(int(row["resource_id"]), 0)
+    return others - going >= 1
+
+
+def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attempts: int, backoff: float,
+             sleep: Callable[[float], None]) -> tuple[str, str]:
+    """Call revoke with the attempt recorded first; map the taxonomy onto an outcome."""
+    ref = grant_ref(row)
+    for attempt in range(1, max_attempts + 1):
+        with engine.begin() as conn:
+            conn.execute(update(_ACTIONS).where(_ACTIONS.c.id == row["id"]).values(
+                state="executing", attempts=_ACTIONS.c.attempts + 1, updated_at=utcnow()))
+        try:
+            result = revoker.revoke(ref)
+        except NotFoundError as exc:
+            return "already_gone", str(exc)
+        except TransientError as exc:
+            if attempt == max_attempts:
+                return "failed", f"transient, gave up after {attempt} attempts: {exc}"
+            wait = exc.retry_after if exc.retry_after is not None else backoff * 2 ** (attempt - 1)
+            log.warning("revoke transient failure", extra={"action": row["id"], "wait_s": wait})
+            sleep(wait)
+            continue
+        except (AuthError, StopError) as exc:
+            return "stop", f"{exc.kind}: {exc}"
+        except ConnectorError as exc:
+            return "failed", f"{exc.kind}: {exc}" + (f" ({exc.detail})" if exc.detail else "")
+        return ("already_gone" if result.outcome == RevokeOutcome.already_gone else "done"), result.detail
+    return "failed", "no attempt made"
+
+
+def _finish(engine: Engine, row: Mapping[Any, Any], state: str, message: str, actor: str,
+            *, terminal: bool = True) -> None:
+    now: datetime = utcnow()
+    with engine.begin() as conn:
+        conn.execute(update(_ACTIONS).where(_ACTIONS.c.id == row["id"]).values(
+            state=state, last_error=None if state in ("done", "already_gone") else message, updated_at=now))
+        if state in ("done", "already_gone"):
+            conn.execute(text("UPDATE access_grant SET seen_to = :now, closed_by = 'revoked' "
+                              "WHERE id = :id AND seen_to IS NULL"), {"now": now, "id": row["grant_id"]})
+            if row["finding_id"] is not None:
+                conn.execute(text("UPDATE finding SET state = 'revoked', resolved_at = :now WHERE id = :id"),
+                             {"now": now, "id": row["finding_id"]})
+            # other rules' findings on the same grant are resolved: the access is gone
+            conn.execute(text("UPDATE finding SET state = 'resolved', resolved_at = :now WHERE grant_id = :g "
+                              "AND state IN ('open', 'accepted') AND id <> :id"),
+                         {"now": now, "g": row["grant_id"], "id": row["finding_id"] or -1})
+        if terminal:
+            audit.append(conn, f"revocation.{state}", f"grant:{row['grant_id']}", {
+                "action": row["id"], "system": row["system"], "account": row["account"],
+                "resource": row["resource"], "role": row["role"], "request": row["request"], "message": message,
+            }, actor=actor)

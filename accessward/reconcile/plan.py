@@ -1,0 +1,268 @@
+"""Turn open findings into a reviewable plan of revocations.
+
+Everything that could make a revocation wrong is checked here, before anything is written to
+the outbox: the rule's action, a disputed link, the grace period, the health of the access
+source *and* of every identity source (a leaver is only a leaver if the directory sync that says
+so is complete and fresh), break-glass accounts, the last admin of a resource, and the
+revocation threshold. A plan lists what it would revoke with the exact request, and what it
+held back and why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, func, select, text, update
+from sqlmodel import Session
+
+from accessward.connectors.protocols import Revoker
+from accessward.connectors.records import AccountKind, GrantRef, Level
+from accessward.reconcile import health
+from accessward.reconcile.policy import PolicySettings
+from accessward.sync import audit
+from accessward.sync.clock import utcnow
+from accessward.sync.models import Action, Grant, Plan
+
+_ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
+_PLANS: Table = Plan.__table__  # type: ignore[attr-defined]
+_GRANTS: Table = Grant.__table__  # type: ignore[attr-defined]
+
+CANDIDATES_SQL = """
+SELECT f.id AS finding_id, f.rule, f.evidence, f.first_seen, g.id AS grant_id, g.system, g.role, g.level, g.verifiable,
+       g.resource_id, a.external_id AS account, a.display_name AS account_name, a.email, a.kind AS account_kind,
+       r.external_id AS resource, r.name AS resource_name, r.kind AS resource_kind,
+       COALESCE(l.disputed, :no) AS disputed
+FROM finding f
+JOIN access_grant g ON g.id = f.grant_id
+JOIN account a ON a.id = g.account_id
+JOIN resource r ON r.id = g.resource_id
+LEFT JOIN link l ON l.account_id = a.id
+WHERE f.state = 'open' AND g.seen_to IS NULL
+ORDER BY g.system, r.external_id, a.external_id, g.id
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    finding_id: int | None  # None: not from a finding (an offboarding decided by HR)
+    grant_id: int
+    rule: str
+    system: str
+    account: str
+    account_name: str
+    resource: str
+    resource_name: str
+    role: str
+    level: int
+    reason: str
+    request: str = ""
+    held_because: str = ""
+
+
+@dataclass
+class PlanResult:
+    plan_id: int | None
+    status: str  # ready | needs_approval | empty
+    reason: str
+    revocations: list[Item] = field(default_factory=list)
+    held: list[Item] = field(default_factory=list)
+    flagged: int = 0
+
+
+def grant_ref(row: Mapping[Any, Any]) -> GrantRef:
+    return GrantRef(
+        account_id=str(row["account"]), resource_id=str(row["resource"]), role=str(row["role"]),
+        resource_kind=str(row["resource_kind"]), account_kind=AccountKind(str(row["account_kind"])),
+    )
+
+
+def is_break_glass(row: Mapping[Any, Any], names: set[str]) -> bool:
+    keys = {str(row["account"]).lower(), f"{row['system']}:{row['account']}".lower()}
+    if row.get("email"):
+        keys.add(str(row["email"]).lower())
+    return bool(keys & names)
+
+
+def open_admins(engine: Engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_GRANTS.c.resource_id, func.count()).where(
+                _GRANTS.c.seen_to.is_(None), _GRANTS.c.level >= int(Level.admin))
+            .group_by(_GRANTS.c.resource_id)
+        )
+        return {int(r): int(n) for r, n in rows}
+
+
+def in_flight_admin_removals(engine: Engine, *, besides_action: int | None = None) -> dict[int, int]:
+    """Per resource: admin-level grants some unfinished action (any plan) is about to remove."""
+    sql = ("SELECT g.resource_id, COUNT(DISTINCT g.id) FROM action x JOIN access_grant g ON g.id = x.grant_id "
+           "JOIN plan p ON p.id = x.plan_id WHERE x.state IN ('planned', 'executing') "
+           "AND p.status IN ('approved', 'applying') AND g.seen_to IS NULL "
+           "AND g.level >= :admin AND x.id <> :besides GROUP BY g.resource_id")
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"admin": int(Level.admin), "besides": besides_action or -1})
+        return {int(r): int(n) for r, n in rows}
+
+
+def grants_in_flight(engine: Engine) -> dict[int, int]:
+    """Grants with an action still to run in an approved or interrupted plan: never planned twice."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_ACTIONS.c.grant_id, _ACTIONS.c.plan_id)
+            .join(_PLANS, _PLANS.c.id == _ACTIONS.c.plan_id)
+            .where(_ACTIONS.c.state.in_(["planned", "executing"]), _PLANS.c.status.in_(["approved", "applying"]))
+        )
+        return {int(g): int(p) for g, p in rows}
+
+
+def build_plan(
+    engine: Engine,
+    policy: PolicySettings,
+    revokers: Mapping[str, Revoker],
+    identity_sources: Sequence[str],
+    now: datetime,
+    *,
+    actor: str = "system",
+) -> PlanResult:
+    access_problems = health.problems(engine, revokers.keys(), now, policy.stale_after_hours)
+    identity_problems = health.problems(engine, identity_sources, now, policy.stale_after_hours)
+    if not identity_sources:
+        identity_problems["(none)"] = "no identity source is configured, so nobody can be known to have left"
+    break_glass = {b.lower() for b in policy.break_glass}
+    admins = open_admins(engine)
+    in_flight = grants_in_flight(engine)
+    for resource, n in in_flight_admin_removals(engine).items():  # other plans' removals count as done
+        admins[resource] = admins.get(resource, 0) - n
+    planned: dict[int, int] = {}
+    planned_admin_removals: dict[int, int] = defaultdict(int)
+    result = PlanResult(None, "empty", "")
+
+    with engine.connect() as conn:
+        stmt = text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean,
+                                            disputed=Boolean)
+        rows = conn.execute(stmt, {"no": False}).mappings().all()
+    for row in rows:
+        rule = policy.rule(str(row["rule"]))
+        if rule.action != "revoke":
+            result.flagged += 1
+            continue
+        evidence = row["evidence"] or {}
+        item = Item(
+            finding_id=row["finding_id"], grant_id=row["grant_id"], rule=row["rule"], system=row["system"],
+            account=row["account"], account_name=row["account_name"], resource=row["resource"],
+            resource_name=row["resource_name"], role=row["role"], level=row["level"],
+            reason=str(evidence.get("reason", "")),
+        )
+        why = _hold_reason(row, evidence, rule.grace_days, now, access_problems, identity_problems,
+                           break_glass, revokers)
+        if why is None and evidence.get("reason") == "no_person" and not rule.revoke_unmatched:
+            why = "matches no person: flagged only (link it, or set revoke_unmatched = true on the rule)"
+        if row["grant_id"] in in_flight:
+            why = f"already in plan {in_flight[row['grant_id']]}, which must finish first (accessward apply)"
+        if why is None and row["grant_id"] in planned:  # two rules found the same grant: one revocation
+            i = planned[row["grant_id"]]
+            result.revocations[i] = replace(result.revocations[i], rule=f"{result.revocations[i].rule}+{item.rule}")
+            continue
+        if why is None and row["level"] >= int(Level.admin):
+            left = admins.get(row["resource_id"], 0) - planned_admin_removals[row["resource_id"]]
+            if left <= 1:
+                why = "last admin of the resource: never removed automatically"
+            else:
+                planned_admin_removals[row["resource_id"]] += 1
+        if why is not None:
+            result.held.append(replace(item, held_because=why))
+            continue
+        preview = revokers[row["system"]].preview_revoke(grant_ref(row))
+        planned[row["grant_id"]] = len(result.revocations)
+        result.revocations.append(replace(item, request=preview.render()))
+
+    _judge_threshold(engine, policy, result)
+    if result.revocations:
+        result.plan_id = persist_plan(engine, result, actor)
+    return result
+
+
+def _hold_reason(
+    row: Mapping[Any, Any], evidence: Mapping[Any, Any], grace_days: float, now: datetime,
+    access_problems: Mapping[str, str], identity_problems: Mapping[str, str], break_glass: set[str],
+    revokers: Mapping[str, Revoker],
+) -> str | None:
+    if evidence.get("reason") == "disputed" or row["disputed"]:
+        return "disputed link: two people match this account; link it by hand (accessward link)"
+    if evidence.get("reason") == "unidentifiable":
+        return ("nothing to match this account on (no email, login or employee id); "
+                "link it by hand (accessward link)")
+    since = evidence.get("since")
+    start = datetime.fromisoformat(str(since)) if since else row["first_seen"]
+    assert isinstance(start, datetime)
+    if grace_days and start + timedelta(days=grace_days) > now:
+        return f"in grace period until {start + timedelta(days=grace_days):%Y-%m-%d %H:%M} UTC"
+    system = str(row["system"])
+    if system not in revokers:
+        return f"no revoker configured for {system}"
+    if system in access_problems:
+        return access_problems[system]
+    if identity_problems:
+        return "; ".join(sorted(identity_problems.values()))
+    if is_break_glass(row, break_glass):
+        return "break-glass account: never revoked"
+    if not row["verifiable"]:
+        step = revokers[system].preview_revoke(grant_ref(row)).render()
+        return f"no API to revoke through (manual inventory): {step}"
+    return None
+
+
+def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) -> None:
+    n = len(result.revocations)
+    if n == 0:
+        result.status, result.reason = "empty", "nothing to revoke"
+        return
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(_GRANTS).where(_GRANTS.c.seen_to.is_(None))).scalar()
+                    or 0)
+    share = n / total if total else 1.0
+    if n > policy.max_revocations:
+        result.status = "needs_approval"
+        result.reason = f"{n} revocations exceed max_revocations = {policy.max_revocations}"
+    elif n >= policy.min_revocations_for_share and share > policy.max_revocation_share:
+        result.status = "needs_approval"
+        result.reason = (f"{n} revocations are {share:.1%} of {total} open grants, above "
+                         f"max_revocation_share = {policy.max_revocation_share:.0%}")
+    else:
+        result.status, result.reason = "ready", f"{n} revocation(s) within the thresholds"
+
+
+def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
+             approved_by: str | None = None) -> int:
+    """Write the plan and its actions (the outbox) in one transaction; older open plans lapse.
+
+    ``supersede=False`` with ``approved_by`` writes a plan decided outside the reconciler (an HR
+    offboarding): it is approved as written and leaves the reconciler's open plans alone.
+    """
+    with Session(engine) as session:
+        conn = session.connection()
+        stale = list(conn.execute(select(_PLANS.c.id).where(_PLANS.c.status.in_(["ready", "needs_approval"])))
+                     .scalars()) if supersede else []
+        if stale:
+            conn.execute(update(_PLANS).where(_PLANS.c.id.in_(stale)).values(status="superseded"))
+            conn.execute(update(_ACTIONS).where(_ACTIONS.c.plan_id.in_(stale), _ACTIONS.c.state == "planned")
+                         .values(state="cancelled", last_error="superseded by a newer plan"))
+        plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations),
+                    approved_by=approved_by, approved_at=utcnow() if approved_by else None)
+        session.add(plan)
+        session.flush()
+        assert plan.id is not None
+        session.add_all(Action(
+            plan_id=plan.id, idempotency_key=f"plan:{plan.id}:grant:{i.grant_id}", finding_id=i.finding_id,
+            grant_id=i.grant_id, system=i.system, rule=i.rule, request=i.request,
+        ) for i in result.revocations)
+        audit.append(session.connection(), "plan.created", f"plan:{plan.id}", {
+            "status": result.status, "reason": result.reason, "revocations": len(result.revocations),
+            "held": len(result.held), "superseded": stale,
+        }, actor=actor)
+        session.commit()
+        return plan.id

@@ -1,0 +1,76 @@
+"""Policy rules. Each rule reads the store and yields finding drafts; none touches HTTP.
+
+``orphaned``: a human account with open grants whose person is terminated, suspended, past
+their leave date, missing from the identity source, or not found at all. A disputed link (two
+people match) is reported with the reason ``disputed``, and an account with no email, login or
+employee id (LinkedIn members are bare URNs) with ``unidentifiable``: neither is ever eligible for
+revocation until someone links the account by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import DateTime, Engine, text
+
+from accessward.reconcile.findings import FindingDraft
+from accessward.reconcile.policy import RuleSettings
+
+# Accounts first, grants last: the conditions on link and person pick the (few) orphaned accounts
+# before any grant is read, and only their open grants are then fetched by account_id. With
+# access_grant first, SQLite (which does not move a table past the LEFT JOINs that follow it)
+# reads every open grant and looks up its account, link and person: 1,000,000 lookups for 10,000
+# findings. Same rows, same columns either way.
+ORPHANED_SQL = """
+SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name,
+       a.email, a.login, a.employee_id AS account_employee_id, l.person_id, l.method, l.disputed,
+       p.status, p.leave_date, p.missing_since, p.display_name AS person_name, p.employee_id
+FROM account a
+LEFT JOIN link l ON l.account_id = a.id
+LEFT JOIN person p ON p.id = l.person_id
+JOIN access_grant g ON g.account_id = a.id
+WHERE g.seen_to IS NULL AND a.kind = 'human'
+  AND (l.person_id IS NULL
+       OR p.status IN ('terminated', 'suspended')
+       OR (p.leave_date IS NOT NULL AND p.leave_date <= :now)
+       OR p.missing_since IS NOT NULL)
+"""
+
+
+def _reason(row: object, now: datetime) -> tuple[str, datetime | None]:
+    r = row
+    if getattr(r, "disputed", False):
+        return "disputed", None
+    if getattr(r, "person_id", None) is None:
+        if not (r.email or r.login or r.account_employee_id):  # type: ignore[attr-defined]
+            return "unidentifiable", None  # nothing to match on: only a manual link can tell
+        return "no_person", None
+    if r.status == "terminated":  # type: ignore[attr-defined]
+        return "terminated", r.leave_date  # type: ignore[attr-defined]
+    if r.status == "suspended":  # type: ignore[attr-defined]
+        return "disabled", r.leave_date  # type: ignore[attr-defined]
+    if r.missing_since is not None:  # type: ignore[attr-defined]
+        return "missing_from_directory", r.missing_since  # type: ignore[attr-defined]
+    return "past_leave_date", r.leave_date  # type: ignore[attr-defined]
+
+
+def orphaned(engine: Engine, rule: RuleSettings, now: datetime) -> Iterator[FindingDraft]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+            text(ORPHANED_SQL).columns(leave_date=DateTime, missing_since=DateTime), {"now": now})
+        for row in result:
+            reason, since = _reason(row, now)
+            yield FindingDraft(
+                key=f"orphaned:grant:{row.grant_id}", rule="orphaned", severity=rule.severity,
+                system=row.system, account_id=row.account_id, grant_id=row.grant_id,
+                person_id=row.person_id,
+                evidence={
+                    "reason": reason,
+                    "since": since.isoformat() if since else None,
+                    "account": row.external_id, "account_name": row.display_name, "email": row.email,
+                    "role": row.role, "level": row.level,
+                    "person": row.person_name, "employee_id": row.employee_id,
+                    "person_status": row.status, "link": row.method,
+                },
+            )

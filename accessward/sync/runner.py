@@ -1,0 +1,260 @@
+"""Sync jobs: run one source into the store and record the run.
+
+A run is trusted only when it completed *and* its size is plausible against the last good run.
+Only a trusted run closes grant intervals or marks people missing; a failed run leaves the
+previous data exactly as it was, and a sharp drop quarantines the run until someone confirms it
+(DESIGN.md invariants 1 and 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from accessward.connectors.errors import ConnectorError, ResyncRequired
+from accessward.connectors.protocols import AccessSource, ChangeRun, IdentitySource, IncrementalIdentitySource
+from accessward.connectors.records import PersonRecord, RemovedPerson
+from accessward.sync import audit
+from accessward.sync.clock import utcnow
+from accessward.sync.models import SyncRun
+from accessward.sync.writer import (
+    AccessWriter,
+    PeopleWriter,
+    close_unseen_grants,
+    count_open_grants,
+    count_present_people,
+    mark_missing_people,
+    mark_people_removed,
+)
+
+log = logging.getLogger("accessward.sync")
+
+
+@dataclass(frozen=True)
+class SyncGuard:
+    """When a completed run is still not trusted.
+
+    ``max_drop``: share of the last good count that may vanish at once (0.3 = 30 %).
+    ``min_baseline``: below this many records a drop is not judged (tiny sources swing).
+    """
+
+    max_drop: float = 0.3
+    min_baseline: int = 20
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    run_id: int
+    source: str
+    status: str
+    counts: dict[str, int]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+def last_good_run(engine: Engine, source: str, before: int | None = None) -> SyncRun | None:
+    with Session(engine) as session:
+        stmt = select(SyncRun).where(col(SyncRun.source) == source, col(SyncRun.status) == "succeeded")
+        if before is not None:
+            stmt = stmt.where(col(SyncRun.id) < before)
+        return session.execute(stmt.order_by(col(SyncRun.id).desc()).limit(1)).scalars().first()
+
+
+def _start(engine: Engine, source: str, source_type: str, role: str) -> int:
+    with Session(engine) as session:
+        run = SyncRun(source=source, source_type=source_type, role=role)
+        session.add(run)
+        session.commit()
+        assert run.id is not None
+        return run.id
+
+
+def _finish(engine: Engine, run_id: int, status: str, counts: dict[str, int],
+            error: str | None = None, error_kind: str | None = None, *, cursor: str | None = None,
+            full: bool = True) -> None:
+    with Session(engine) as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.status, run.counts, run.error, run.error_kind = status, dict(counts), error, error_kind
+        run.cursor, run.full = cursor, full
+        run.finished_at = utcnow()
+        source = run.source
+        session.add(run)
+        session.commit()
+    audit.record(engine, "sync.finished", source,
+                 {"run": run_id, "status": status, "counts": counts, "error": error})
+
+
+def judge(count: int, baseline: int | None, guard: SyncGuard) -> tuple[str, str | None]:
+    """Status of a complete listing from its size against what the store held before it.
+
+    The baseline is what the store holds as present for the source (people not missing, open
+    grants), not the last run's count: an incremental run's count is only what changed, and
+    judging a full listing against it would let an empty answer through. Small sources (below
+    ``min_baseline``) are still quarantined when more than half of them disappear at once.
+    """
+    if baseline is None or baseline == 0:
+        return "succeeded", None
+    if count == 0:
+        return "failed", f"returned 0 records where the store holds {baseline}"
+    limit = guard.max_drop if baseline >= guard.min_baseline else max(guard.max_drop, 0.5)
+    if count < baseline * (1 - limit):
+        return "quarantined", (
+            f"returned {count} records where the store holds {baseline} "
+            f"(a drop of more than {limit:.0%}); confirm with `accessward sync confirm`"
+        )
+    return "succeeded", None
+
+
+Watch = Callable[[Iterable[Any], str], Iterable[Any]]
+
+
+def _unwatched(items: Iterable[Any], _label: str) -> Iterable[Any]:
+    return items
+
+
+def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = "",
+                  guard: SyncGuard = SyncGuard(), watch: Watch = _unwatched, full: bool = False) -> SyncOutcome:
+    """Sync one identity source: incrementally from the last good run's cursor when the source
+    supports it (and ``full`` is not asked for), else a complete listing."""
+    if isinstance(source, IncrementalIdentitySource):
+        last = None if full else last_good_run(engine, source.name)
+        return _sync_changes(engine, source, last.cursor if last else None, source_type=source_type, guard=guard,
+                             watch=watch)
+    present = count_present_people(engine, source.name)
+    run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
+    writer = PeopleWriter(engine, source.name, run_id)
+    try:
+        writer.write(watch(source.list_people(), f"sync {source.name}"))
+    except Exception as exc:  # any failure, even a bug, fails the run and changes nothing else
+        return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
+    counts = {"people": writer.seen}
+    status, why = judge(writer.seen, present, guard)
+    if status == "succeeded":
+        counts["missing"] = mark_missing_people(engine, source.name, run_id)
+    _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
+    return SyncOutcome(run_id, source.name, status, counts, why)
+
+
+def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str | None, *, source_type: str,
+                  guard: SyncGuard, watch: Watch) -> SyncOutcome:
+    """An incremental round (or a full one, without a cursor or when the cursor has expired).
+
+    A full round is judged and closes what it did not see, like any complete listing. A changes
+    round applies what changed and marks the people the source says were removed as missing;
+    if it removes more than ``max_drop`` of the people the store holds for the source, it is
+    quarantined instead, and nothing is removed and its cursor is not kept.
+    """
+    present = count_present_people(engine, source.name)
+    run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
+    writer = PeopleWriter(engine, source.name, run_id)
+    removed: list[str] = []
+
+    def people(run: ChangeRun) -> Iterator[PersonRecord]:
+        for change in watch(run, f"sync {source.name}"):
+            if isinstance(change, RemovedPerson):
+                removed.append(change.source_key)
+            else:
+                yield change
+
+    try:
+        try:
+            run = source.list_changes(cursor)
+            writer.write(people(run))
+        except ResyncRequired:
+            if cursor is None:
+                raise
+            log.warning("incremental cursor expired; running a full sync", extra={"source": source.name})
+            removed.clear()
+            run = source.list_changes(None)
+            writer.write(people(run))
+        next_cursor = run.cursor
+    except Exception as exc:  # any failure, even a bug, fails the run and changes nothing else
+        return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
+    counts = {"people": writer.seen}
+    if run.full:
+        status, why = judge(writer.seen, present, guard)
+        if status == "succeeded":
+            counts["missing"] = mark_missing_people(engine, source.name, run_id)
+    else:
+        status, why = "succeeded", None
+        if present >= guard.min_baseline and len(removed) > present * guard.max_drop:
+            status, why = "quarantined", (
+                f"removed {len(removed)} of {present} people at once (more than {guard.max_drop:.0%}); "
+                "nothing was removed: run `accessward sync --full` and confirm it")
+        else:
+            counts["removed"] = mark_people_removed(engine, source.name, removed)
+    _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count",
+            cursor=next_cursor if status == "succeeded" else None, full=run.full)
+    return SyncOutcome(run_id, source.name, status, counts, why)
+
+
+def sync_access(engine: Engine, source: AccessSource, *, source_type: str = "",
+                guard: SyncGuard = SyncGuard(), watch: Watch = _unwatched) -> SyncOutcome:
+    present = count_open_grants(engine, source.name)
+    run_id = _start(engine, source.name, source_type or type(source).__name__, "access")
+    writer = AccessWriter(engine, source.name, run_id)
+    try:
+        writer.write(watch(source.list_access(), f"sync {source.name}"))
+    except Exception as exc:  # any failure, even a bug, fails the run and changes nothing else
+        return _failed(engine, run_id, source.name, writer.counts, exc)
+    counts = dict(writer.counts)
+    status, why = judge(counts["grants"], present, guard)
+    if status == "succeeded":
+        counts["closed"] = close_unseen_grants(engine, source.name, run_id)
+    _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
+    return SyncOutcome(run_id, source.name, status, counts, why)
+
+
+def _failed(engine: Engine, run_id: int, source: str, counts: dict[str, int],
+            exc: Exception) -> SyncOutcome:
+    if isinstance(exc, ConnectorError):
+        kind = exc.kind
+        message = f"{kind}: {exc}" + (f" ({exc.detail})" if exc.detail else "")
+        log.error("sync failed", extra={"source": source, "run": run_id, "error": message})
+    else:
+        kind = "internal"
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        log.exception("sync failed on an unexpected error", extra={"source": source, "run": run_id})
+    _finish(engine, run_id, "failed", counts, message, kind)
+    return SyncOutcome(run_id, source, "failed", dict(counts), message)
+
+
+def confirm_run(engine: Engine, run_id: int, *, actor: str) -> SyncOutcome:
+    """A person confirms a quarantined run: it becomes the new baseline and closes what it missed.
+
+    Only the newest run of its source can be confirmed; confirming an older one would close
+    grants a later run saw.
+    """
+    with Session(engine) as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "quarantined":
+            raise ValueError(f"sync run {run_id} is not quarantined")
+        if not run.full:
+            raise ValueError(f"sync run {run_id} was incremental: run `accessward sync --full` and confirm that run")
+        newest = session.execute(
+            select(col(SyncRun.id)).where(col(SyncRun.source) == run.source).order_by(col(SyncRun.id).desc()).limit(1)
+        ).scalar()
+        if newest != run_id:
+            raise ValueError(f"sync run {run_id} is not the newest run of {run.source}; sync again")
+        source, role, counts = run.source, run.role, dict(run.counts)
+    if role == "identity":
+        counts["missing"] = mark_missing_people(engine, source, run_id)
+    else:
+        counts["closed"] = close_unseen_grants(engine, source, run_id)
+    with Session(engine) as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.status, run.counts, run.error = "succeeded", counts, None
+        session.add(run)
+        session.commit()
+    audit.record(engine, "sync.confirmed", source, {"run": run_id, "counts": counts}, actor=actor)
+    return SyncOutcome(run_id, source, "succeeded", counts)

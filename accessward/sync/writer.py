@@ -1,0 +1,270 @@
+"""Streams connector records into the store in bulk.
+
+Writers buffer a batch, then upsert it in one statement per table, so a 200,000-person
+directory or a million grants go through in constant memory. Only the external-id -> row-id
+maps of accounts and resources (thousands, not millions) are kept for the run.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, Table, delete, func, select, text, update
+
+from accessward.connectors.errors import MalformedResponseError
+from accessward.connectors.records import AccessRecord, AccountRecord, GrantRecord, PersonRecord, ResourceRecord
+from accessward.sync.bulk import one_of, upsert
+from accessward.sync.clock import to_naive_utc, utcnow
+from accessward.sync.models import Account, Grant, Person, PersonEmail, Resource
+
+#: Records per transaction. Measured on SQLite (CPU seconds): 100,000 people 4.0 at 2,000,
+#: 3.7 at 5,000, 3.5 at 10,000; 250,000 grants 4.2 at 2,000, 3.8 at 10,000. The key lookups of a
+#: batch stay far below SQLite's (32,766) and PostgreSQL's (65,535) bound-parameter limits.
+BATCH = 10_000
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def normalize_email(value: str) -> str:
+    """The form addresses are stored and compared in: NFKC (a fullwidth letter is the plain one), lower case,
+    no surrounding space, no trailing dot on the domain. Not casefold(): "ß" must not become
+    "ss", or two different mailboxes would match."""
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    local, at, domain = text.rpartition("@")
+    return f"{local}@{domain.rstrip('.')}" if at else text
+
+
+@dataclass
+class PeopleWriter:
+    engine: Engine
+    source: str
+    run_id: int
+    batch_size: int = BATCH
+    seen: int = 0
+    _buf: dict[str, PersonRecord] = field(default_factory=dict)
+
+    def write(self, people: Iterable[PersonRecord]) -> None:
+        for person in people:
+            self._buf[person.source_key] = person
+            if len(self._buf) >= self.batch_size:
+                self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        batch = self._buf
+        now = utcnow()
+        rows = [self._row(p, now) for p in batch.values()]
+        person, person_email = _table(Person), _table(PersonEmail)
+        with self.engine.begin() as conn:
+            upsert(
+                conn, person, rows, keys=("source", "source_key"),
+                update=[c for c in rows[0] if c not in ("source", "source_key", "first_seen")],
+            )
+            # A SELECT by the unique key, not RETURNING: on SQLite, fetching RETURNING rows from
+            # multi-row upserts costs more than this one indexed query.
+            ids: dict[str, int] = {str(key): int(pid) for key, pid in conn.execute(
+                select(person.c.source_key, person.c.id).where(
+                    person.c.source == self.source, one_of(conn, person.c.source_key, batch))
+            )}
+            # The addresses each person has now, against those stored: only the difference is
+            # written, so an unchanged directory rewrites no email rows at all.
+            wanted = {
+                (ids[key], email): None
+                for key, p in batch.items()
+                for email in sorted({normalize_email(e) for e in p.emails if e.strip()})
+            }
+            stored: dict[tuple[int, str], int] = {}
+            for row_id, person_id, email in conn.execute(
+                select(person_email.c.id, person_email.c.person_id, person_email.c.email).where(
+                    one_of(conn, person_email.c.person_id, ids.values()))
+            ):
+                stored[(person_id, email)] = row_id
+            gone = [row_id for pair, row_id in stored.items() if pair not in wanted]
+            for i in range(0, len(gone), 1000):
+                conn.execute(delete(person_email).where(one_of(conn, person_email.c.id, gone[i:i + 1000])))
+            new = [{"person_id": pid, "email": email} for pid, email in wanted if (pid, email) not in stored]
+            if new:
+                conn.execute(person_email.insert(), new)
+        self.seen += len(batch)
+        self._buf = {}
+
+    def _row(self, p: PersonRecord, now: datetime) -> dict[str, Any]:
+        return {
+            "source": self.source, "source_key": p.source_key, "display_name": p.display_name,
+            "employee_id": p.employee_id, "username": p.username.lower() if p.username else None,
+            "upn": p.upn.lower() if p.upn else None, "emails": list(p.emails), "kind": str(p.kind),
+            "status": str(p.status), "leave_date": to_naive_utc(p.leave_date),
+            "manager_key": p.manager_key, "department": p.department, "groups": list(p.groups),
+            "first_seen": now, "last_seen": now, "last_run_id": self.run_id, "missing_since": None,
+            "sso": p.sso, "mfa": p.mfa, "mfa_methods": list(p.mfa_methods) if p.mfa_methods is not None else None,
+            "last_sign_in": to_naive_utc(p.last_sign_in),
+        }
+
+
+def _run_started(conn: Any, run_id: int) -> datetime:
+    started = conn.execute(text("SELECT started_at FROM sync_run WHERE id = :id").columns(started_at=DateTime),
+                           {"id": run_id}).scalar()
+    if started is None:
+        raise ValueError(f"no sync run {run_id}")
+    return started  # type: ignore[no-any-return]
+
+
+def mark_missing_people(engine: Engine, source: str, run_id: int) -> int:
+    """After a complete, trusted run: people not seen since it started are missing from the source.
+
+    "Not seen since the run started", not "not written by this run": another run of the same
+    source writing at the same time must not make the people it saw look missing.
+    """
+    with engine.begin() as conn:
+        result = conn.execute(
+            text(
+                "UPDATE person SET missing_since = :now WHERE source = :source "
+                "AND missing_since IS NULL AND last_seen < :started"
+            ),
+            {"now": utcnow(), "source": source, "started": _run_started(conn, run_id)},
+        )
+        return int(result.rowcount or 0)
+
+
+def mark_people_removed(engine: Engine, source: str, keys: list[str]) -> int:
+    """An incremental source said these people were removed: they are missing from now on."""
+    changed = 0
+    with engine.begin() as conn:
+        for i in range(0, len(keys), 1000):
+            result = conn.execute(
+                update(_table(Person)).where(
+                    _table(Person).c.source == source, _table(Person).c.source_key.in_(keys[i:i + 1000]),
+                    _table(Person).c.missing_since.is_(None),
+                ).values(missing_since=utcnow())
+            )
+            changed += int(result.rowcount or 0)
+    return changed
+
+
+def count_present_people(engine: Engine, source: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_table(Person)).where(
+            _table(Person).c.source == source, _table(Person).c.missing_since.is_(None))).scalar() or 0)
+
+
+@dataclass
+class AccessWriter:
+    engine: Engine
+    system: str
+    run_id: int
+    batch_size: int = BATCH
+    counts: dict[str, int] = field(default_factory=lambda: {"accounts": 0, "resources": 0, "grants": 0})
+    _accounts: dict[str, AccountRecord] = field(default_factory=dict)
+    _resources: dict[str, ResourceRecord] = field(default_factory=dict)
+    _grants: dict[tuple[str, str, str], GrantRecord] = field(default_factory=dict)
+    _account_ids: dict[str, int] = field(default_factory=dict)
+    _resource_ids: dict[str, int] = field(default_factory=dict)
+
+    def write(self, records: Iterable[AccessRecord]) -> None:
+        for record in records:
+            if isinstance(record, GrantRecord):
+                self._grants[(record.account_id, record.resource_id, record.role)] = record
+                if len(self._grants) >= self.batch_size:
+                    self.flush()
+            elif isinstance(record, AccountRecord):
+                if record.external_id not in self._account_ids:
+                    self.counts["accounts"] += 1
+                self._accounts[record.external_id] = record
+                self._account_ids.setdefault(record.external_id, -1)
+            else:
+                if record.external_id not in self._resource_ids:
+                    self.counts["resources"] += 1
+                self._resources[record.external_id] = record
+                self._resource_ids.setdefault(record.external_id, -1)
+        self.flush()
+
+    def flush(self) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            self._flush_accounts(conn, now)
+            self._flush_resources(conn, now)
+            self._flush_grants(conn, now)
+
+    def _flush_accounts(self, conn: Any, now: datetime) -> None:
+        if not self._accounts:
+            return
+        rows = [{
+            "system": self.system, "external_id": a.external_id, "kind": str(a.kind),
+            "display_name": a.display_name, "login": a.login.lower() if a.login else None,
+            "email": normalize_email(a.email) if a.email else None, "employee_id": a.employee_id,
+            "sso": a.sso, "mfa": a.mfa, "last_active": to_naive_utc(a.last_active),
+            "first_seen": now, "last_seen": now, "last_run_id": self.run_id,
+        } for a in self._accounts.values()]
+        table = _table(Account)
+        upsert(conn, table, rows, keys=("system", "external_id"),
+               update=[c for c in rows[0] if c not in ("system", "external_id", "first_seen")])
+        self._account_ids.update(conn.execute(
+            select(table.c.external_id, table.c.id).where(
+                table.c.system == self.system, table.c.external_id.in_(list(self._accounts)))
+        ).all())
+        self._accounts.clear()
+
+    def _flush_resources(self, conn: Any, now: datetime) -> None:
+        if not self._resources:
+            return
+        rows = [{
+            "system": self.system, "external_id": r.external_id, "kind": r.kind, "name": r.name,
+            "first_seen": now, "last_seen": now,
+        } for r in self._resources.values()]
+        table = _table(Resource)
+        upsert(conn, table, rows, keys=("system", "external_id"), update=["kind", "name", "last_seen"])
+        self._resource_ids.update(conn.execute(
+            select(table.c.external_id, table.c.id).where(
+                table.c.system == self.system, table.c.external_id.in_(list(self._resources)))
+        ).all())
+        self._resources.clear()
+
+    def _flush_grants(self, conn: Any, now: datetime) -> None:
+        if not self._grants:
+            return
+        rows = []
+        for g in self._grants.values():
+            account_id = self._account_ids.get(g.account_id, -1)
+            resource_id = self._resource_ids.get(g.resource_id, -1)
+            if account_id < 0 or resource_id < 0:
+                raise MalformedResponseError(
+                    f"grant {g.account_id}->{g.resource_id} arrived before its account or resource",
+                    system=self.system,
+                )
+            rows.append({
+                "system": self.system, "account_id": account_id, "resource_id": resource_id,
+                "role": g.role, "level": int(g.level), "seen_from": now, "last_seen": now,
+                "last_run_id": self.run_id, "verifiable": g.verifiable,
+            })
+        upsert(conn, _table(Grant), rows, keys=("account_id", "resource_id", "role"),
+               update=["level", "last_seen", "last_run_id", "verifiable"], where=text("seen_to IS NULL"))
+        self.counts["grants"] += len(rows)
+        self._grants.clear()
+
+
+def close_unseen_grants(engine: Engine, system: str, run_id: int) -> int:
+    """After a complete, trusted run: open grants not seen since it started end their interval now."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            text(
+                "UPDATE access_grant SET seen_to = :now, closed_by = 'unseen' WHERE system = :system "
+                "AND seen_to IS NULL AND last_seen < :started"
+            ),
+            {"now": utcnow(), "system": system, "started": _run_started(conn, run_id)},
+        )
+        return int(result.rowcount or 0)
+
+
+def count_open_grants(engine: Engine, system: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_table(Grant)).where(
+            _table(Grant).c.system == system, _table(Grant).c.seen_to.is_(None))).scalar() or 0)
