@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 system-deps:
-	@scripts/system-deps.sh
+	@scripts/system-deps.sh test
 
-demo: system-deps $(STAMP)
+demo: $(STAMP)
+	@scripts/system-deps.sh demo
 	$(BIN)/accessward demo --dir demo-output
 
 lint: $(STAMP)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from accessward.connectors.records import (
     AccessRecord,
     GrantRef,
+    Level,
     PersonChange,
     PersonRecord,
     RequestPreview,
     RevokeResult,
+    Takes,
 )
 
 
@@ -70,3 +72,33 @@ class Revoker(Protocol):
     def preview_revoke(self, grant: GrantRef) -> RequestPreview: ...
 
     def revoke(self, grant: GrantRef) -> RevokeResult: ...
+
+
+@runtime_checkable
+class WideRevoker(Protocol):
+    """A revoker some of whose revocations remove more than the grant they name.
+
+    A revoker without this method removes exactly one grant per revocation.
+    """
+
+    name: str
+
+    def revocation_takes(self, grant: GrantRef) -> Takes: ...
+
+
+@runtime_checkable
+class Reducer(Protocol):
+    """Sets a lower role on one grant in place (an access review's "reduce"), where the platform can.
+
+    ``reduce_roles`` names the platform role for each lower level it can set (empty: no such call, so a
+    reduce becomes a revocation plus a manual step to grant the lower role). A downgrade from admin
+    counts as the removal of an admin for the last-admin guard.
+    """
+
+    name: str
+
+    def reduce_roles(self, grant: GrantRef) -> Mapping[Level, str]: ...
+
+    def preview_reduce(self, grant: GrantRef, role: str) -> Sequence[RequestPreview]: ...
+
+    def reduce(self, grant: GrantRef, role: str) -> RevokeResult: ...

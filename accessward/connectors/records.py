@@ -160,3 +160,27 @@ class RevokeOutcome(StrEnum):
 class RevokeResult:
     outcome: RevokeOutcome
     detail: str = ""
+
+
+class RevocationScope(StrEnum):
+    """How far one revocation reaches (invariant 5: a revocation declares everything it removes)."""
+
+    grant = "grant"  # the named grant only
+    account_on_system = "account_on_system"  # every grant the account holds on this system (a business
+    # membership, a Business Center member, a SCIM user deactivated or deleted)
+    account_on_resources = "account_on_resources"  # the grants of the account on the listed resources
+    # (a partnership removal takes every asset the partner holds)
+
+
+@dataclass(frozen=True, slots=True)
+class Takes:
+    """What a revocation takes away besides (and including) the grant it names.
+
+    The planner expands it against the store into concrete grants; the last-admin guard, break-glass
+    and disputed-link checks judge every one of them, at plan time and again at execution, and the
+    executor closes every one of them when the revocation succeeds.
+    """
+
+    scope: RevocationScope = RevocationScope.grant
+    resource_ids: tuple[str, ...] = ()  # external resource ids, for account_on_resources
+    note: str = ""  # in words, for the plan: "removing the business membership removes every asset"
