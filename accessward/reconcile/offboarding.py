@@ -42,6 +42,7 @@ from accessward.reconcile.plan import (
     grants_in_flight,
     in_flight_admin_removals,
     is_break_glass,
+    manual_step,
     open_admins,
     persist_plan,
 )
@@ -346,7 +347,7 @@ def _hold_reason(row: Mapping[str, Any], mine: set[int], revoker: Revoker | None
         return "break-glass account: never revoked"
     if not row["verifiable"]:
         return f"no API to revoke through (manual inventory): {revoker.preview_revoke(grant_ref(row)).render()}"
-    return None
+    return manual_step(revoker, row)
 
 
 def _save_grant_item(engine: Engine, offboarding_id: int, row: Mapping[str, Any], state: str, detail: str,
