@@ -58,7 +58,7 @@ class Runtime:
 
                 entra = wiring.identity_source(cfg, self.base)
                 assert isinstance(entra, EntraSource)
-                out[cfg.name] = EntraIdp(entra)
+                out[cfg.name] = EntraIdp(entra, guests=cfg.guests)
             elif isinstance(cfg, KeycloakIdSource):
                 from accessward.connectors.keycloak import KeycloakSource
 

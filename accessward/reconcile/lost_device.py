@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, select, text
 from sqlmodel import Session, col
 
-from accessward.connectors.errors import ConnectorError
+from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.idp import IdentityProvider, MfaMethod
 from accessward.reconcile.idp_calls import Retry, call_idp
 from accessward.reconcile.subject import open_grants, resolve
@@ -91,9 +91,18 @@ def report(engine: Engine, *, person_key: str, device: str, status: str, reporte
 def _idp_side(idp: IdentityProvider, person: Person, device: str, retry: Retry) -> dict[str, Any]:
     user = person.source_key
     actions: list[dict[str, Any]] = []
-    state, detail = call_idp(partial(idp.end_sessions, user), retry)
-    actions.append({"action": "end_sessions", "request": idp.preview_end_sessions(user).render(),
-                    "state": state, "detail": detail})
+    try:
+        steps = idp.lost_device_steps(user)  # an Entra guest: disabled or deleted, never "sessions ended"
+    except NotFoundError as exc:
+        actions.append({"action": "end_sessions", "state": "already_gone",
+                        "detail": f"not in the identity provider any more ({exc})"})
+        return {"system": idp.name, "user": user, "actions": actions, "device_methods_left": []}
+    except ConnectorError as exc:
+        actions.append({"action": "end_sessions", "state": "failed", "detail": f"{exc.kind}: {exc}"})
+        steps = []
+    for step in steps:
+        state, detail = call_idp(step.run, retry)
+        actions.append({"action": step.kind, "request": step.preview.render(), "state": state, "detail": detail})
     left: list[dict[str, Any]] = []
     try:
         methods = [m for m in idp.mfa_methods(user) if m.device_bound]

@@ -21,14 +21,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from accessward.connectors.errors import ConnectorError
+from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.idp import IdentityProvider
 from accessward.connectors.protocols import Revoker
 from accessward.connectors.records import Level
@@ -242,7 +241,10 @@ def _save_item(engine: Engine, offboarding_id: int, key: str, **values: Any) -> 
 
 
 def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: Tools) -> None:
-    kinds = ["end_sessions"] + (["disable_account"] if tools.policy.offboarding.disable_account else [])
+    """Each IdP's steps in the order it needs them (``IdentityProvider.offboarding_steps``): Keycloak
+    disables before logging out and removes offline tokens; an Entra guest is disabled or deleted, never
+    "sessions ended". Each step is recorded before it is sent; a refusal is a failed step in the receipt."""
+    disable = tools.policy.offboarding.disable_account
     retry = Retry(tools.attempts, tools.backoff, tools.sleep)
     assert ob.id is not None
     for person in people:
@@ -250,25 +252,35 @@ def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: T
         if idp is None:
             continue
         user = person.source_key
-        for kind in kinds:
-            key = f"idp:{person.source}:{user}:{kind}"
-            with Session(engine) as session:
-                before = _items(session, ob.id).get(key)
+        with Session(engine) as session:
+            items = _items(session, ob.id)
+        try:
+            steps = idp.offboarding_steps(user, disable=disable)
+        except NotFoundError as exc:
+            key = f"idp:{person.source}:{user}:end_sessions"
+            if key not in items:
+                _save_item(engine, ob.id, key, kind="end_sessions", system=person.source, target=user,
+                           target_name=person.display_name, state="already_gone",
+                           detail=f"not in the identity provider any more ({exc})", done_at=utcnow())
+            continue
+        except ConnectorError as exc:
+            key = f"idp:{person.source}:{user}:end_sessions"
+            _save_item(engine, ob.id, key, kind="end_sessions", system=person.source, target=user,
+                       target_name=person.display_name, state="failed",
+                       detail=f"{exc.kind}: could not read the account to plan its steps: {exc}")
+            continue
+        for step in steps:
+            key = f"idp:{person.source}:{user}:{step.kind}"
+            before = items.get(key)
             if before is not None and before.state in FINAL:
                 continue
-            try:
-                preview = (idp.preview_end_sessions(user) if kind == "end_sessions" else idp.preview_disable(user)
-                           ).render()
-            except ConnectorError as exc:
-                preview = f"(no request: {exc})"
             # recorded before it is sent, like every revocation
-            _save_item(engine, ob.id, key, kind=kind, system=person.source, target=user,
+            _save_item(engine, ob.id, key, kind=step.kind, system=person.source, target=user,
                        target_name=person.display_name, state="pending", detail="being sent",
-                       request=preview, attempts=(before.attempts if before else 0) + 1)
-            send = idp.end_sessions if kind == "end_sessions" else idp.disable
-            state, detail = call_idp(partial(send, user), retry)
+                       request=step.preview.render(), attempts=(before.attempts if before else 0) + 1)
+            state, detail = call_idp(step.run, retry)
             _save_item(engine, ob.id, key, state=state, detail=detail, done_at=utcnow() if state in FINAL else None)
-            audit.record(engine, f"offboarding.{kind}", f"offboarding:{ob.request_id}",
+            audit.record(engine, f"offboarding.{step.kind}", f"offboarding:{ob.request_id}",
                          {"system": person.source, "user": user, "state": state, "detail": detail},
                          actor=f"offboarding:{ob.request_id}")
 

@@ -22,13 +22,14 @@ def test_a_lost_phone_ends_sessions_removes_its_authenticator_and_flags_native_l
     report = response.json()
     assert report["outcome"] == "done" and report["status"] == "stolen"
     [idp] = report["identity_providers"]
-    assert [(a["action"], a["state"]) for a in idp["actions"]] == [("end_sessions", "done"),
-                                                                   ("remove_mfa_method", "done")]
+    assert [(a["action"], a["state"]) for a in idp["actions"]] == [
+        ("end_sessions", "done"), ("remove_offline_tokens", "already_gone"), ("remove_mfa_method", "done")]
     assert [m["label"] for m in idp["device_methods_left"]] == ["Dana's YubiKey"]
 
     # the IdP agrees: no session, the phone's OTP gone, the security key kept, the account still enabled
     dana = world.kc.user(world.kc_ids["dana.leaver"])
     assert dana.sessions == [] and dana.enabled is True
+    assert dana.required_actions == ["CONFIGURE_TOTP"]  # her only OTP is gone: set one up at next sign-in
     assert kc_credentials(world, "dana.leaver") == {"Dana's YubiKey": "webauthn"}
     assert world.kc.user(world.kc_ids["alex.morgan"]).credentials  # nobody else touched
 
@@ -51,7 +52,7 @@ def test_without_a_device_name_nothing_is_removed_and_the_methods_are_listed(wor
                            json={"person": "E1002"})
     report = response.json()
     [idp] = report["identity_providers"]
-    assert [a["action"] for a in idp["actions"]] == ["end_sessions"]
+    assert [a["action"] for a in idp["actions"]] == ["end_sessions", "remove_offline_tokens"]
     assert {m["label"] for m in idp["device_methods_left"]} == {"Dana's Pixel 8", "Dana's YubiKey"}
     assert len(kc_credentials(world, "dana.leaver")) == 2
     assert any("no device named" in n for n in report["notes"])
