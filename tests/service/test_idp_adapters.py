@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from accessward.connectors.entra import EntraSource
+from accessward.connectors.errors import NotFoundError
 from accessward.connectors.idp import EntraIdp, KeycloakIdp
 from accessward.connectors.keycloak import KeycloakSource
 from accessward.connectors.records import RevokeOutcome
@@ -63,4 +64,72 @@ def test_keycloak_ends_sessions_and_deletes_the_device_credential():
         assert idp.end_sessions(ana).outcome == RevokeOutcome.done and state.user(ana).sessions == []
         assert idp.remove_mfa_method(ana, otp).outcome == RevokeOutcome.done and idp.mfa_methods(ana) == []
         assert idp.disable(ana).outcome == RevokeOutcome.done and state.user(ana).enabled is False
+        source.close()
+
+
+# -- offboarding order and refusals, end to end (HR webhook -> Keycloak simulator) --------------------
+
+
+def _offboard(world, client, request_id: str):  # type: ignore[no-untyped-def]
+    from tests.service.world import signed
+
+    raw, headers = signed({"request_id": request_id, "person": "dana.leaver@example.com", "reason": "resigned"})
+    response = client.post("/v1/offboarding", content=raw, headers=headers)
+    assert response.status_code == 201, response.text
+    return {s["system"]: s for s in response.json()["systems"]}, response.json()
+
+
+def test_offboarding_disables_before_logging_out_and_removes_offline_tokens(world, rt):  # type: ignore[no-untyped-def]
+    world.disable = True
+    runtime = world.runtime()
+    dana = world.kc_ids["dana.leaver"]
+    world.kc.add_offline_token(dana, "brand-mobile")
+    with world.client(runtime) as client:
+        systems, _ = _offboard(world, client, "hr-order-1")
+    items = [(i["action"], i["state"]) for i in systems["keycloak"]["items"]]
+    assert items == [("disable_account", "done"), ("end_sessions", "done"), ("remove_offline_tokens", "done")]
+    kc_writes = [(w.action, w.status) for w in world.kc.writes if w.user_id == dana]
+    assert kc_writes == [("update", 204), ("logout", 204), ("revokeConsent", 204)]  # disable first
+    assert world.kc.user(dana).enabled is False and world.kc.user(dana).consents == []
+
+
+@pytest.mark.parametrize("refusal", [keycloak.PROFILE_REFUSAL, keycloak.LDAP_READ_ONLY_REFUSAL])
+def test_a_disable_keycloak_refuses_is_a_failed_step_in_the_receipt(world, rt, refusal):  # type: ignore[no-untyped-def]
+    world.disable = True
+    runtime = world.runtime()
+    dana = world.kc_ids["dana.leaver"]
+    world.kc.user(dana).refuse_update = refusal
+    with world.client(runtime) as client:
+        systems, receipt = _offboard(world, client, "hr-refused-1")
+    steps = {i["action"]: i for i in systems["keycloak"]["items"]}
+    assert steps["disable_account"]["state"] == "failed"
+    assert refusal["errorMessage"] in steps["disable_account"]["detail"]
+    assert steps["end_sessions"]["state"] == "done"  # the sessions still end
+    assert receipt["status"] == "partially_done" and systems["keycloak"]["status"] != "done"
+    assert world.kc.user(dana).enabled is True and world.kc.user(dana).sessions == []
+
+
+def test_entra_guest_offboarding_disables_the_guest_and_never_says_sessions_ended(graph):  # type: ignore[no-untyped-def]
+    state, idp = graph
+    gus = _user(state, "Gus Guest")
+    steps = idp.offboarding_steps(gus, disable=False)
+    outcomes = [(s.kind, *call_idp(s.run, Retry())) for s in steps]
+    assert [(k, st) for k, st, _ in outcomes] == [("disable_guest", "done")]
+    assert "sessions were not ended" in outcomes[0][2]
+    assert state.user(gus).props["accountEnabled"] is False and state.user(gus).sessions_revoked_at is None
+    gone = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(NotFoundError):
+        idp.offboarding_steps(gone, disable=True)
+
+
+def test_keycloak_offboarding_steps_without_disable_still_end_sessions_and_offline_tokens():
+    state = keycloak.demo_state()
+    with start_app(keycloak.create_app(state)) as srv:
+        source = KeycloakSource("kc", srv.url, keycloak.DEMO_REALM, keycloak.DEMO_CLIENT_ID, keycloak.DEMO_SECRET,
+                                sleep=lambda s: None)
+        idp = KeycloakIdp(source)
+        ana = next(u.id for u in state.users.values() if u.username == "ana")
+        assert [s.kind for s in idp.offboarding_steps(ana, disable=False)] == ["end_sessions",
+                                                                               "remove_offline_tokens"]
+        assert [s.kind for s in idp.lost_device_steps(ana)] == ["end_sessions", "remove_offline_tokens"]
         source.close()
