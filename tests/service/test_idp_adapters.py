@@ -8,9 +8,9 @@ import pytest
 
 from accessward.connectors.entra import EntraSource
 from accessward.connectors.errors import NotFoundError
-from accessward.connectors.idp import EntraIdp, KeycloakIdp
+from accessward.connectors.idp import EntraIdp, IdpStep, KeycloakIdp
 from accessward.connectors.keycloak import KeycloakSource
-from accessward.connectors.records import RevokeOutcome
+from accessward.connectors.records import RequestPreview, RevokeOutcome, RevokeResult
 from accessward.reconcile.idp_calls import Retry, call_idp
 from accessward.sandbox import keycloak
 from accessward.sandbox.graph import DEMO_CLIENT_ID, DEMO_SECRET, DEMO_TENANT, create_app, demo_state
@@ -133,3 +133,69 @@ def test_keycloak_offboarding_steps_without_disable_still_end_sessions_and_offli
                                                                                "remove_offline_tokens"]
         assert [s.kind for s in idp.lost_device_steps(ana)] == ["end_sessions", "remove_offline_tokens"]
         source.close()
+
+
+# -- an IdP disable is wide: the last-admin and break-glass guards judge what it takes -------------
+
+
+class _RecordingIdp:
+    """An IdP that only records the steps it is asked to run (the store side is what is tested)."""
+
+    name = "dir"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def _step(self, kind: str) -> IdpStep:
+        def run() -> RevokeResult:
+            self.sent.append(kind)
+            return RevokeResult(RevokeOutcome.done, kind)
+        return IdpStep(kind, RequestPreview("POST", f"https://idp.test/{kind}"), run)
+
+    def offboarding_steps(self, user_id: str, *, disable: bool) -> list[IdpStep]:
+        return [self._step("disable_account")] * disable + [self._step("end_sessions")]
+
+    def lost_device_steps(self, user_id: str) -> list[IdpStep]:
+        return [self._step("end_sessions")]
+
+
+@pytest.mark.parametrize(("sole_admin", "held"), [(True, True), (False, False)])
+def test_disabling_the_idp_account_of_an_sso_last_admin_is_held(sqlite_engine, sole_admin, held):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from accessward.connectors.records import Level, PersonStatus
+    from accessward.reconcile import offboarding
+    from accessward.reconcile.policy import OffboardingPolicy, PolicySettings
+    from accessward.sync.clock import utcnow
+    from accessward.sync.runner import sync_access, sync_identity
+    from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
+
+    people = [person("dana", status=PersonStatus.active), person("alex")]
+    grants = [("dana", "suite", "Account Owner", Level.admin)]
+    if not sole_admin:
+        grants.append(("alex", "suite", "Account Owner", Level.admin))
+    access = FakeAccess(grants=grants, facts={"dana": {"sso": True}})
+    assert sync_identity(sqlite_engine, FakeIdentity(people=people)).ok
+    assert sync_access(sqlite_engine, access).ok
+    idp = _RecordingIdp()
+    tools = offboarding.Tools(revokers={"social": RecordingRevoker(access)}, idps={"dir": idp},  # type: ignore[dict-item]
+                              policy=PolicySettings(offboarding=OffboardingPolicy(disable_account=True)),
+                              sleep=lambda s: None)
+    ob, _ = offboarding.request(sqlite_engine, request_id="hr-1", person_key="dana", requested_by="hr",
+                                effective_at=utcnow() - timedelta(minutes=1), source="test")
+    assert ob.id is not None
+
+    offboarding.run(sqlite_engine, ob.id, tools)
+
+    from sqlmodel import Session, select
+
+    from accessward.sync.service_models import OffboardingItem
+    with Session(sqlite_engine) as session:
+        items = {i.kind: i for i in session.execute(select(OffboardingItem)).scalars()}
+    if held:
+        assert idp.sent == ["end_sessions"]  # sessions end; the disable waits
+        assert items["disable_account"].state == "held"
+        assert "last admin of Suite" in items["disable_account"].detail and "SSO" in items["disable_account"].detail
+    else:
+        assert idp.sent == ["disable_account", "end_sessions"]
+        assert items["disable_account"].state == "done"
