@@ -337,7 +337,7 @@ def test_recovery_codes_count_and_webauthn_counts_when_the_flow_asks_for_it(
         assert src.posture(lee).mfa is True
 
 
-def test_an_idp_only_user_raises_no_mfa_finding_in_the_store(
+def test_an_idp_only_user_has_mfa_unknown_and_raises_no_mfa_finding(
         sqlite_engine: Any, demo: KeycloakState, demo_server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
     from sqlmodel import Session, select
 
@@ -349,6 +349,22 @@ def test_an_idp_only_user_raises_no_mfa_finding_in_the_store(
     with Session(sqlite_engine) as session:
         people = {p.username: p for p in session.execute(select(Person)).scalars()}
     assert people["gus"].mfa is None and people["sam"].mfa is False and people["ana"].mfa is True
+
+    from accessward.connectors.records import Level
+    from accessward.reconcile.policy import PolicySettings
+    from accessward.reconcile.run import reconcile
+    from accessward.sync.models import Finding
+    from accessward.sync.runner import sync_access
+    from tests.fakes import FakeAccess
+
+    emails = {"gus": "gus@agency.example", "sam": "sam.social@contoso.example"}
+    access = FakeAccess(grants=[(n, "main", "CREATE_CONTENT", Level.full_publishing) for n in emails], emails=emails)
+    assert sync_access(sqlite_engine, access).ok
+    reconcile(sqlite_engine, PolicySettings())
+    with Session(sqlite_engine) as session:
+        flagged = {f.evidence.get("reason") and f.person_id for f in session.execute(
+            select(Finding).where(Finding.rule == "mfa_required")).scalars()}
+    assert flagged == {people["sam"].id}  # sam has no MFA; gus's MFA is upstream and unknown: no finding
 
 
 # -- user profile (Keycloak 24+) ---------------------------------------------------------------
