@@ -28,12 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from accessward.connectors.errors import ConnectorError, NotFoundError
-from accessward.connectors.idp import IdentityProvider, disable_takes
+from accessward.connectors.idp import IdentityProvider
 from accessward.connectors.protocols import Revoker
 from accessward.connectors.records import Level
 from accessward.reconcile import executor
 from accessward.reconcile.correlate import correlate
-from accessward.reconcile.idp_calls import Retry, call_idp
+from accessward.reconcile.idp_calls import DISABLING_STEPS, Retry, call_idp, disable_hold
 from accessward.reconcile.plan import (
     Item,
     PlanResult,
@@ -274,7 +274,8 @@ def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: T
             before = items.get(key)
             if before is not None and before.state in FINAL:
                 continue
-            held = _disable_hold(engine, ob, tools, idp.name) if step.kind in DISABLING_STEPS else None
+            held = disable_hold(engine, ob.person_ids, tools.policy.break_glass, idp.name) \
+                if step.kind in DISABLING_STEPS else None
             if held is not None:
                 _save_item(engine, ob.id, key, kind=step.kind, system=person.source, target=user,
                            target_name=person.display_name, state="held", detail=held,
@@ -289,34 +290,6 @@ def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: T
             audit.record(engine, f"offboarding.{step.kind}", f"offboarding:{ob.request_id}",
                          {"system": person.source, "user": user, "state": state, "detail": detail},
                          actor=f"offboarding:{ob.request_id}")
-
-
-DISABLING_STEPS = frozenset({"disable_account", "disable_guest", "remove_guest"})
-
-
-def _disable_hold(engine: Engine, ob: Offboarding, tools: Tools, idp_name: str) -> str | None:
-    """Why disabling the person's IdP account must wait, or None.
-
-    A disabled (or deleted) IdP account takes every grant the person reaches through SSO with it
-    (``connectors.idp.disable_takes``), so the guards judge those grants too: a break-glass account, or
-    the last admin of a resource, that signs in through SSO holds the disable back.
-    """
-    takes = disable_takes(idp_name)
-    mine = set(ob.person_ids)
-    break_glass = {b.lower() for b in tools.policy.break_glass}
-    admins = open_admins(engine)
-    going = in_flight_admin_removals(engine)
-    for row in open_grants(engine, ob.person_ids):
-        if row["sso"] is not True or row["person_id"] not in mine:
-            continue
-        who = f"{row['account_name'] or row['account']} on {row['system']}"
-        if is_break_glass(row, break_glass):
-            return f"held: break-glass account {who} signs in through SSO; {takes.note}"
-        admins_left = admins.get(row["resource_id"], 0) - going.get(row["resource_id"], 0)
-        if row["level"] >= int(Level.admin) and admins_left <= 1:
-            return (f"held: {who} is the last admin of {row['resource_name'] or row['resource']} and signs in "
-                    f"through SSO; {takes.note}. Add another admin there first")
-    return None
 
 
 # -- grants -------------------------------------------------------------------------------------

@@ -66,3 +66,40 @@ def test_only_the_service_desk_reports_devices(world, rt, client):
     unknown = client.post("/v1/devices/lost", headers=world.token(rt.engine, "service_desk"),
                           json={"person": "nobody@example.com"})
     assert unknown.status_code == 422
+
+
+def test_a_guest_disable_that_would_lock_out_a_last_sso_admin_is_held(sqlite_engine):  # type: ignore[no-untyped-def]
+    """A lost device of an agency guest: the guest's disable is held when it would leave a resource without an
+    admin who can sign in; nothing is sent for it."""
+    from accessward.connectors.idp import IdpStep
+    from accessward.connectors.records import Level, RequestPreview, RevokeOutcome, RevokeResult
+    from accessward.reconcile import lost_device
+    from accessward.reconcile.correlate import correlate
+    from accessward.sync.runner import sync_access, sync_identity
+    from tests.fakes import FakeAccess, FakeIdentity, person
+
+    sent: list[str] = []
+
+    class GuestIdp:
+        name = "dir"
+
+        def lost_device_steps(self, user_id: str) -> list[IdpStep]:
+            return [IdpStep("disable_guest", RequestPreview("PATCH", f"https://idp.test/users/{user_id}"),
+                            lambda: sent.append("disable_guest") or RevokeResult(RevokeOutcome.done, "disabled"))]
+
+        def mfa_methods(self, user_id: str) -> list:  # type: ignore[type-arg]
+            return []
+
+    assert sync_identity(sqlite_engine, FakeIdentity(people=[person("gus")])).ok
+    access = FakeAccess(grants=[("gus", "suite", "Account Owner", Level.admin)], facts={"gus": {"sso": True}})
+    assert sync_access(sqlite_engine, access).ok
+    correlate(sqlite_engine)  # the nightly run links gus's account to gus
+    tools = lost_device.DeviceTools({"dir": GuestIdp()})  # type: ignore[dict-item]
+
+    rep, _ = lost_device.report(sqlite_engine, person_key="gus", device="", status="lost", reported_by="desk",
+                                tools=tools)
+
+    [side] = rep.result["identity_providers"]
+    [action] = side["actions"]
+    assert (action["action"], action["state"]) == ("disable_guest", "held") and "last admin" in action["detail"]
+    assert sent == [] and rep.outcome == "partially_done"
