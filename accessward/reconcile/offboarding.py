@@ -263,12 +263,14 @@ def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: T
                            target_name=person.display_name, state="already_gone",
                            detail=f"not in the identity provider any more ({exc})", done_at=utcnow())
             continue
-        except ConnectorError as exc:
-            key = f"idp:{person.source}:{user}:end_sessions"
-            _save_item(engine, ob.id, key, kind="end_sessions", system=person.source, target=user,
-                       target_name=person.display_name, state="failed",
-                       detail=f"{exc.kind}: could not read the account to plan its steps: {exc}")
+        except ConnectorError as exc:  # e.g. Entra reads userType first; retried by the next run
+            _save_item(engine, ob.id, f"idp:{person.source}:{user}:read_account", kind="read_account",
+                       system=person.source, target=user, target_name=person.display_name, state="failed",
+                       detail=f"{exc.kind}: could not read the account to choose its steps: {exc}")
             continue
+        read = items.get(f"idp:{person.source}:{user}:read_account")
+        if read is not None and read.state not in FINAL:
+            _save_item(engine, ob.id, read.item_key, state="done", detail="account read", done_at=utcnow())
         for step in steps:
             key = f"idp:{person.source}:{user}:{step.kind}"
             before = items.get(key)

@@ -199,3 +199,41 @@ def test_disabling_the_idp_account_of_an_sso_last_admin_is_held(sqlite_engine, s
     else:
         assert idp.sent == ["disable_account", "end_sessions"]
         assert items["disable_account"].state == "done"
+
+
+def test_an_entra_guest_offboarding_whose_account_read_failed_finishes_on_the_next_run(graph, sqlite_engine):  # type: ignore[no-untyped-def]
+    """Graph unavailable while reading userType: nothing is sent, the run is partial; the next run disables the
+    guest and the offboarding is done (the failed read does not stay pending for ever)."""
+    from datetime import timedelta
+
+    from sqlmodel import Session, select
+
+    from accessward.reconcile import offboarding
+    from accessward.reconcile.policy import PolicySettings
+    from accessward.sync.clock import utcnow
+    from accessward.sync.runner import sync_identity
+    from accessward.sync.service_models import OffboardingItem
+
+    state, idp = graph
+    assert sync_identity(sqlite_engine, idp.source).ok
+    gus = _user(state, "Gus Guest")
+    tools = offboarding.Tools(revokers={}, idps={"entra": idp}, policy=PolicySettings(), sleep=lambda s: None)
+    ob, _ = offboarding.request(sqlite_engine, request_id="hr-gus", person_key="gus@agency.example",
+                                requested_by="hr", effective_at=utcnow() - timedelta(minutes=1), source="test")
+    assert ob.id is not None
+    state.unavailable(times=10, route=f"/users/{gus}")
+
+    first = offboarding.run(sqlite_engine, ob.id, tools)
+    state.clear_faults()
+    from sqlalchemy import update
+    with Session(sqlite_engine) as session:  # the scheduler's retry is due
+        session.execute(update(offboarding.Offboarding).values(next_attempt_at=utcnow()))
+        session.commit()
+    second = offboarding.run(sqlite_engine, ob.id, tools)
+
+    with Session(sqlite_engine) as session:
+        items = {i.kind: i.state for i in session.execute(select(OffboardingItem)).scalars()}
+    assert first == "partially_done" and second == "done"
+    assert items == {"read_account": "done", "disable_guest": "done"}
+    assert state.user(gus).props["accountEnabled"] is False
+    assert not [w for w in state.writes if w.action == "revokeSignInSessions"]
