@@ -201,6 +201,10 @@ class EntraIdSource(_Strict):
     ca_file: str | None = None
     # Read each person's MFA methods (one more request per user) for the mfa_required rule.
     posture: bool = True
+    # Read employeeLeaveDateTime (needs User-LifeCycleInfo.Read.All, checked at the start of each run).
+    leave_dates: bool = True
+    # What offboarding and lost-device response do to a B2B guest: revokeSignInSessions ends no guest session.
+    guests: Literal["disable", "delete"] = "disable"
 
     _check_secret = field_validator("client_secret", mode="before")(_secret)
 

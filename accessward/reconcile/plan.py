@@ -213,6 +213,17 @@ def _hold_reason(
     if not row["verifiable"]:
         step = revokers[system].preview_revoke(grant_ref(row)).render()
         return f"no API to revoke through (manual inventory): {step}"
+    return manual_step(revokers[system], row)
+
+
+def manual_step(revoker: Revoker, row: Mapping[Any, Any]) -> str | None:
+    """Why a listed grant is held: the platform has no call that removes it (a Pinterest system user).
+
+    Such a revoker previews the revocation as a ``MANUAL`` request carrying the instructions.
+    """
+    preview = revoker.preview_revoke(grant_ref(row))
+    if preview.method == "MANUAL":
+        return f"no API to revoke through (a manual step): {preview.render()}"
     return None
 
 
