@@ -56,10 +56,18 @@ base_url = "https://graph.facebook.com/v21.0"
 business_id = "1234567890"
 access_token = { env = "ACCESSWARD_META_TOKEN" }   # a system-user token with business_management
 
+# --- People who approve, review and accept risks --------------------------------------------------
+# Each gets personal tokens: accessward token create --principal alice --role approver --name alice-laptop
+# [[principals]]
+# id = "alice"                      # stable: an employee id is a good choice
+# name = "Alice Approver"
+# email = "alice@example.com"
+# person_key = "E1001"              # finds her own records in the directory (never her own approver)
+
 # --- Policy -------------------------------------------------------------------------------------
 [policy]
 # A plan above either threshold stops before the first revocation and waits for
-# `accessward approve PLAN --by NAME`.
+# `accessward approve PLAN` with a personal token (ACCESSWARD_TOKEN or --token).
 max_revocations = 25
 max_revocation_share = 0.10
 min_revocations_for_share = 5
@@ -69,6 +77,9 @@ stale_after_hours = 36
 max_drop = 0.30
 # Accounts that are never revoked: "system:account-id", an account id, or an email.
 break_glass = []
+# Four-eyes: whoever started a plan cannot approve it, and nobody decides on their own access.
+# (A plan the scheduler built may be approved by any approver; an HR offboarding is HR's decision.)
+four_eyes = true
 
 # The highest level people may hold, by group (DN or name), kind or department. The most
 # restrictive match wins; the role_ceiling rule flags anything above it.

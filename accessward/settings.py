@@ -244,6 +244,8 @@ class ServiceSettings(_Strict):
     # HR's signed webhook (POST /v1/offboarding): HMAC-SHA256 over "<timestamp>.<body>".
     hr_webhook_secret: SecretRef | None = None
     signature_tolerance_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+    # Request bodies above this are refused (413) before authentication and before parsing.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     timezone: str = "UTC"
     nightly: str = "0 2 * * *"  # full sync + reconcile + apply (crontab: minute hour day month weekday)
     sync_every_minutes: Annotated[int, Field(ge=0)] = 60  # 0: no syncs between nightly runs
@@ -279,8 +281,25 @@ class ServiceSettings(_Strict):
         return value
 
 
+class PrincipalSettings(_Strict):
+    """A person who approves, reviews or accepts risks, before (or beside) the console's IdP login.
+
+    ``id`` is stable (an employee id is a good choice); ``person_key`` finds their own records in
+    the directory (employee id, UPN or source key; the email is used too), so they never decide on
+    their own access. ``issuer`` + ``subject`` pre-bind their console login (OIDC ``iss``/``sub``).
+    """
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")]
+    name: str = ""
+    email: str | None = None
+    person_key: str | None = None
+    issuer: str | None = None
+    subject: str | None = None
+
+
 class Settings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
+    principals: list[PrincipalSettings] = Field(default_factory=list)
     identity_sources: list[IdentitySourceSettings] = Field(default_factory=list)
     access_sources: list[AccessSourceSettings] = Field(default_factory=list)
     policy: PolicySettings = Field(default_factory=PolicySettings)
