@@ -66,7 +66,14 @@ class BodyLimit:
             return message
 
         async def watching_send(message: Message) -> None:
+            # Whatever the app made of a cut-off body (FastAPI answers 400 "error parsing the
+            # body"), the answer is 413.
             nonlocal started
+            if scope.get(TOO_LARGE_FLAG):
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
