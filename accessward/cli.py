@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from accessward import exitcodes, logs, ui, wiring
 from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
+from accessward.cli_notify import notify_app
 from accessward.connectors.protocols import Revoker
 from accessward.reconcile import executor, health
 from accessward.reconcile.correlate import correlate
@@ -39,6 +40,7 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(principal_app, name="principal")
+app.add_typer(notify_app, name="notify")
 
 if TYPE_CHECKING:
     from accessward.runtime import Runtime

@@ -136,3 +136,24 @@ def test_token_expires_is_listed_and_refused_once_past(home):
     assert code == exitcodes.CONFIG and "expired" in out
     assert run(home, "token", "create", "--role", "hr", "--name", "x", "--expires", "soon")[0] == exitcodes.CONFIG
     assert run(home, "token", "create", "--role", "hr", "--name", "y", "--principal", "nobody")[0] == exitcodes.CONFIG
+
+
+def test_new_installs_have_four_eyes_and_the_example_notifications_load(tmp_path):
+    from accessward.example import EXAMPLE
+    from accessward.reconcile.policy import PolicySettings
+    from accessward.settings import load_settings
+
+    assert PolicySettings().four_eyes is True
+    path = tmp_path / "example.toml"
+    path.write_text(EXAMPLE)
+    assert load_settings(path).policy.four_eyes is True
+    start = EXAMPLE.index("# [notifications]")
+    end = EXAMPLE.index("# --- Policy")
+    block = "\n".join(line.removeprefix("# ") for line in EXAMPLE[start:end].splitlines() if line.startswith("# "))
+    principals_block = EXAMPLE[EXAMPLE.index("# [[principals]]"):EXAMPLE.index("# --- Notifications")]
+    people = "\n".join(line.removeprefix("# ") for line in principals_block.splitlines()
+                       if line.startswith("# ") and not line.startswith("# ---"))
+    path.write_text(EXAMPLE[:start] + block + "\n" + people + "\n" + EXAMPLE[end:])
+    cfg = load_settings(path)
+    assert set(cfg.notifications.channels) == {"security-mail", "secops-slack", "secops-teams"}
+    assert cfg.principals[0].id == "alice"
