@@ -16,7 +16,11 @@ from sqlalchemy import Connection, text
 
 PLAN, OB_PARTIAL, OB_UNMATCHED = "plan.needs_approval", "offboarding.partial", "offboarding.unmatched"
 FAILING, QUARANTINED, DEVICE = "source.failing", "source.quarantined", "device.lost"
-REVIEW_KINDS = {"review.assigned": "assigned to you", "review.due_soon": "due soon", "review.overdue": "overdue"}
+REVIEW_KINDS = {"review.assigned": "assigned to you", "review.due_soon": "due soon", "review.overdue": "overdue",
+                "review.escalated": "escalated to you"}
+# the settings' event each audit kind is routed by (an escalation is told as an overdue review)
+REVIEW_EVENTS = {"review.assigned": "review.assigned", "review.due_soon": "review.due_soon",
+                 "review.overdue": "review.overdue", "review.escalated": "review.overdue"}
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,16 @@ def from_audit(conn: Connection, row: Mapping[str, Any], source_failures: int) -
     if kind in REVIEW_KINDS:
         campaign = _id(subject)
         who = data.get("reviewer_email")
-        return Message(kind, f"{kind}:{campaign}:{who or ''}:{data.get('due_at', '')}",
+        when = data.get("due_at") or data.get("deadline") or ""
+        once = f"{kind}:{campaign}:{who or ''}:{when}:{data.get('days_left', '')}"
+        return Message(REVIEW_EVENTS[kind], once,
                        f"Access review {data.get('campaign', campaign)}: {REVIEW_KINDS[kind]}",
                        f"{data.get('items', 'Some')} item(s) of the access review {data.get('campaign', campaign)} "
-                       f"wait for a decision (keep, revoke or reduce, with a reason); due {data.get('due_at', '?')}.",
+                       f"wait for a decision (keep, revoke or reduce, with a reason); due {when or '?'}.",
                        f"/reviews/{quote(str(campaign), safe='')}",
-                       {"campaign": str(data.get("campaign", campaign)), "due": str(data.get("due_at", "")),
-                        "items": str(data.get("items", ""))}, (who,) if who else ())
+                       {"campaign": str(data.get("campaign", campaign)), "due": str(when),
+                        "items": str(data.get("pending", data.get("items", ""))),
+                        "reviewer": str(data.get("reviewer") or who or "")}, (who,) if who else ())
     if kind == "offboarding.run" and data.get("status") == "partially_done":
         request_id = _id(subject)
         systems = ", ".join(data.get("pending_systems") or []) or "some systems"

@@ -157,3 +157,11 @@ def test_new_installs_have_four_eyes_and_the_example_notifications_load(tmp_path
     cfg = load_settings(path)
     assert set(cfg.notifications.channels) == {"security-mail", "secops-slack", "secops-teams"}
     assert cfg.principals[0].id == "alice"
+
+
+def test_principal_add_and_list(home):
+    assert run(home, "principal", "add", "E1234", "--name", "Casey", "--email", "Casey@corp.test",
+               "--person-key", "E1234")[0] == 0
+    code, out = run(home, "principal", "list")
+    assert code == 0 and "E1234" in out and "casey@corp.test" in out and "alice" in out  # settings ones too
+    assert run(home, "principal", "add", " ")[0] == exitcodes.CONFIG

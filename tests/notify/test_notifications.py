@@ -169,6 +169,8 @@ def test_every_event_kind_becomes_one_message_with_its_console_link(engine, mail
     audit.record(engine, "review.assigned", "review:7", {"campaign": "Q1 2027", "reviewer_email": "m@corp.test",
                                                          "items": 4, "due_at": "2027-01-31"}, actor="scheduler")
     audit.record(engine, "review.overdue", "review:7", {"campaign": "Q1 2027", "items": 1, "due_at": "2027-01-31"})
+    audit.record(engine, "review.escalated", "review:7", {"campaign": "Q1 2027", "reviewer_email": "ciso@corp.test",
+                                                          "pending": 1, "deadline": "2027-01-31"})
     for attempt in (1, 2, 3):  # a partially done offboarding is retried and audited each time: told once
         audit.record(engine, "offboarding.run", "offboarding:hr-9", {"status": "partially_done", "attempt": attempt,
                                                                      "pending_systems": ["meta"]})
@@ -183,11 +185,12 @@ def test_every_event_kind_becomes_one_message_with_its_console_link(engine, mail
     outbox.scan(engine, cfg)
     links = sorted(n.link.removeprefix("https://accessward.corp.test") for n in notes(engine))
     assert links == ["/devices/5", "/offboardings/hr-9", "/offboardings/scim-x1", "/reviews/7", "/reviews/7",
-                     "/sources/dir", "/sources/meta"]
-    assert outbox.deliver(engine, cfg).sent == 7
+                     "/reviews/7", "/sources/dir", "/sources/meta"]
+    assert outbox.deliver(engine, cfg).sent == 8
     texts = [r["json"]["text"] for r in receiver.requests]
     assert any("failed 2 runs in a row" in t for t in texts) and any("nobody matches" in t for t in texts)
     assert any("only partially done" in t for t in texts) and any("stolen" in t for t in texts)
+    assert any("escalated to you" in t for t in texts)
 
 
 def test_a_review_mail_also_goes_to_its_reviewer(engine, mail_server, receiver, monkeypatch):

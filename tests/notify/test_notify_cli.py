@@ -79,3 +79,21 @@ def test_the_service_runs_a_notifications_job(home, mail_server):
         assert len(mail_server.arrived) == 1
     finally:
         rt.close()
+
+
+def test_the_outbox_is_in_the_metrics(home, mail_server):
+    from fastapi.testclient import TestClient
+
+    from accessward.api.app import create_app
+
+    cfg = load_settings(home / "accessward.toml")
+    rt = Runtime(cfg, home, open_store(f"sqlite:///{home / 'store.db'}"))
+    try:
+        jobs.notifications(rt, threading.Event())
+        persist_plan(rt.engine, PlanResult(None, "needs_approval", "over"), "scheduler")
+        mail_server.stop()
+        jobs.notifications(rt, threading.Event())
+        with TestClient(create_app(rt)) as client:
+            assert 'accessward_notifications{state="pending"} 1.0' in client.get("/metrics").text
+    finally:
+        rt.close()
