@@ -105,6 +105,11 @@ def ensure(engine: Engine, key: str, *, kind: str = "person", display_name: str 
     raise ValueError(f"principal {key!r}: its issuer and subject belong to another principal")
 
 
+def _exists(engine: Engine, key: str) -> bool:
+    with Session(engine) as session:
+        return session.execute(select(col(Principal.id)).where(col(Principal.key) == key)).first() is not None
+
+
 def system(engine: Engine, key: str = SCHEDULER) -> PrincipalRef:
     kind = "system" if key.startswith("system:") else "service"
     return ensure(engine, key, kind=kind, display_name=key.split(":", 1)[-1])
@@ -146,7 +151,7 @@ def resolve_or_create(engine: Engine, *, issuer: str, sub: str, email: str | Non
         n = (session.execute(select(col(Principal.id)).order_by(col(Principal.id).desc()).limit(1)).scalar() or 0) + 1
     for attempt in range(5):
         key = f"oidc:{n + attempt}"
-        if by_key(engine, key) is None:
+        if not _exists(engine, key):
             return ensure(engine, key, display_name=name, email=email, issuer=issuer, subject=sub,
                           actor=f"login:{issuer}")
     raise ValueError("could not allocate a principal key")

@@ -102,3 +102,18 @@ def test_an_expired_token_is_refused(rt, client):
         last = s.execute(select(AuditEvent).where(AuditEvent.kind == "api.call").order_by(
             AuditEvent.id.desc())).scalars().first()
     assert last is not None and last.data["status"] == 401
+
+
+def test_a_validly_signed_but_malformed_body_is_told_what_is_wrong_and_a_bad_signature_is_not(client):
+    import time as _time
+
+    from accessward.api.auth import sign
+
+    raw = b'{"request_id": 5}'
+    stamp = str(int(_time.time()))
+    good = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: sign("s3cret-for-tests", stamp, raw)}
+    response = client.post("/v1/offboarding", content=raw, headers=good)
+    assert response.status_code == 422, response.text
+    bad = {**good, SIGNATURE_HEADER: sign("wrong", stamp, raw)}
+    assert client.post("/v1/offboarding", content=raw, headers=bad).status_code == 401
