@@ -174,8 +174,8 @@ def _step(title: str, args: list[str], env: dict[str, str], directory: Path) -> 
 STEPS: list[tuple[str, list[str], tuple[int, ...]]] = [
     ("pull staff from LDAP and access from every network", ["sync"], (0,)),
     ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,)),
-    ("LinkedIn members are bare URNs: link the leaver's by hand",
-     ["link", "linkedin", "urn:li:person:danaLeaver02", "--person", "E1002"], (0,)),
+    ("LinkedIn members carry no email: link the leaver's by hand (report unmatched names the candidate)",
+     ["link", "linkedin", linkedin.DEMO_DANA_URN, "--person", "E1002"], (0,)),
     ("reconcile and plan: more revocations than max_revocations, so it stops", ["apply"],
      (exitcodes.NEEDS_APPROVAL,)),
     ("a person reviews the plan and approves it", ["approve", "1", "--by", "ciso@example.com"], (0,)),
