@@ -43,14 +43,19 @@ written for another scope raises :class:`ResyncRequired`, as does one that is un
   without ``highestCommittedUSN`` (a test slapd with the AD schema) gets the highest uSNChanged
   listed instead.
 
-What polling cannot see, only a full round does: deleted entries and entries that left the
-filter's scope (an incremental round yields no ``RemovedPerson``), and on AD a change of group
-membership (it changes the group's ``member``, not the user's ``uSNChanged``). The runner runs a
+What polling cannot see, only a full round does: on OpenLDAP deleted entries; on either, entries that
+left the filter's scope, and on AD a change of group membership (it changes the group's ``member``,
+not the user's ``uSNChanged``). On AD an incremental round does see deletions: it also reads the
+users tombstoned since the cursor in the Deleted Objects container (show-deleted control; see
+:mod:`accessward.connectors.ldap_ad`) and yields each as a ``RemovedPerson``. The runner runs a
 full round when there is no cursor and on ``accessward sync --full``; ``full_every`` makes the
 source itself start a full round once the last one is older than that.
 
 Attribute maps (:class:`AttributeMap`) come as two presets, :data:`OPENLDAP` and
-:data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`.
+:data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`. Active Directory's own
+behaviours live in :mod:`accessward.connectors.ldap_ad`: its preset lists nested groups (a person's
+``groups`` holds every group they are in, through other groups too) and drops built-in and service
+accounts (krbtgt, Guest, Administrator, ``isCriticalSystemObject``, managed service accounts).
 
 Status, most severe wins (terminated > suspended > active):
 
@@ -110,7 +115,15 @@ from accessward.connectors.errors import (
     StopError,
     TransientError,
 )
-from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus
+from accessward.connectors.ldap_ad import (
+    AD_DEFAULT_FILTER,
+    SYSTEM_ACCOUNT_ATTRIBUTES,
+    GroupGraph,
+    deleted_users,
+    naming_context,
+    system_account_reason,
+)
+from accessward.connectors.records import PersonChange, PersonKind, PersonRecord, PersonStatus
 
 __all__ = [
     "ACTIVE_DIRECTORY",
@@ -193,6 +206,9 @@ class AttributeMap:
     # Site-specific employment status
     status_attribute: str | None = None
     status_values: Mapping[str, PersonStatus] = field(default_factory=dict)
+    # Active Directory: every group a person is in through other groups; built-in and service accounts dropped
+    nested_groups: bool = False
+    drop_system_accounts: bool = False
 
     def replace(self, **changes: Any) -> AttributeMap:
         """A copy with some fields changed (``dataclasses.replace``)."""
@@ -234,6 +250,8 @@ class AttributeMap:
         ):
             if single:
                 names.append(single)
+        if self.drop_system_accounts:
+            names += SYSTEM_ACCOUNT_ATTRIBUTES
         seen: set[str] = set()
         unique = []
         for name in names:
@@ -264,7 +282,7 @@ OPENLDAP = AttributeMap(
 ACTIVE_DIRECTORY = AttributeMap(
     key="objectGUID",
     key_format="guid_le",
-    default_filter="(&(objectCategory=person)(objectClass=user))",
+    default_filter=AD_DEFAULT_FILTER,
     username=("sAMAccountName",),
     upn=("userPrincipalName",),
     emails=("mail",),
@@ -277,6 +295,8 @@ ACTIVE_DIRECTORY = AttributeMap(
     kind="employeeType",
     account_control="userAccountControl",
     account_expires="accountExpires",
+    nested_groups=True,
+    drop_system_accounts=True,
 )
 
 PRESETS: Mapping[Schema, AttributeMap] = {"openldap": OPENLDAP, "active_directory": ACTIVE_DIRECTORY}
@@ -296,6 +316,9 @@ class LdapSourceConfig:
     them into socket options as integers). ``full_every``: an incremental cursor whose last full
     round is older than this starts a full round instead (deletions are seen only by full rounds);
     ``None`` leaves full rounds to the caller (no cursor, or ``accessward sync --full``).
+    ``deleted_objects`` (Active Directory): incremental rounds also read the users deleted since the
+    cursor from the Deleted Objects container (the account must be allowed to list it; False relies
+    on full rounds for deletions).
     """
 
     name: str
@@ -314,6 +337,7 @@ class LdapSourceConfig:
     resolve_manager: bool = True
     allow_anonymous: bool = False
     full_every: timedelta | None = None
+    deleted_objects: bool = True  # AD incremental rounds read users deleted since the cursor
 
     @property
     def attributes(self) -> AttributeMap:
@@ -380,8 +404,8 @@ class LdapChangeRun:
     """One incremental round of an :class:`LdapSource`: iterate it once, then read ``cursor``.
 
     ``full`` is True when the round lists everyone (no usable cursor): a person it does not yield
-    is gone, as for a complete listing. An incremental round yields changed people only and never
-    a :class:`~connectors.records.RemovedPerson`: polling cannot see deletions.
+    is gone, as for a complete listing. An incremental round yields changed people, and on Active
+    Directory a :class:`~connectors.records.RemovedPerson` for each user deleted since the cursor.
     """
 
     def __init__(self, source: LdapSource, mode: _Mode, previous: _Cursor | None, now: datetime) -> None:
@@ -400,7 +424,7 @@ class LdapChangeRun:
             raise RuntimeError("the LDAP change round has not been read to its end: no cursor yet")
         return self._cursor
 
-    def __iter__(self) -> Iterator[PersonRecord]:
+    def __iter__(self) -> Iterator[PersonChange]:
         if self._started:
             raise RuntimeError("an LdapChangeRun can be iterated once")
         self._started = True
@@ -522,6 +546,7 @@ class LdapSource:
         self._status_values = _frozen(self._map.status_values)
         self._kind_values = _frozen(self._map.kind_values)
         self._manager_cache: OrderedDict[str, str | None] = OrderedDict()
+        self._groups: GroupGraph | None = None  # nested groups, read once per listing (AD)
         self._validate()
 
     def __repr__(self) -> str:
@@ -619,22 +644,27 @@ class LdapSource:
         self,
         search_filter: str,
         attributes: list[str],
-        convert: Callable[[Connection, Mapping[str, Any]], _T],
+        convert: Callable[[Connection, Mapping[str, Any]], _T | None],
         before: Callable[[Connection], None] | None = None,
+        after: Callable[[Connection], Iterator[_T]] | None = None,
     ) -> Iterator[_T]:
-        """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)``.
+        """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)`` (None:
+        dropped), then whatever ``after`` yields on the same connection.
 
-        Every failure, also one from ``before`` or ``convert``, leaves as a ConnectorError.
+        Every failure, also one from ``before``, ``convert`` or ``after``, leaves as a ConnectorError.
         """
         cfg = self.config
         conn: Connection | None = None
-        count = pages = 0
+        count = pages = dropped = 0
         log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, search_filter)
         self._manager_cache.clear()  # DN -> key holds for one listing: entries are deleted and re-created
         try:
             conn = self._connect()
             if before is not None:
                 before(conn)
+            self._groups = None
+            if self._map.nested_groups and self._map.groups:
+                self._groups = GroupGraph.load(conn, naming_context(conn, cfg.base_dn), page_size=cfg.page_size)
             cookie: bytes | None = None
             while True:
                 conn.search(
@@ -654,10 +684,16 @@ class LdapSource:
                 for item in page:
                     if item.get("type") != "searchResEntry":
                         continue  # searchResRef: AD's referrals to other naming contexts
-                    yield convert(conn, item)
+                    converted = convert(conn, item)
+                    if converted is None:
+                        dropped += 1
+                        continue
+                    yield converted
                     count += 1
                 if not cookie:
                     break
+            if after is not None:
+                yield from after(conn)
         except ConnectorError:
             raise
         except lx.LDAPException as exc:
@@ -668,12 +704,15 @@ class LdapSource:
             ) from exc
         finally:
             self._manager_cache.clear()
+            self._groups = None
             if conn is not None:
                 try:
                     conn.unbind()
                 except lx.LDAPException:
                     log.debug("%s: unbind failed", self.name, exc_info=True)
         log.info("%s: listed %d people in %d pages", self.name, count, pages)
+        if dropped:
+            log.info("%s: left out %d built-in or service accounts (not staff)", self.name, dropped)
 
     # -- incremental -----------------------------------------------------------------------------
 
@@ -770,7 +809,7 @@ class LdapSource:
                 log.info("%s: the invocationId of %s is not readable; the cursor keeps the DC name only", self.name, dc)
         return dc, invocation, highest
 
-    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonRecord]:
+    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonChange]:
         cfg = self.config
         previous = run.previous
         started = time.monotonic()
@@ -804,8 +843,10 @@ class LdapSource:
             if highest is not None and highest < previous.usn:
                 raise self._resync(f"{dc}'s highestCommittedUSN {highest} is below the cursor's {previous.usn}")
 
-        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord:
+        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord | None:
             record = self._person(conn, item, run.now)
+            if record is None:
+                return None
             text = _first(_raw_attributes(item), (watermark,))
             dn = item.get("dn", "")
             if text is None:
@@ -829,7 +870,18 @@ class LdapSource:
                     latest_seen[0] = moment
             return record
 
-        yield from self._search(search_filter, attributes, convert, before)
+        def after(conn: Connection) -> Iterator[PersonChange]:
+            if run.mode != "usn" or previous is None or not cfg.deleted_objects:
+                return
+            if state.get("highest") is None:  # not an Active Directory (a test slapd with the AD schema)
+                log.info("%s: no highestCommittedUSN: not an AD, no Deleted Objects container to read", self.name)
+                return
+            assert previous.usn is not None
+            domain = naming_context(conn, cfg.base_dn)
+            yield from deleted_users(conn, domain, cfg.base_dn, previous.usn, system=self.name,
+                                     page_size=cfg.page_size)
+
+        yield from self._search(search_filter, attributes, convert, before, after)
 
         full_at = run.now if previous is None else previous.full_at
         cursor: dict[str, Any] = {"mode": run.mode, "scope": self._scope(run.mode), "full_at": full_at.isoformat()}
@@ -904,10 +956,14 @@ class LdapSource:
                 f"{self.name}: entry {dn} has an undecodable {amap.key}", system=self.name
             ) from exc
 
-    def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord:
+    def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord | None:
+        """The person of one entry; None for a built-in or service account (AD: not staff)."""
         dn = str(item.get("dn", ""))
         entry = _raw_attributes(item)
         names = self._names
+        if self._map.drop_system_accounts and (reason := system_account_reason(entry)):
+            log.info("%s: %s is a %s, not staff: left out", self.name, dn, reason)
+            return None
         source_key = self._key(entry, dn)
         resolve_manager = self.config.resolve_manager
         if resolve_manager and dn:
@@ -934,7 +990,7 @@ class LdapSource:
             leave_date=leave_date,
             manager_key=manager_key,
             department=_first(entry, names.department),
-            groups=tuple(_all(entry, names.groups)),
+            groups=self._groups.expand(_all(entry, names.groups)) if self._groups else tuple(_all(entry, names.groups)),
         )
 
     def _emails(self, entry: Mapping[str, list[bytes]]) -> tuple[str, ...]:
