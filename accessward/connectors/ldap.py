@@ -116,12 +116,15 @@ from accessward.connectors.errors import (
     TransientError,
 )
 from accessward.connectors.ldap_ad import (
+    ACCOUNTDISABLE,
     AD_DEFAULT_FILTER,
     SYSTEM_ACCOUNT_ATTRIBUTES,
     GroupGraph,
     deleted_users,
+    filetime_to_datetime,
     naming_context,
     system_account_reason,
+    usn_state,
 )
 from accessward.connectors.records import PersonChange, PersonKind, PersonRecord, PersonStatus
 
@@ -143,10 +146,7 @@ _Mode = Literal["timestamp", "usn"]
 _T = TypeVar("_T")
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
-ACCOUNTDISABLE = 0x2
-AD_NEVER = 9223372036854775807
 LOCKED_PERMANENTLY = "000001010000Z"
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _UNIX_EPOCH = date(1970, 1, 1)
 _SEVERITY = {PersonStatus.active: 0, PersonStatus.suspended: 1, PersonStatus.terminated: 2}
 #: DN -> stable key of people listed or looked up (about 265 bytes an entry, so at most ~70 MB):
@@ -346,16 +346,6 @@ class LdapSourceConfig:
     @property
     def search_filter(self) -> str:
         return self.user_filter or self.attributes.default_filter
-
-
-def filetime_to_datetime(value: int) -> datetime | None:
-    """AD FILETIME (100 ns ticks since 1601-01-01 UTC) -> aware datetime; None for never (0/max)."""
-    if value <= 0 or value >= AD_NEVER:
-        return None
-    try:
-        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
-    except OverflowError:  # beyond year 9999: never, in practice
-        return None
 
 
 _CURSOR_PREFIX = "ldap:"
@@ -777,38 +767,6 @@ class LdapSource:
             raise self._resync("the base DN, filter or attribute map changed since it was written")
         return parsed
 
-    def _usn_state(self, conn: Connection) -> tuple[str, str | None, int | None]:
-        """This DC's name, invocationId (None if unreadable) and highestCommittedUSN (None if absent)."""
-        conn.search("", "(objectClass=*)", search_scope=BASE,
-                    attributes=["highestCommittedUSN", "dnsHostName", "dsServiceName"])
-        root: dict[str, list[bytes]] = {}
-        for item in conn.response or []:
-            if item.get("type") == "searchResEntry":
-                root = _raw_attributes(item)
-        host, port, _ = self._endpoint()
-        dc = (_first(root, ("dnshostname",)) or f"{host}:{port}").lower()
-        highest: int | None = None
-        if (text := _first(root, ("highestcommittedusn",))) is not None:
-            try:
-                highest = int(text)
-            except ValueError as exc:
-                raise MalformedResponseError(
-                    f"{self.name}: the rootDSE of {dc} has a non-numeric highestCommittedUSN: {text!r}",
-                    system=self.name,
-                ) from exc
-        invocation: str | None = None
-        if service := _first(root, ("dsservicename",)):
-            try:
-                conn.search(service, "(objectClass=*)", search_scope=BASE, attributes=["invocationId"])
-                for item in conn.response or []:
-                    if item.get("type") == "searchResEntry":
-                        raw = (_raw_attributes(item).get("invocationid") or [b""])[0]
-                        if len(raw) == 16:
-                            invocation = str(uuid.UUID(bytes_le=raw))
-            except lx.LDAPOperationResult:
-                log.info("%s: the invocationId of %s is not readable; the cursor keeps the DC name only", self.name, dc)
-        return dc, invocation, highest
-
     def _change_items(self, run: LdapChangeRun) -> Iterator[PersonChange]:
         cfg = self.config
         previous = run.previous
@@ -831,7 +789,8 @@ class LdapSource:
         def before(conn: Connection) -> None:
             if run.mode != "usn":
                 return
-            dc, invocation, highest = self._usn_state(conn)
+            host, port, _ = self._endpoint()
+            dc, invocation, highest = usn_state(conn, f"{host}:{port}", self.name)
             state.update(dc=dc, inv=invocation, highest=highest)
             if previous is None:
                 return

@@ -1,6 +1,8 @@
 """Active Directory's own behaviours for the LDAP identity source, kept apart from the generic LDAP code
 (as authentik keeps vendor quirks in their own modules): nested groups, built-in and service accounts,
-and deletions seen through the Deleted Objects container.
+deletions seen through the Deleted Objects container, the DC's USN state for incremental rounds
+(``usn_state``: rootDSE ``highestCommittedUSN``, ``dnsHostName`` and the ``invocationId`` of the
+``dsServiceName`` object) and FILETIME values (``filetime_to_datetime``).
 
 **Nested groups.** ``memberOf`` lists direct groups only (and never the primary group). A rule that names
 a group (role ceilings) must see a member of a nested group too, so :class:`GroupGraph` reads every
@@ -44,6 +46,7 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ldap3 import BASE, SUBTREE, Connection
@@ -53,13 +56,16 @@ from accessward.connectors.errors import MalformedResponseError, StopError
 from accessward.connectors.records import RemovedPerson
 
 __all__ = [
-    "AD_DEFAULT_FILTER", "IN_CHAIN", "SHOW_DELETED_OID", "SYSTEM_ACCOUNT_ATTRIBUTES", "GroupGraph",
-    "deleted_users", "naming_context", "system_account_reason",
+    "ACCOUNTDISABLE", "AD_DEFAULT_FILTER", "AD_NEVER", "IN_CHAIN", "SHOW_DELETED_OID", "SYSTEM_ACCOUNT_ATTRIBUTES",
+    "GroupGraph", "deleted_users", "filetime_to_datetime", "naming_context", "system_account_reason", "usn_state",
 ]
 
 log = logging.getLogger(__name__)
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+ACCOUNTDISABLE = 0x2  # userAccountControl
+AD_NEVER = 9223372036854775807  # accountExpires: never (so is 0)
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
 IN_CHAIN = "1.2.840.113556.1.4.1941"
 #: Administrator, Guest, krbtgt, DefaultAccount, WDAGUtilityAccount.
@@ -72,6 +78,16 @@ AD_DEFAULT_FILTER = ("(&(objectCategory=person)(objectClass=user)(!(isCriticalSy
                      "(!(objectClass=msDS-DelegatedManagedServiceAccount)))")
 #: Read with every AD entry so that a system account a custom filter lets through is still dropped.
 SYSTEM_ACCOUNT_ATTRIBUTES = ("isCriticalSystemObject", "objectClass", "objectSid")
+
+
+def filetime_to_datetime(value: int) -> datetime | None:
+    """AD FILETIME (100 ns ticks since 1601-01-01 UTC) -> aware datetime; None for never (0/max)."""
+    if value <= 0 or value >= AD_NEVER:
+        return None
+    try:
+        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:  # beyond year 9999: never, in practice
+        return None
 
 
 def _texts(entry: Mapping[str, list[bytes]], name: str) -> list[str]:
@@ -205,3 +221,35 @@ def deleted_users(conn: Connection, domain: str, base_dn: str, since_usn: int, *
             raise MalformedResponseError(f"{system}: tombstone {item.get('dn')} has no objectGUID", system=system)
         recycled = any(v.upper() == "TRUE" for v in _texts(entry, "isrecycled"))
         yield RemovedPerson(source_key=str(uuid.UUID(bytes_le=raw)), permanent=recycled)
+
+
+def usn_state(conn: Connection, endpoint: str, system: str) -> tuple[str, str | None, int | None]:
+    """This DC's name, invocationId (None if unreadable) and highestCommittedUSN (None if absent)."""
+    conn.search("", "(objectClass=*)", search_scope=BASE,
+                attributes=["highestCommittedUSN", "dnsHostName", "dsServiceName"])
+    root: dict[str, list[bytes]] = {}
+    for item in conn.response or []:
+        if item.get("type") == "searchResEntry":
+            root = _raw(item)
+    dc = (next(iter(_texts(root, "dnshostname")), None) or endpoint).lower()
+    highest: int | None = None
+    if (text := next(iter(_texts(root, "highestcommittedusn")), None)) is not None:
+        try:
+            highest = int(text)
+        except ValueError as exc:
+            raise MalformedResponseError(
+                f"{system}: the rootDSE of {dc} has a non-numeric highestCommittedUSN: {text!r}",
+                system=system,
+            ) from exc
+    invocation: str | None = None
+    if service := next(iter(_texts(root, "dsservicename")), None):
+        try:
+            conn.search(service, "(objectClass=*)", search_scope=BASE, attributes=["invocationId"])
+            for item in conn.response or []:
+                if item.get("type") == "searchResEntry":
+                    raw = (_raw(item).get("invocationid") or [b""])[0]
+                    if len(raw) == 16:
+                        invocation = str(uuid.UUID(bytes_le=raw))
+        except lx.LDAPOperationResult:
+            log.info("%s: the invocationId of %s is not readable; the cursor keeps the DC name only", system, dc)
+    return dc, invocation, highest

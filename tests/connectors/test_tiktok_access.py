@@ -199,3 +199,17 @@ def test_admin_is_reduced_to_standard_in_place(demo: TikTokState, server: Runnin
     assert demo.role_of(DEMO_BC_ID, ALEX) == "ADMIN"
     with pytest.raises(RejectedError):
         tt.preview_reduce(ref(PRIYA, role="STANDARD,advertiser:ANALYST"), "STANDARD")
+
+
+def test_child_business_centers_come_from_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from accessward.settings import TikTokSource
+    from accessward.wiring import access_connector
+
+    monkeypatch.setenv("TT_TOKEN", "t")
+    cfg = TikTokSource(type="tiktok", name="tiktok", bc_id=DEMO_BC_ID, access_token={"env": "TT_TOKEN"},
+                       child_bc_ids=[CHILD])
+    with access_connector(cfg, tmp_path) as tt:
+        assert tt.child_bc_ids == (CHILD,)
+    with pytest.raises(ValueError):
+        TikTokSource(type="tiktok", name="t", bc_id=DEMO_BC_ID, access_token={"env": "TT_TOKEN"},
+                     child_bc_ids=["not-an-id"])
