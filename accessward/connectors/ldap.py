@@ -79,7 +79,7 @@ are listed), otherwise with a base-scope lookup (cached too). A manager DN that 
 gives ``None``.
 
 Speed: entries are decoded by ldap3's BER decoder, but kept as raw bytes (see
-:class:`_RawEntryStrategy`) and only the attributes mapped are decoded. At 100,000 entries ldap3's
+:class:`RawEntryStrategy`) and only the attributes mapped are decoded. At 100,000 entries ldap3's
 BER decoding is then about half of the listing's time and the largest single cost of a sync.
 """
 
@@ -126,6 +126,7 @@ from accessward.connectors.ldap_ad import (
     system_account_reason,
     usn_state,
 )
+from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
 from accessward.connectors.records import PersonChange, PersonKind, PersonRecord, PersonStatus
 
 __all__ = [
@@ -446,84 +447,6 @@ def _worse(current: PersonStatus, other: PersonStatus) -> PersonStatus:
     return other if _SEVERITY[other] > _SEVERITY[current] else current
 
 
-_SEARCH_RES_ENTRY = 4  # protocolOp tag of searchResEntry in ldap3's decoded LDAPMessage
-_LOWER_RAW = "accessward_raw_attributes"  # set by _raw_entry: raw values keyed by lower-cased name
-
-
-_ATTRIBUTE_NAMES: dict[bytes, str] = {}  # attribute description as sent -> lower-cased str
-
-
-def _attribute_name(raw: bytes) -> str | None:
-    """The lower-cased attribute description; None for a range-tagged one (member;range=0-1499)."""
-    name = _ATTRIBUTE_NAMES.get(raw)
-    if name is None:
-        name = raw.decode("ascii").lower()
-        if ";range=" in name:
-            return None
-        if len(_ATTRIBUTE_NAMES) < 4096:  # a directory has a few hundred attribute types at most
-            _ATTRIBUTE_NAMES[raw] = name
-    return name
-
-
-def _raw_entry(payload: Any) -> dict[str, Any] | None:
-    """A searchResEntry decoded by ldap3's BER decoder, as a response dict of raw values only.
-
-    ``raw_attributes`` is a plain dict keyed by the lower-cased attribute description, values as
-    the bytes ldap3's decoder sliced from the message; the formatted ``attributes`` ldap3 would
-    build are left empty (this module never reads them). None when the entry needs ldap3's own
-    conversion: a DN that is not UTF-8 (ldap3 then tries its other server encodings) or a
-    range-tagged attribute (AD range retrieval, which ldap3's auto_range completes on its own
-    dicts), or when the payload is not shaped as expected.
-    """
-    try:
-        raw_dn = payload[0][3]
-        if type(raw_dn) is not bytes:  # the decoder slices one bytes message: every value is bytes
-            return None
-        dn = raw_dn.decode("utf-8")
-        attributes: dict[str, list[bytes]] = {}
-        known = _ATTRIBUTE_NAMES
-        for attribute in payload[1][3]:
-            description, values = attribute[3]
-            name = known.get(description[3]) or _attribute_name(description[3])
-            if name is None:
-                return None
-            attributes[name] = [value[3] for value in values[3]]
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError, UnicodeDecodeError):
-        return None
-    return {
-        "type": "searchResEntry", "raw_dn": raw_dn, "dn": dn, "raw_attributes": attributes, "attributes": {},
-        _LOWER_RAW: attributes,
-    }
-
-
-class _RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
-    """ldap3's synchronous strategy, keeping the values of search entries raw.
-
-    For every searchResEntry ldap3 builds two case-insensitive dicts, ``raw_attributes`` and
-    ``attributes`` (each value decoded to str and run through its formatters); at 100,000 entries
-    that conversion costs more than the BER decoding itself. This source reads raw values only
-    and decodes just the ones it maps, so entries get :func:`_raw_entry`; every other message,
-    and any entry it declines, goes through ldap3 unchanged. The BER decoding, the socket, binds,
-    TLS, controls and result codes all stay ldap3's.
-    """
-
-    def decode_response_fast(self, ldap_message: Any) -> Any:
-        if ldap_message["protocolOp"] == _SEARCH_RES_ENTRY and not ldap_message["controls"]:
-            entry = _raw_entry(ldap_message["payload"])
-            if entry is not None:
-                return entry
-        return super().decode_response_fast(ldap_message)
-
-
-def _raw_attributes(item: Mapping[str, Any]) -> dict[str, list[bytes]]:
-    """An entry's raw values keyed by lower-cased attribute name, from either decoding path."""
-    lowered: dict[str, list[bytes]] | None = item.get(_LOWER_RAW)
-    if lowered is not None:
-        return lowered
-    raw = item.get("raw_attributes") or {}
-    return {name.lower(): list(values or ()) for name, values in raw.items()}
-
-
 class LdapSource:
     """An :class:`~connectors.protocols.IdentitySource` over LDAP (OpenLDAP or Active Directory)."""
 
@@ -610,7 +533,7 @@ class LdapSource:
             return_empty_attributes=False,  # absent attributes are simply absent; no empty lists per entry
         )
         if type(conn.strategy) is SyncStrategy:
-            conn.strategy.__class__ = _RawEntryStrategy  # raw entry values, see _RawEntryStrategy
+            conn.strategy.__class__ = RawEntryStrategy  # raw entry values, see RawEntryStrategy
         conn.open()
         if cfg.start_tls:
             conn.start_tls()
@@ -806,7 +729,7 @@ class LdapSource:
             record = self._person(conn, item, run.now)
             if record is None:
                 return None
-            text = _first(_raw_attributes(item), (watermark,))
+            text = _first(raw_attributes(item), (watermark,))
             dn = item.get("dn", "")
             if text is None:
                 if previous is not None:
@@ -918,7 +841,7 @@ class LdapSource:
     def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord | None:
         """The person of one entry; None for a built-in or service account (AD: not staff)."""
         dn = str(item.get("dn", ""))
-        entry = _raw_attributes(item)
+        entry = raw_attributes(item)
         names = self._names
         if self._map.drop_system_accounts and (reason := system_account_reason(entry)):
             log.info("%s: %s is a %s, not staff: left out", self.name, dn, reason)
@@ -1041,7 +964,7 @@ class LdapSource:
             conn.search(manager_dn, "(objectClass=*)", search_scope=BASE, attributes=[self._map.key])
             for item in conn.response or []:
                 if item.get("type") == "searchResEntry":
-                    key = self._key(_raw_attributes(item), manager_dn)
+                    key = self._key(raw_attributes(item), manager_dn)
                     break
         except (lx.LDAPNoSuchObjectResult, lx.LDAPInvalidDNSyntaxResult):
             log.debug("%s: manager %s does not exist", self.name, manager_dn)

@@ -53,6 +53,7 @@ from ldap3 import BASE, SUBTREE, Connection
 from ldap3.core import exceptions as lx
 
 from accessward.connectors.errors import MalformedResponseError, StopError
+from accessward.connectors.ldap_raw import raw_attributes
 from accessward.connectors.records import RemovedPerson
 
 __all__ = [
@@ -114,13 +115,6 @@ def system_account_reason(entry: Mapping[str, list[bytes]]) -> str | None:
     return None
 
 
-def _raw(item: Mapping[str, Any]) -> dict[str, list[bytes]]:
-    lowered = item.get("accessward_raw_attributes")
-    if lowered is not None:
-        return dict(lowered)
-    return {name.lower(): list(values or ()) for name, values in (item.get("raw_attributes") or {}).items()}
-
-
 def _paged(conn: Connection, base: str, search_filter: str, attributes: Sequence[str], *, scope: Any = SUBTREE,
            controls: list[tuple[str, bool, Any]] | None = None, page_size: int = 500) -> Iterator[dict[str, Any]]:
     """Every searchResEntry of a paged search, each page's result code checked (no silent truncation)."""
@@ -148,7 +142,7 @@ def naming_context(conn: Connection, fallback: str) -> str:
     conn.search("", "(objectClass=*)", search_scope=BASE, attributes=["defaultNamingContext"])
     for item in conn.response or []:
         if item.get("type") == "searchResEntry":
-            found = _texts(_raw(item), "defaultnamingcontext")
+            found = _texts(raw_attributes(item), "defaultnamingcontext")
             if found:
                 return found[0]
     return fallback
@@ -165,7 +159,7 @@ class GroupGraph:
         graph = cls()
         for item in _paged(conn, base, "(objectClass=group)", ["memberOf"], page_size=page_size):
             dn = str(item.get("dn", ""))
-            graph.parents[dn.lower()] = _texts(_raw(item), "memberof")
+            graph.parents[dn.lower()] = _texts(raw_attributes(item), "memberof")
         log.info("read %d groups under %s for nested membership", len(graph.parents), base)
         return graph
 
@@ -197,7 +191,7 @@ def deleted_users(conn: Connection, domain: str, base_dn: str, since_usn: int, *
         conn.search(container, "(objectClass=*)", search_scope=BASE, attributes=["isDeleted"], controls=show_deleted)
         # A reader without rights gets no entry (AD) or the entry with no attribute it may read (Samba).
         readable = any(item.get("type") == "searchResEntry"
-                       and any(v.upper() == "TRUE" for v in _texts(_raw(item), "isdeleted"))
+                       and any(v.upper() == "TRUE" for v in _texts(raw_attributes(item), "isdeleted"))
                        for item in conn.response or [])
     except (lx.LDAPNoSuchObjectResult, lx.LDAPInsufficientAccessRightsResult, lx.LDAPOperationsErrorResult) as exc:
         readable, detail = False, str(exc)
@@ -212,7 +206,7 @@ def deleted_users(conn: Connection, domain: str, base_dn: str, since_usn: int, *
     search_filter = f"(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer))(uSNChanged>={since_usn + 1}))"
     for item in _paged(conn, container, search_filter, ["objectGUID", "lastKnownParent", "isRecycled"],
                        controls=show_deleted, page_size=page_size):
-        entry = _raw(item)
+        entry = raw_attributes(item)
         parents = _texts(entry, "lastknownparent")
         if parents and not _under(parents[0], base_dn):
             continue
@@ -230,7 +224,7 @@ def usn_state(conn: Connection, endpoint: str, system: str) -> tuple[str, str | 
     root: dict[str, list[bytes]] = {}
     for item in conn.response or []:
         if item.get("type") == "searchResEntry":
-            root = _raw(item)
+            root = raw_attributes(item)
     dc = (next(iter(_texts(root, "dnshostname")), None) or endpoint).lower()
     highest: int | None = None
     if (text := next(iter(_texts(root, "highestcommittedusn")), None)) is not None:
@@ -247,7 +241,7 @@ def usn_state(conn: Connection, endpoint: str, system: str) -> tuple[str, str | 
             conn.search(service, "(objectClass=*)", search_scope=BASE, attributes=["invocationId"])
             for item in conn.response or []:
                 if item.get("type") == "searchResEntry":
-                    raw = (_raw(item).get("invocationid") or [b""])[0]
+                    raw = (raw_attributes(item).get("invocationid") or [b""])[0]
                     if len(raw) == 16:
                         invocation = str(uuid.UUID(bytes_le=raw))
         except lx.LDAPOperationResult:
