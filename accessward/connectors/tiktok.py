@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -401,7 +401,8 @@ class TikTokBusinessCenterConnector:
         if self.tiktok_accounts:
             yield from self._tiktok_account_holders(emit)
 
-    def _tiktok_account_holders(self, emit: Any) -> Iterator[AccessRecord]:
+    def _tiktok_account_holders(self, emit: Callable[[AccountRecord, GrantRecord], Iterator[AccessRecord]]
+                                ) -> Iterator[AccessRecord]:
         for row in self._pages("bc/asset/admin/get/", PAGE_SIZE, asset_type=TT_ACCOUNT):
             resource = tt_account_records(row, self.name)
             yield resource
