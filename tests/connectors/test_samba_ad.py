@@ -208,7 +208,9 @@ def test_built_in_and_service_accounts_are_not_staff(domain: Domain) -> None:
     msa_dn = f"CN=svc-social,CN=Managed Service Accounts,{domain.dc.base_dn}"
     made_msa = conn.add(msa_dn, ["top", "msDS-ManagedServiceAccount"],
                         {"sAMAccountName": "svc-social$", "userAccountControl": "4096"})
+    added = conn.result
     conn.unbind()
+    assert made_msa, added  # a managed service account in CN=Managed Service Accounts
     built_in = {"Administrator", "Guest", "krbtgt"}
 
     default = by_username(source_for(domain, base_dn=domain.dc.base_dn).list_people())
@@ -219,7 +221,6 @@ def test_built_in_and_service_accounts_are_not_staff(domain: Domain) -> None:
         assert not built_in & set(people), "built-in accounts are never staff"
         assert "svc-social$" not in people and not any(name.endswith("$") for name in people)
         assert {"jdoe", "disabled", "bulk00000"} <= set(people)
-    log.warning("managed service account added: %s", made_msa)
 
 
 def test_an_incremental_round_sees_users_deleted_since_the_cursor(domain: Domain) -> None:
