@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from accessward import __version__
 from accessward.api import devices, offboarding, reports, scim
 from accessward.api.auth import Caller
-from accessward.api.scim_patch import ScimProblem
 from accessward.runtime import Runtime
 from accessward.sync import audit
 
@@ -45,9 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in (offboarding.router, devices.router, reports.router, scim.router):
         app.include_router(router)
 
-    @app.exception_handler(ScimProblem)
-    async def scim_problem(request: Request, exc: ScimProblem) -> Response:
-        return scim.problem_response(exc)
+    scim.install(app)  # SCIM Error bodies for every error under /scim/v2
 
     @app.middleware("http")
     async def audited(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -18,9 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from accessward.api.scim_schemas import (
+    ENTERPRISE_ATTRIBUTES,
+    ENTERPRISE_SCHEMA,
+    PATCH_SCHEMA,
+    USER_ATTRIBUTES,
+    USER_SCHEMA,
+)
+
+__all__ = ["ENTERPRISE_SCHEMA", "PATCH_SCHEMA", "USER_SCHEMA", "ScimProblem", "apply_patch", "as_bool", "attr_key",
+           "parse_filter"]
 READ_ONLY = ("id", "meta")
 
 _ATTR = r"[A-Za-z][\w$-]*"
@@ -51,7 +58,7 @@ def as_bool(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise ScimProblem(400, f"active must be a boolean, not {value!r}", "invalidValue")
+    raise ScimProblem(400, "active must be a boolean", "invalidValue")
 
 
 @dataclass(frozen=True)
@@ -63,20 +70,41 @@ class _Path:
     sub: str | None = None
 
 
+_CORE = {a["name"].lower(): a for a in USER_ATTRIBUTES}
+_EXTENSION = {a["name"].lower(): a for a in ENTERPRISE_ATTRIBUTES}
+
+
+def _known(p: _Path) -> _Path:
+    """``p`` if it names an announced attribute (and sub-attribute); else invalidPath."""
+    attr = (_EXTENSION if p.container else _CORE).get(p.attr.lower())
+    if attr is None:
+        raise ScimProblem(400, f"{p.attr} is not an attribute of the announced schemas", "invalidPath")
+    subs = {s["name"].lower() for s in attr.get("subAttributes", [])}
+    for sub in (p.sub, p.filter_attr):
+        if sub is not None and sub.lower() not in subs:
+            raise ScimProblem(400, f"{p.attr} has no sub-attribute {sub}", "invalidPath")
+    if p.filter_attr is not None and not attr.get("multiValued"):
+        raise ScimProblem(400, f"{p.attr} is not multi-valued: it takes no filter", "invalidPath")
+    return p
+
+
 def _parse_path(path: str) -> _Path:
     container = None
-    if path.lower().startswith("urn:"):
-        if not path.lower().startswith(ENTERPRISE_SCHEMA.lower() + ":"):
-            if path.lower() == ENTERPRISE_SCHEMA.lower():
+    low = path.lower()
+    if low.startswith(USER_SCHEMA.lower() + ":"):
+        path = path[len(USER_SCHEMA) + 1:]
+    elif low.startswith("urn:"):
+        if not low.startswith(ENTERPRISE_SCHEMA.lower() + ":"):
+            if low == ENTERPRISE_SCHEMA.lower():
                 return _Path(ENTERPRISE_SCHEMA, "")
-            raise ScimProblem(400, f"unknown schema in path {path!r}", "invalidPath")
+            raise ScimProblem(400, "the path names a schema that is not announced", "invalidPath")
         container, path = ENTERPRISE_SCHEMA, path[len(ENTERPRISE_SCHEMA) + 1:]
     found = _PATH.match(path.strip())
     if not found:
-        raise ScimProblem(400, f"cannot follow the path {path!r}", "invalidPath")
+        raise ScimProblem(400, "the path is not an attribute path this service follows", "invalidPath")
     if found["attr"].lower() in READ_ONLY and container is None:
         raise ScimProblem(400, f"{found['attr']} is read-only", "mutability")
-    return _Path(container, found["attr"], found["fattr"], found["fval"], found["sub"])
+    return _known(_Path(container, found["attr"], found["fattr"], found["fval"], found["sub"]))
 
 
 def _target(resource: dict[str, Any], p: _Path) -> dict[str, Any]:
@@ -155,11 +183,15 @@ def _apply_object(resource: dict[str, Any], op: str, value: Any) -> None:
         raise ScimProblem(400, f"an operation without a path needs an object value, not {type(value).__name__}",
                           "invalidValue")
     for name, item in value.items():
-        if name.lower() in READ_ONLY:
+        if name.lower() in (*READ_ONLY, "schemas"):
             continue
-        if name.lower() == "schemas":
-            continue
-        _apply_path(resource, op, _parse_path(name), item)
+        try:
+            path = _parse_path(name)
+        except ScimProblem as exc:
+            if exc.scim_type == "invalidPath":
+                continue  # not an announced attribute: dropped, as in a POST or PUT body
+            raise
+        _apply_path(resource, op, path, item)
 
 
 def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
@@ -175,7 +207,7 @@ def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
             raise ScimProblem(400, "each operation is an object", "invalidSyntax")
         op = str(operation.get(attr_key(operation, "op"), "")).lower()
         if op not in ("add", "replace", "remove"):
-            raise ScimProblem(400, f"unknown op {operation.get('op')!r}", "invalidSyntax")
+            raise ScimProblem(400, "op must be add, replace or remove", "invalidSyntax")
         path = operation.get(attr_key(operation, "path"))
         value = operation.get(attr_key(operation, "value"))
         if path:
@@ -202,7 +234,7 @@ def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
                              and str(e.get("value", "")).lower() == wanted for e in _emails(r))
     found = _FILTER.match(text)
     if not found:
-        raise ScimProblem(400, f"unsupported filter {text!r}: use attribute eq \"value\"", "invalidFilter")
+        raise ScimProblem(400, "unsupported filter: use attribute eq \"value\"", "invalidFilter")
     attr, value = found["attr"].lower(), _unquote(found["value"])
     if attr in ("emails", "emails.value"):
         return lambda r: any(isinstance(e, dict) and str(e.get("value", "")).lower() == str(value).lower()
