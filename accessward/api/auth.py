@@ -66,10 +66,10 @@ def verify_signature(rt: Runtime, headers: Mapping[str, str], body: bytes, now: 
         raise AuthProblem(401, "signed requests are not configured (service.hr_webhook_secret)")
     stamp, given = headers.get(TIMESTAMP_HEADER, ""), headers.get(SIGNATURE_HEADER, "")
     try:
-        sent = int(stamp)
-    except ValueError:
+        skew = abs((now if now is not None else time.time()) - int(stamp))
+    except (ValueError, OverflowError):  # OverflowError: hundreds of digits do not fit a float
         raise AuthProblem(401, f"{TIMESTAMP_HEADER} must be Unix seconds") from None
-    if abs((now if now is not None else time.time()) - sent) > svc.signature_tolerance_seconds:
+    if skew > svc.signature_tolerance_seconds:
         raise AuthProblem(401, f"{TIMESTAMP_HEADER} is more than {svc.signature_tolerance_seconds} s from now")
     expected = sign(svc.hr_webhook_secret.resolve(), stamp, body)
     if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
