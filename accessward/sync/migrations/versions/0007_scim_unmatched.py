@@ -1,4 +1,8 @@
-"""scim unmatched deprovisionings; SCIM users' reactivations
+"""scim unmatched deprovisionings; SCIM users' reactivations; no password kept
+
+Earlier versions stored a SCIM user's ``password`` in the clear and kept ``active`` only in its
+column: the data step removes every password from the stored resources and writes the column's
+``active`` into them (the lifecycle now moves only on an asserted ``active``).
 
 Revision ID: 0007_scim_unmatched
 Revises: 0005
@@ -38,6 +42,19 @@ def upgrade() -> None:
     with op.batch_alter_table('scim_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reactivations', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('reactivated_at', sa.DateTime(), nullable=True))
+    _scrub_scim_users()
+
+
+def _scrub_scim_users() -> None:
+    table = sa.table('scim_user', sa.column('id', sa.String()), sa.column('active', sa.Boolean()),
+                     sa.column('resource', sa.JSON()))
+    conn = op.get_bind()
+    for row in conn.execute(sa.select(table.c.id, table.c.active, table.c.resource)).all():
+        resource = row.resource if isinstance(row.resource, dict) else {}
+        kept = {k: v for k, v in resource.items() if k.lower() not in ('password', 'active')}
+        kept['active'] = bool(row.active)
+        if kept != resource:
+            conn.execute(table.update().where(table.c.id == row.id).values(resource=kept))
 
 
 def downgrade() -> None:
