@@ -11,8 +11,10 @@ wait ends (``expired``): an old deprovisioning never catches a person who turns 
 
 Every step is an audit event, so whatever watches the trail (the notification outbox) can tell
 people: :data:`EVENT_UNMATCHED` when one arrives, :data:`EVENT_MATCHED` when it is started,
-:data:`EVENT_EXPIRED` when it gives up. The receipt carries the same story in its notes, and
-``accessward_scim_unmatched{state}`` counts them.
+:data:`EVENT_EXPIRED` when it gives up. Each is also a finding of rule :data:`RULE` (open while
+waiting and after it gives up, resolved once matched; it names no grant, so no plan ever acts on
+it), the receipt carries the same story in its notes, and ``accessward_scim_unmatched{state}``
+counts them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlmodel import Session, col
 from accessward.reconcile.subject import PersonNotFound, Subject, resolve
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
+from accessward.sync.models import Finding
 from accessward.sync.service_models import Offboarding, ScimUnmatched
 
 log = logging.getLogger("accessward.scim")
@@ -33,6 +36,11 @@ log = logging.getLogger("accessward.scim")
 EVENT_UNMATCHED = "scim.unmatched"
 EVENT_MATCHED = "scim.unmatched_matched"
 EVENT_EXPIRED = "scim.unmatched_expired"
+RULE = "scim_unmatched"
+
+
+def _finding_key(offboarding_id: int) -> str:
+    return f"{RULE}:offboarding:{offboarding_id}"
 
 
 def _stamp(at: datetime) -> str:
@@ -59,6 +67,11 @@ def record(engine: Engine, offboarding_id: int, *, scim_user_id: str, user_name:
                                    f"until {_stamp(row.retry_until)}, started as soon as the person appears"]
             ob.updated_at = now
             session.add(ob)
+        session.add(Finding(key=_finding_key(offboarding_id), rule=RULE, severity="high", system="scim",
+                            first_seen=now, last_seen=now, evidence={
+                                "reason": f"SCIM deprovisioning of {user_name} matches no person yet; retried "
+                                          f"after each identity sync until {_stamp(row.retry_until)}",
+                                "request_id": ob.request_id if ob else None, "scim_user": scim_user_id}))
         session.flush()
         audit.append(session.connection(), EVENT_UNMATCHED, f"offboarding:{ob.request_id if ob else offboarding_id}",
                      {"scim_user": scim_user_id, "user_name": user_name, "keys": len(keys),
@@ -125,9 +138,21 @@ def _settle(engine: Engine, row: ScimUnmatched, state: str, now: datetime, actor
             ob.notes = [*ob.notes, f"{_stamp(now)}: the person appeared in an identity sync (matched on {key}); "
                                    "the offboarding started"]
             kind, data = EVENT_MATCHED, {"person": key, "records": list(subject.person_ids)}
+            reason = f"SCIM deprovisioning of {row.user_name} matched {key} after an identity sync; offboarding"
         else:
             ob.notes = [*ob.notes, f"{_stamp(now)}: nobody matched within the retry window; no longer retried"]
             kind, data = EVENT_EXPIRED, {"retry_until": _stamp(row.retry_until)}
+            reason = (f"SCIM deprovisioning of {row.user_name} matched nobody by {_stamp(row.retry_until)}; "
+                      "no longer retried: offboard by hand (accessward offboard) if the person has access")
+        finding = session.execute(select(Finding).where(
+            col(Finding.key) == _finding_key(row.offboarding_id))).scalars().first()
+        if finding is not None:
+            finding.evidence = {**finding.evidence, "reason": reason}
+            finding.last_seen = now
+            if found is not None:
+                finding.state, finding.resolved_at = "resolved", now
+                finding.person_id = found[1].person_ids[0] if found[1].person_ids else None
+            session.add(finding)
         ob.updated_at = now
         session.add(ob)
         session.flush()

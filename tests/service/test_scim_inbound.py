@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from accessward.reconcile import offboarding, receipt, scim_unmatched
+from accessward.reports.findings import finding_rows
 from accessward.sync.models import AuditEvent
 from accessward.sync.service_models import Offboarding, ScimUnmatched, ScimUser
 from tests.service.test_offboarding_api import dana_holds
@@ -312,8 +313,12 @@ def test_an_unmatched_deprovisioning_waits_is_visible_and_is_carried_out_when_th
         assert event.subject == f"offboarding:scim:{uid}:1"
         shown = receipt.build(rt.engine, f"scim:{uid}:1")
         assert shown is not None and any("retried after each identity sync" in n for n in shown["notes"])
+        [finding] = finding_rows(rt.engine)
+        assert (finding["rule"], finding["state"], finding["severity"]) == ("scim_unmatched", "open", "high")
+        assert "dana.leaver@example.com" in finding["reason"] and finding["resource"] is None
         metrics = client.get("/metrics").text
         assert 'accessward_scim_unmatched{state="waiting"} 1.0' in metrics
+        assert 'accessward_findings{rule="scim_unmatched",state="open"} 1.0' in metrics
         assert 'accessward_offboardings{status="not_found"} 1.0' in metrics
         assert world.tiktok.is_member("7100000000000000001", DANA["tiktok"])  # nothing was done to anyone yet
         assert world.pinterest.is_member(DANA["pinterest"])
@@ -329,6 +334,8 @@ def test_an_unmatched_deprovisioning_waits_is_visible_and_is_carried_out_when_th
         [matched] = scim_unmatched_rows(rt)
         assert matched.state == "matched" and matched.matched_key == "E1002"
         assert len(audit_events(rt, "scim.unmatched_matched")) == 1
+        assert [(f["rule"], f["state"]) for f in finding_rows(rt.engine) if f["rule"] == "scim_unmatched"] == [
+            ("scim_unmatched", "resolved")]
         assert 'accessward_scim_unmatched{state="matched"} 1.0' in client.get("/metrics").text
 
 
@@ -343,6 +350,8 @@ def test_an_unmatched_deprovisioning_stops_waiting_after_the_window(rt, client, 
     shown = receipt.build(rt.engine, f"scim:{uid}:1")
     assert shown is not None and shown["status"] == "not_found"
     assert any("no longer retried" in n for n in shown["notes"])
+    [finding] = finding_rows(rt.engine)  # still open: someone has to look
+    assert finding["state"] == "open" and "offboard by hand" in finding["reason"]
 
 
 def scim_unmatched_rows(rt) -> list[ScimUnmatched]:  # type: ignore[no-untyped-def]
