@@ -5,9 +5,8 @@ PATCH operations on a User kept as its JSON document. ``op`` is case-insensitive
 ``emails[type eq "work"].value``, ``urn:...:enterprise:2.0:User:employeeNumber``) or without one
 (``value`` is an object of attribute -> value, keys possibly dotted or schema-qualified).
 Attribute names are case-insensitive (RFC 7643 section 2.1). Entra's non-compliant boolean
-strings (``"False"``) are accepted for ``active``. Filters: one ``eq`` comparison on ``userName``,
-``externalId``, ``id``, ``displayName``, ``active`` or ``emails[.value]`` (what provisioning
-clients send to find a user), else ``invalidFilter``.
+strings (``"False"``) are accepted for ``active``. A path names an attribute of the announced
+schemas, or it is ``invalidPath``. List filters are the whole RFC grammar (``scim_filter``).
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from accessward.api import scim_filter
+from accessward.api.scim_filter import FilterError
 from accessward.api.scim_schemas import (
     ENTERPRISE_ATTRIBUTES,
     ENTERPRISE_SCHEMA,
@@ -33,10 +34,6 @@ READ_ONLY = ("id", "meta")
 _ATTR = r"[A-Za-z][\w$-]*"
 _PATH = re.compile(rf'^(?P<attr>{_ATTR})(?:\[(?P<fattr>{_ATTR})\s+eq\s+"(?P<fval>[^"]*)"\])?(?:\.(?P<sub>{_ATTR}))?$',
                    re.IGNORECASE)
-_FILTER = re.compile(rf'^\s*(?P<attr>{_ATTR}(?:\.{_ATTR})?)\s+eq\s+(?P<value>"(?:[^"\\]|\\.)*"|true|false)\s*$',
-                     re.IGNORECASE)
-_EMAIL_FILTER = re.compile(r'^\s*emails\[type\s+eq\s+"(?P<type>[^"]*)"\]\.value\s+eq\s+"(?P<value>[^"]*)"\s*$',
-                           re.IGNORECASE)
 
 
 class ScimProblem(Exception):
@@ -219,41 +216,9 @@ def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
     return out
 
 
-def _unquote(raw: str) -> str | bool:
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    return re.sub(r"\\(.)", r"\1", raw[1:-1])
-
-
 def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     """A predicate over User resources for the filter ``text``; ScimProblem(invalidFilter) otherwise."""
-    email = _EMAIL_FILTER.match(text)
-    if email:
-        wanted_type, wanted = email["type"].lower(), email["value"].lower()
-        return lambda r: any(isinstance(e, dict) and str(e.get("type", "")).lower() == wanted_type
-                             and str(e.get("value", "")).lower() == wanted for e in _emails(r))
-    found = _FILTER.match(text)
-    if not found:
-        raise ScimProblem(400, "unsupported filter: use attribute eq \"value\"", "invalidFilter")
-    attr, value = found["attr"].lower(), _unquote(found["value"])
-    if attr in ("emails", "emails.value"):
-        return lambda r: any(isinstance(e, dict) and str(e.get("value", "")).lower() == str(value).lower()
-                             for e in _emails(r))
-    if attr == "active":
-        return lambda r: bool(r.get("active", True)) is value
-    if attr not in ("username", "externalid", "id", "displayname"):
-        raise ScimProblem(400, f"filtering on {found['attr']} is not supported", "invalidFilter")
-    exact = attr in ("externalid", "id")  # caseExact per RFC 7643; userName and displayName are not
-
-    def predicate(r: dict[str, Any]) -> bool:
-        have = r.get(attr_key(r, found["attr"]))
-        if not isinstance(have, str) or not isinstance(value, str):
-            return False
-        return have == value if exact else have.lower() == value.lower()
-
-    return predicate
-
-
-def _emails(resource: dict[str, Any]) -> list[Any]:
-    emails = resource.get(attr_key(resource, "emails"))
-    return emails if isinstance(emails, list) else []
+    try:
+        return scim_filter.parse(text)
+    except FilterError as exc:
+        raise ScimProblem(400, str(exc), "invalidFilter") from None

@@ -135,7 +135,7 @@ def test_paging_filters_and_errors(client, hr, rt):
 
     dup = client.post("/scim/v2/Users", json={"schemas": [USER], "userName": "USER0@example.com"}, headers=hr)
     assert dup.status_code == 409 and dup.json()["scimType"] == "uniqueness" and dup.json()["status"] == "409"
-    bad_filter = client.get("/scim/v2/Users", params={"filter": 'title co "x"'}, headers=hr)
+    bad_filter = client.get("/scim/v2/Users", params={"filter": 'title xx "x"'}, headers=hr)
     assert bad_filter.status_code == 400 and bad_filter.json()["scimType"] == "invalidFilter"
     bad_op = client.patch(f"/scim/v2/Users/{ids[0]}", headers=hr,
                           json={"schemas": [PATCH], "Operations": [{"op": "move", "path": "active"}]})
@@ -218,6 +218,27 @@ def test_attributes_and_excluded_attributes_on_reads_lists_and_searches(client, 
         assert found.json()["Resources"] == [{"schemas": [USER], "id": uid, "displayName": "Sam Rivera"}]
     both = client.get("/scim/v2/Users", params={"attributes": "userName", "excludedAttributes": "name"}, headers=hr)
     assert both.status_code == 400 and both.json()["scimType"] == "invalidValue"
+
+
+def test_filters_follow_the_whole_rfc_grammar(client, hr):
+    ids = {}
+    for name, number, dept in (("alex.morgan", "E1001", "Brand"), ("sam.rivera", "E1003", "Sales"),
+                               ("jordan.lee", "E1005", "Brand")):
+        body = entra_user(f"{name}@example.com", number)
+        body[ENTERPRISE]["department"] = dept
+        ids[name] = client.post("/scim/v2/Users", json=body, headers=hr).json()["id"]
+
+    def found(text: str) -> set[str]:
+        answer = client.get("/scim/v2/Users", params={"filter": text}, headers=hr)
+        assert answer.status_code == 200, answer.text
+        return {next(k for k, v in ids.items() if v == u["id"]) for u in answer.json()["Resources"]}
+
+    assert found('userName sw "ALEX"') == {"alex.morgan"}
+    assert found(f'{ENTERPRISE}:department eq "Brand" and not (displayName co "lee")') == {"alex.morgan"}
+    assert found('emails[type eq "work" and value ew "@example.com"]') == set(ids)
+    assert found('emails[type eq "work"].value eq "sam.rivera@example.com" or title pr') == {"sam.rivera"}
+    assert found('externalId eq "Sam"') == set() and found('externalId eq "sam"') == {"sam.rivera"}  # caseExact
+    assert found('meta.created ge "2000-01-01T00:00:00Z" and nickName eq null') == set(ids)
 
 
 def test_every_error_is_a_scim_error_body_and_echoes_nothing(client, hr):
