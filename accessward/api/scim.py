@@ -38,12 +38,13 @@ from accessward.reconcile import offboarding, scim_unmatched
 from accessward.runtime import Runtime
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
-from accessward.sync.service_models import Offboarding
+from accessward.sync.service_models import Offboarding, ScimUser
 
 log = logging.getLogger("accessward.scim")
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
 MEDIA = "application/scim+json"
 ROLES = ("hr", "admin")
+REACTIVATED = "scim.reactivated"  # audit event kind: an IdP turned a deprovisioned user back on
 _bearer = HTTPBearer(auto_error=False, description="An API token with the hr role")
 
 
@@ -147,7 +148,7 @@ def _deprovision(rt: Runtime, written: scim_users.Written, caller: Caller) -> No
     log.info("SCIM deprovisioning", extra={"request_id": ob.request_id, "status": ob.status})
 
 
-def _reactivated(rt: Runtime, user: Any, caller: Caller) -> None:
+def _reactivated(rt: Runtime, user: ScimUser, caller: Caller) -> None:
     """An IdP turned a deprovisioned user back on: record and show it; re-grant and start nothing."""
     now = utcnow()
     stamp = now.isoformat(timespec="seconds") + "Z"
@@ -165,9 +166,6 @@ def _reactivated(rt: Runtime, user: Any, caller: Caller) -> None:
             "offboardings": [ob.request_id for ob in offboardings]}, actor=caller.actor)
         session.commit()
     log.warning("SCIM reactivation of a deprovisioned user", extra={"scim_user": user.id})
-
-
-REACTIVATED = "scim.reactivated"
 
 
 def _int(request: Request, name: str, default: int | None) -> int | None:
