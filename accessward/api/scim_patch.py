@@ -32,8 +32,8 @@ __all__ = ["ENTERPRISE_SCHEMA", "PATCH_SCHEMA", "USER_SCHEMA", "ScimProblem", "a
 READ_ONLY = ("id", "meta")
 
 _ATTR = r"[A-Za-z][\w$-]*"
-_PATH = re.compile(rf'^(?P<attr>{_ATTR})(?:\[(?P<fattr>{_ATTR})\s+eq\s+"(?P<fval>[^"]*)"\])?(?:\.(?P<sub>{_ATTR}))?$',
-                   re.IGNORECASE)
+_PATH = re.compile(rf'^(?P<attr>{_ATTR})(?:\[(?P<filter>[^\]]*)\])?(?:\.(?P<sub>{_ATTR}))?$', re.IGNORECASE)
+_SIMPLE_EQ = re.compile(rf'^\s*(?P<attr>{_ATTR})\s+eq\s+"(?P<value>[^"\\]*)"\s*$', re.IGNORECASE)
 
 
 class ScimProblem(Exception):
@@ -62,9 +62,10 @@ def as_bool(value: Any) -> bool:
 class _Path:
     container: str | None  # an extension schema URN, or None for the core schema
     attr: str
-    filter_attr: str | None = None
+    filter_attr: str | None = None  # of a value filter "attr eq value": a new element gets it
     filter_value: str | None = None
     sub: str | None = None
+    selects: Callable[[dict[str, Any]], bool] | None = None  # the value filter, any RFC filter
 
 
 _CORE = {a["name"].lower(): a for a in USER_ATTRIBUTES}
@@ -77,10 +78,10 @@ def _known(p: _Path) -> _Path:
     if attr is None:
         raise ScimProblem(400, f"{p.attr} is not an attribute of the announced schemas", "invalidPath")
     subs = {s["name"].lower() for s in attr.get("subAttributes", [])}
-    for sub in (p.sub, p.filter_attr):
+    for sub in (p.sub, p.filter_attr if p.selects is not None else None):
         if sub is not None and sub.lower() not in subs:
             raise ScimProblem(400, f"{p.attr} has no sub-attribute {sub}", "invalidPath")
-    if p.filter_attr is not None and not attr.get("multiValued"):
+    if p.selects is not None and not attr.get("multiValued"):
         raise ScimProblem(400, f"{p.attr} is not multi-valued: it takes no filter", "invalidPath")
     return p
 
@@ -101,7 +102,15 @@ def _parse_path(path: str) -> _Path:
         raise ScimProblem(400, "the path is not an attribute path this service follows", "invalidPath")
     if found["attr"].lower() in READ_ONLY and container is None:
         raise ScimProblem(400, f"{found['attr']} is read-only", "mutability")
-    return _known(_Path(container, found["attr"], found["fattr"], found["fval"], found["sub"]))
+    if found["filter"] is None:
+        return _known(_Path(container, found["attr"], sub=found["sub"]))
+    try:
+        selects = scim_filter.parse(found["filter"])
+    except FilterError as exc:
+        raise ScimProblem(400, f"the value filter of the path: {exc}", "invalidFilter") from None
+    simple = _SIMPLE_EQ.match(found["filter"])
+    return _known(_Path(container, found["attr"], simple["attr"] if simple else None,
+                        simple["value"] if simple else None, found["sub"], selects))
 
 
 def _target(resource: dict[str, Any], p: _Path) -> dict[str, Any]:
@@ -115,10 +124,7 @@ def _target(resource: dict[str, Any], p: _Path) -> dict[str, Any]:
 
 
 def _matches(element: Any, p: _Path) -> bool:
-    if not isinstance(element, dict) or p.filter_attr is None:
-        return False
-    value = element.get(attr_key(element, p.filter_attr))
-    return isinstance(value, str) and value.lower() == (p.filter_value or "").lower()
+    return isinstance(element, dict) and p.selects is not None and p.selects(element)
 
 
 def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None:
@@ -132,7 +138,7 @@ def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None
         return
     obj = _target(resource, p)
     key = attr_key(obj, p.attr)
-    if p.filter_attr is not None:  # emails[type eq "work"].value
+    if p.selects is not None:  # emails[type eq "work"].value
         items = obj.get(key)
         items = items if isinstance(items, list) else []
         hits = [e for e in items if _matches(e, p)]
@@ -144,7 +150,9 @@ def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None
                     e.pop(attr_key(e, p.sub), None)
             return
         if not hits:
-            new: dict[str, Any] = {p.filter_attr: p.filter_value}
+            if p.filter_attr is None:  # RFC 7644 3.5.2.3: no element selected
+                raise ScimProblem(400, "the value filter of the path selects no element", "noTarget")
+            new: dict[str, Any] = {p.filter_attr: p.filter_value}  # "type eq work": Entra adds one so
             items.append(new)
             hits = [new]
         for e in hits:

@@ -384,3 +384,24 @@ def scim_unmatched_rows(rt) -> list[ScimUnmatched]:  # type: ignore[no-untyped-d
 def hr_free():  # type: ignore[no-untyped-def]
     """Nothing: marks a test that builds its own runtime (the directory must change before the first sync)."""
     return None
+
+
+def test_patch_value_paths_take_any_filter_and_an_unmatched_complex_one_is_no_target(client, hr):
+    user = entra_user("jordan.lee@example.com", "E1005")
+    user["emails"].append({"type": "home", "value": "jordan@home.example"})
+    uid = client.post("/scim/v2/Users", json=user, headers=hr).json()["id"]
+
+    def patch(*ops):  # type: ignore[no-untyped-def]
+        return client.patch(f"/scim/v2/Users/{uid}", headers=hr, json={"schemas": [PATCH], "Operations": list(ops)})
+
+    work = 'emails[type eq "work" and primary eq true].value'
+    out = patch({"op": "replace", "path": work, "value": "jo@example.com"},
+                {"op": "remove", "path": 'emails[value ew "home.example"]'})
+    assert out.json()["emails"] == [{"primary": True, "type": "work", "value": "jo@example.com"}]
+    none = patch({"op": "replace", "path": 'emails[type eq "home" and primary eq true].value', "value": "x"})
+    assert none.status_code == 400 and none.json()["scimType"] == "noTarget"
+    bad = patch({"op": "replace", "path": 'emails[type xx "home"].value', "value": "x"})
+    assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+    # Entra's "Add emails[type eq "home"].value" on a user without one creates it, as it expects
+    added = patch({"op": "Add", "path": 'emails[type eq "home"].value', "value": "jordan@home.example"})
+    assert {"type": "home", "value": "jordan@home.example"} in added.json()["emails"]
