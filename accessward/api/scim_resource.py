@@ -65,21 +65,32 @@ def value_of(attr: dict[str, Any], value: Any, where: str) -> Any:
     return _single(attr, value, where)
 
 
-def _attributes(obj: dict[str, Any], known: dict[str, dict[str, Any]], where: str = "") -> dict[str, Any]:
+def _attributes(obj: dict[str, Any], known: dict[str, dict[str, Any]], where: str = "",
+                strict: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in obj.items():
         attr = known.get(str(key).lower())
         if attr is None:
             continue  # not in the announced schema: dropped
-        checked = value_of(attr, value, f"{where}.{attr['name']}" if where else attr["name"])
+        try:
+            checked = value_of(attr, value, f"{where}.{attr['name']}" if where else attr["name"])
+        except ScimProblem:
+            if strict:
+                raise
+            continue  # stored by an older version: shown without it rather than not at all
         if checked is not None:
             out[attr["name"]] = checked
     return out
 
 
-def clean(body: Any) -> dict[str, Any]:
-    """The User ``body`` as stored: announced attributes only, in the schemas' spelling."""
+def clean(body: Any, *, strict: bool = True) -> dict[str, Any]:
+    """The User ``body`` as stored: announced attributes only, in the schemas' spelling.
+
+    ``strict=False`` is for what is already stored: a value of the wrong type is left out.
+    """
     if not isinstance(body, dict):
+        if not strict:
+            return {}
         raise ScimProblem(400, "a User is a JSON object", "invalidSyntax")
     core: dict[str, Any] = {}
     ext: dict[str, Any] = {}
@@ -89,13 +100,15 @@ def clean(body: Any) -> dict[str, Any]:
             if value is None:
                 continue
             if not isinstance(value, dict):
+                if not strict:
+                    continue
                 raise _problem(ENTERPRISE_SCHEMA, "an object")
-            ext.update(_attributes(value, EXTENSION, "enterprise"))
+            ext.update(_attributes(value, EXTENSION, "enterprise", strict))
         elif low.startswith(_EXT_PREFIX):
-            ext.update(_attributes({key[len(_EXT_PREFIX):]: value}, EXTENSION, "enterprise"))
+            ext.update(_attributes({key[len(_EXT_PREFIX):]: value}, EXTENSION, "enterprise", strict))
         else:
             core.update(_attributes({key[len(_CORE_PREFIX):] if low.startswith(_CORE_PREFIX) else key: value},
-                                    CORE))
+                                    CORE, strict=strict))
     if ext:
         core[ENTERPRISE_SCHEMA] = ext
     return core

@@ -42,7 +42,7 @@ class Written:
 
 
 def representation(user: ScimUser, base: str) -> dict[str, Any]:
-    body = clean(user.resource)  # also what older versions stored is shown as the schemas allow
+    body = clean(user.resource, strict=False)  # what older versions stored is shown as the schemas allow
     schemas = [USER_SCHEMA] + ([ENTERPRISE_SCHEMA] if ENTERPRISE_SCHEMA in body else [])
     return {"schemas": schemas, "id": user.id, **body, "meta": {
         "resourceType": "User", "created": user.created_at.isoformat(timespec="seconds") + "Z",
@@ -140,7 +140,7 @@ def patch(engine: Engine, user_id: str, change: Callable[[dict[str, Any]], dict[
         user = session.get(ScimUser, user_id)
         if user is None:
             raise ScimProblem(404, f"no User {user_id}")
-        resource = _clean(change(clean(user.resource)))
+        resource = _clean(change(clean(user.resource, strict=False)))
         deactivated, reactivated = _store(session, user, resource)
         _commit(session, resource["userName"])
         session.refresh(user)
