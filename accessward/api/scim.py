@@ -248,7 +248,8 @@ def list_users(request: Request, caller: Authorized) -> Response:
 
 def _search_body(request: Request, body: Any) -> Response:
     """RFC 7644 section 3.4.3: the query of a GET, as a SearchRequest body."""
-    if not isinstance(body, dict) or scim_schemas.SEARCH_SCHEMA not in (body.get("schemas") or []):
+    if not isinstance(body, dict) or not isinstance(body.get("schemas"), list) \
+            or scim_schemas.SEARCH_SCHEMA not in body["schemas"]:
         raise ScimProblem(400, f"a search body is a {scim_schemas.SEARCH_SCHEMA} message", "invalidSyntax")
     values = {k.lower(): v for k, v in body.items()}
     filter_text = values.get("filter")

@@ -201,7 +201,7 @@ def _apply_object(resource: dict[str, Any], op: str, value: Any) -> None:
 
 def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
     """The resource after the PatchOp ``body`` (a copy; the input is not changed)."""
-    if not isinstance(body, dict) or PATCH_SCHEMA not in (body.get("schemas") or []):
+    if not isinstance(body, dict) or not isinstance(body.get("schemas"), list) or PATCH_SCHEMA not in body["schemas"]:
         raise ScimProblem(400, f"a PATCH body is a {PATCH_SCHEMA} message", "invalidSyntax")
     operations = body.get(attr_key(body, "Operations"))
     if not isinstance(operations, list) or not operations:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accessward import tokens
@@ -168,7 +168,11 @@ def test_the_webhook_verifier_accepts_a_good_signature_once(runtime: Runtime) ->
 def client(runtime: Runtime) -> Iterator[tuple[TestClient, dict[str, str]]]:
     token = tokens.create(runtime.engine, name="property-hr", role="hr", actor="test")
     with TestClient(create_app(runtime), raise_server_exceptions=False) as c:
-        yield c, {"Authorization": f"Bearer {token}"}
+        auth = {"Authorization": f"Bearer {token}"}
+        made = c.post("/scim/v2/Users", json={"userName": "someone@example.com"}, headers=auth)
+        assert made.status_code == 201
+        c.headers["X-Test-User"] = made.json()["id"]
+        yield c, auth
 
 
 queries = st.dictionaries(st.sampled_from(["filter", "startIndex", "count", "attributes", "excludedAttributes",
@@ -178,11 +182,19 @@ queries = st.dictionaries(st.sampled_from(["filter", "startIndex", "count", "att
 @HTTP
 @given(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
        st.sampled_from(["/scim/v2/Users", "/scim/v2/Users/.search", "/scim/v2/.search", "/scim/v2/Users/none",
+                        "/scim/v2/Users/{user}", "/scim/v2/Users/{user}",
                         "/scim/v2/Schemas", "/scim/v2/Nope", "/scim/v2/ResourceTypes/User"]),
        queries, st.one_of(json_values, patch_bodies))
+@example("PATCH", "/scim/v2/Users/{user}", {}, {"schemas": True})  # once a 500 (found by the pure property)
+@example("POST", "/scim/v2/.search", {}, {"schemas": 1})
+@example("GET", "/scim/v2/Users", {"filter": "((" * 40}, None)
+@example("GET", "/scim/v2/Users", {"startIndex": "9" * 400, "count": "-1"}, None)
 def test_the_scim_service_answers_every_request_with_a_scim_body_never_a_500(
         client: tuple[TestClient, dict[str, str]], method: str, path: str, query: dict[str, str], body: Any) -> None:
     c, auth = client
+    path = path.replace("{user}", c.headers["X-Test-User"])
+    if method == "DELETE" and c.headers["X-Test-User"] in path:
+        method = "PATCH"  # keep the user for the next examples
     response = c.request(method, path, params=query, headers={**auth, "Content-Type": "application/scim+json"},
                          content=json.dumps(body))
     assert response.status_code < 500, response.text
