@@ -44,7 +44,6 @@ log = logging.getLogger("accessward.scim")
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
 MEDIA = "application/scim+json"
 ROLES = ("hr", "admin")
-REACTIVATED = "scim.reactivated"  # audit event kind: an IdP turned a deprovisioned user back on
 _bearer = HTTPBearer(auto_error=False, description="An API token with the hr role")
 
 
@@ -161,7 +160,7 @@ def _reactivated(rt: Runtime, user: ScimUser, caller: Caller) -> None:
             ob.updated_at = now
             session.add(ob)
         session.flush()
-        audit.append(session.connection(), REACTIVATED, f"scim_user:{user.id}", {
+        audit.append(session.connection(), scim_unmatched.EVENT_REACTIVATED, f"scim_user:{user.id}", {
             "user_name": user.user_name, "reactivations": user.reactivations,
             "offboardings": [ob.request_id for ob in offboardings]}, actor=caller.actor)
         session.commit()

@@ -36,6 +36,9 @@ log = logging.getLogger("accessward.scim")
 EVENT_UNMATCHED = "scim.unmatched"
 EVENT_MATCHED = "scim.unmatched_matched"
 EVENT_EXPIRED = "scim.unmatched_expired"
+EVENT_REACTIVATED = "scim.reactivated"  # an IdP turned a deprovisioned user back on (api/scim.py records it)
+#: The audit event kinds a notification channel subscribes to: each needs a person to look.
+NOTIFY = (EVENT_UNMATCHED, EVENT_MATCHED, EVENT_EXPIRED, EVENT_REACTIVATED)
 RULE = "scim_unmatched"
 
 
