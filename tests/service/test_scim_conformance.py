@@ -36,7 +36,8 @@ def test_scim2_tester_passes_every_check(tmp_path: Path) -> None:
     try:
         with start_app(create_app(rt)) as server:
             env = {**os.environ, "SCIM_CLI_HEADERS": f"Authorization: Bearer {token}"}  # not on the command line
-            done = subprocess.run([_scim2(), "--url", f"{server.url}/scim/v2", "test"], env=env,
+            done = subprocess.run([_scim2(), "--url", f"{server.url}/scim/v2", "test", "--check-status-code",
+                                   "--check-content-type"], env=env,
                                   capture_output=True, text=True, timeout=300)
     finally:
         rt.close()
