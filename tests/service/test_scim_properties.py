@@ -212,3 +212,20 @@ def test_the_signed_webhook_endpoint_answers_401_never_a_500(client: tuple[TestC
                "Content-Type": "application/json"}
     response = c.post("/v1/offboarding", headers=headers, content=b'{"person": "E1"}')
     assert response.status_code in (401, 409), response.text
+
+
+def test_no_scim_route_can_answer_a_422() -> None:
+    """FastAPI's 422 echoes the input: no SCIM route may declare a query or body FastAPI validates."""
+    from fastapi.routing import APIRoute
+
+    from accessward.api import scim
+
+    scim_routes = [r for r in scim.router.routes if isinstance(r, APIRoute)]
+    assert len(scim_routes) >= 12
+
+    def declared(dependant: Any) -> list[str]:
+        own = [p.name for p in (*dependant.query_params, *dependant.body_params, *dependant.header_params,
+                                *dependant.cookie_params)]
+        return own + [n for d in dependant.dependencies for n in declared(d)]
+
+    assert {r.path: declared(r.dependant) for r in scim_routes if declared(r.dependant)} == {}
