@@ -263,6 +263,8 @@ class ServiceSettings(_Strict):
     request_wait_seconds: Annotated[float, Field(ge=0)] = 20  # an API call waits this long for a receipt
     revoke_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     revoke_backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
+    # a SCIM deprovisioning nobody matched is retried after each identity sync this long (0: never)
+    scim_unmatched_retry_days: Annotated[float, Field(ge=0, le=365)] = 30
 
     _check_secret = field_validator("hr_webhook_secret", mode="before")(_secret)
 
