@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from accessward import exitcodes, ui
@@ -100,6 +101,9 @@ name = "x-youtube"
 type = "manual"
 path = "inventory.csv"
 
+[reports]
+signing_key = {{ file = "accessward.key" }}
+
 [policy]
 max_revocations = 5
 
@@ -171,6 +175,8 @@ def _step(title: str, args: list[str], env: dict[str, str], directory: Path) -> 
     return subprocess.call([sys.executable, "-m", "accessward", *args], env=env, cwd=directory)
 
 
+_TODAY = datetime.now(UTC).date()
+QUARTER = f"{_TODAY.year}-Q{(_TODAY.month - 1) // 3 + 1}"
 STEPS: list[tuple[str, list[str], tuple[int, ...]]] = [
     ("pull staff from LDAP and access from every network", ["sync"], (0,)),
     ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,)),
@@ -184,6 +190,15 @@ STEPS: list[tuple[str, list[str], tuple[int, ...]]] = [
     ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,)),
     ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,)),
     ("the audit trail is intact", ["audit", "verify"], (0,)),
+    # -- the auditor's side: a workbook, a page, and a signed evidence pack checked against the public key
+    ("the findings as a workbook (typed cells, frozen header, filters)", ["report", "findings", "-f", "xlsx", "-o",
+                                                           "reports/findings.xlsx"], (0,)),
+    ("the findings as a self-contained page (charts, sortable tables)", ["report", "findings", "-f", "html", "-o",
+                                                                         "reports/findings.html"], (0,)),
+    ("a key to sign evidence packs", ["keys", "create", "--out", "accessward"], (0,)),
+    ("the quarter's evidence pack", ["report", "evidence", "--period", QUARTER, "-o", "reports/evidence.zip"], (0,)),
+    ("the auditor verifies it with the public key", ["report", "verify", "reports/evidence.zip", "--key",
+                                                     "accessward.pub"], (0,)),
 ]
 
 
@@ -208,6 +223,7 @@ def run_demo(directory: Path) -> int:
     ui.out.rule("[bold green]demo finished[/]")
     ui.out.print(f"Settings:  {directory / 'accessward.toml'}")
     ui.out.print(f"Store:     {directory / 'accessward.db'}")
-    ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv)")
+    ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv, "
+                 "findings.xlsx, findings.html, evidence.zip)")
     ui.out.print(f"Try:       .venv/bin/accessward -c {directory / 'accessward.toml'} report findings -f json")
     return exitcodes.OK

@@ -8,6 +8,7 @@ The PDF is the same page without the script, rendered by WeasyPrint (which draws
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,7 +116,13 @@ def write_pdf(path: Path, page: str) -> None:
         raise ValueError(f"report pages fetch nothing: {url}")
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    weasyprint.HTML(string=page, url_fetcher=no_fetch).write_pdf(str(path))
+    chatty = logging.getLogger("weasyprint")
+    level = chatty.level
+    chatty.setLevel(logging.ERROR)  # pygal repeats anchor ids across charts; harmless in print
+    try:
+        weasyprint.HTML(string=page, url_fetcher=no_fetch).write_pdf(str(path))
+    finally:
+        chatty.setLevel(level)
 
 
 def stamp(moment: datetime | None) -> str:

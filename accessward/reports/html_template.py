@@ -21,8 +21,9 @@ PAGE = r"""<!DOCTYPE html>
   .chart svg { width: 100%; height: auto; }
   table { border-collapse: collapse; width: 100%; margin-bottom: .5rem; }
   th, td { border: 1px solid var(--line); padding: 2px 5px; text-align: left; vertical-align: top;
-           word-break: break-word; }
-  th { background: var(--head); color: #fff; cursor: pointer; position: sticky; top: 0; }
+           overflow-wrap: anywhere; }
+  th { background: var(--head); color: #fff; cursor: pointer; }
+  {% if not for_pdf %}th { position: sticky; top: 0; }{% endif %}
   th[aria-sort="ascending"]::after { content: " \25B2"; } th[aria-sort="descending"]::after { content: " \25BC"; }
   tr:nth-child(even) td { background: #f9fafb; }
   .filter { margin: .3rem 0; padding: .25rem .4rem; width: 20rem; }
@@ -30,7 +31,7 @@ PAGE = r"""<!DOCTYPE html>
   .sev-critical { color: var(--bad); font-weight: bold; } .sev-high { color: #c2410c; font-weight: bold; }
   {% if for_pdf %}
   @page { size: A4 landscape; margin: 1cm; }
-  body { margin: 0; font-size: 7.5px; } th { position: static; } .filter { display: none; }
+  body { margin: 0; font-size: 7.5px; } .filter { display: none; }
   .chart { width: 30%; } table { page-break-inside: auto; } tr { page-break-inside: avoid; }
   {% endif %}
 </style>
