@@ -100,7 +100,8 @@ def render_page(*, title: str, summary: Summary, tables: Sequence[Table], filter
     return env.from_string(PAGE).render(
         title=title, as_of=summary.as_of.isoformat(sep=" ", timespec="seconds"), period=period, filters=filters,
         version=__version__, generated=utcnow().isoformat(sep=" ", timespec="seconds"), warnings=list(warnings),
-        tiles=summary.tiles, chain_ok=summary.chain_ok, charts=charts(summary), tables=tables, for_pdf=for_pdf)
+        tiles=summary.tiles, chain_ok=summary.chain_ok, charts=charts(summary), tables=tables, for_pdf=for_pdf,
+        severity_rank={s: i for i, s in enumerate(SEVERITY_ORDER)})
 
 
 def write_html(path: Path, page: str) -> None:

@@ -23,7 +23,9 @@ PAGE = r"""<!DOCTYPE html>
   th, td { border: 1px solid var(--line); padding: 2px 5px; text-align: left; vertical-align: top;
            overflow-wrap: anywhere; }
   th { background: var(--head); color: #fff; cursor: pointer; }
-  {% if not for_pdf %}th { position: sticky; top: 0; }{% endif %}
+  {% if not for_pdf %}th { position: sticky; top: 0; }
+  .scroll { overflow-x: auto; max-height: 80vh; overflow-y: auto; border: 1px solid var(--line); }
+  th, td { white-space: nowrap; max-width: 32rem; overflow: hidden; text-overflow: ellipsis; }{% endif %}
   th[aria-sort="ascending"]::after { content: " \25B2"; } th[aria-sort="descending"]::after { content: " \25BC"; }
   tr:nth-child(even) td { background: #f9fafb; }
   .filter { margin: .3rem 0; padding: .25rem .4rem; width: 20rem; }
@@ -51,12 +53,12 @@ PAGE = r"""<!DOCTYPE html>
 <h2 id="{{ t.name }}">{{ t.title }} <span class="note">({{ t.shown }}{% if t.total > t.shown %} of {{ t.total }}{% endif %} rows)</span></h2>
 {% if t.total > t.shown %}<p class="note">Only the first {{ t.shown }} rows are shown here; the CSV and XLSX exports hold all {{ t.total }}.</p>{% endif %}
 <input class="filter" type="search" placeholder="Filter {{ t.title | lower }}…" data-for="t-{{ t.name }}" aria-label="Filter {{ t.title }}">
-<table id="t-{{ t.name }}" class="report" data-report="{{ t.name }}">
+<div class="scroll"><table id="t-{{ t.name }}" class="report" data-report="{{ t.name }}">
 <thead><tr>{% for c in t.columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
-{% for row in t.rows %}<tr>{% for c in t.columns %}<td{% if c == 'severity' %} class="sev-{{ row[c] }}"{% endif %}>{{ row[c] }}</td>{% endfor %}</tr>
+{% for row in t.rows %}<tr>{% for c in t.columns %}<td{% if c == 'severity' %} class="sev-{{ row[c] }}" data-sort="{{ severity_rank.get(row[c], 9) }}"{% endif %} title="{{ row[c] }}">{{ row[c] }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
-</table>
+</table></div>
 {% endfor %}
 {% if not for_pdf %}
 <script>
@@ -72,7 +74,8 @@ PAGE = r"""<!DOCTYPE html>
         var body = table.tBodies[0];
         var rows = Array.prototype.slice.call(body.rows);
         rows.sort(function (a, b) {
-          var x = key(a.cells[col].textContent), y = key(b.cells[col].textContent);
+          var x = key(a.cells[col].getAttribute("data-sort") || a.cells[col].textContent),
+              y = key(b.cells[col].getAttribute("data-sort") || b.cells[col].textContent);
           if (typeof x !== typeof y) { x = String(x); y = String(y); }
           return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
         });
