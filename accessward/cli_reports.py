@@ -231,7 +231,7 @@ def whois(person: Annotated[str, typer.Argument(help="Employee id, username, ema
         ui.err.print(f"[yellow]warning[/]: {warning}", highlight=False)
     views: dict[str, tuple[str, ...]] = {
         "records": ("source", "display_name", "employee_id", "status", "leave_date", "department", "sso", "mfa"),
-        "grants": ("system", "resource", "account", "role", "level", "mfa", "seen_from", "findings"),
+        "grants": ("system", "resource", "account", "role", "level", "findings"),
         "findings": ("id", "rule", "severity", "state", "reason", "system", "resource", "first_seen"),
         "actions": ("id", "trigger", "system", "resource", "state", "approved_by", "updated_at"),
     }
@@ -239,7 +239,7 @@ def whois(person: Annotated[str, typer.Argument(help="Employee id, username, ema
     for name, _columns, rows in found.sections():
         table = Table(title=f"{name} ({len(rows)})", title_justify="left")
         for c in views[name]:
-            table.add_column(c)
+            table.add_column(c, overflow="fold")
         for row in rows:
             table.add_row(*(_plain(row.get(c)) for c in views[name]))
         ui.out.print(table)
