@@ -59,8 +59,8 @@ def _fail(message: str, code: int = exitcodes.CONFIG) -> typer.Exit:
 
 def _range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     try:
-        start = evidence._moment(since, end_of_day=False) if since else None
-        end = evidence._moment(until, end_of_day=True) if until else None
+        start = evidence.moment(since, end_of_day=False) if since else None
+        end = evidence.moment(until, end_of_day=True) if until else None
     except ValueError as exc:
         raise _fail(str(exc)) from None
     return start, end

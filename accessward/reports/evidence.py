@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 from accessward import __version__
 from accessward.reports import keys
 from accessward.reports.pack_members import MEMBERS, PackContext
-from accessward.sync.clock import utcnow
+from accessward.sync.clock import to_naive_utc, utcnow
 
 FORMAT = "accessward-evidence-pack/1"
 MANIFEST, SIGNATURE, SIGNER = "manifest.json", "manifest.sig", "signer.pub"
@@ -70,14 +70,14 @@ def period(label: str | None = None, since: str | None = None, until: str | None
         raise ValueError(f"period {label!r}: give 2026-Q3, 2026-07 or 2026 (or --from/--to)")
     if not since or not until:
         raise ValueError("give --period, or both --from and --to")
-    start = _moment(since, end_of_day=False)
-    end = _moment(until, end_of_day=True)
+    start = moment(since, end_of_day=False)
+    end = moment(until, end_of_day=True)
     if end <= start:
         raise ValueError("--to must be after --from")
     return Period(f"{start.date().isoformat()} to {(end - timedelta(seconds=1)).date().isoformat()}", start, end)
 
 
-def _moment(value: str, *, end_of_day: bool) -> datetime:
+def moment(value: str, *, end_of_day: bool) -> datetime:
     try:
         if len(value.strip()) == 10:
             day = date.fromisoformat(value.strip())
@@ -86,8 +86,6 @@ def _moment(value: str, *, end_of_day: bool) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO date or datetime") from None
-    from accessward.sync.clock import to_naive_utc
-
     result = to_naive_utc(parsed)
     assert result is not None
     return result
