@@ -14,7 +14,7 @@ from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.service_models import ApiToken
 
-ROLES = ("hr", "service_desk", "auditor", "admin")
+ROLES = ("hr", "service_desk", "auditor", "reviewer", "admin")
 PREFIX = "aw_"
 _TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from accessward import __version__
-from accessward.api import devices, offboarding, reports, scim
+from accessward.api import devices, offboarding, reports, reviews, scim
 from accessward.api.auth import Caller
 from accessward.api.scim_patch import ScimProblem
 from accessward.runtime import Runtime
@@ -42,7 +42,7 @@ within 5 minutes and a signature is accepted once.
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Accessward", version=__version__, description=DESCRIPTION)
     app.state.runtime = runtime
-    for router in (offboarding.router, devices.router, reports.router, scim.router):
+    for router in (offboarding.router, devices.router, reports.router, scim.router, reviews.router):
         app.include_router(router)
 
     @app.exception_handler(ScimProblem)

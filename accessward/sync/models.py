@@ -204,6 +204,8 @@ class Plan(SQLModel, table=True):
     revocations: int = 0
     approved_by: str | None = None
     approved_at: NaiveDatetime | None = None
+    # reconcile | offboarding | review: only the reconciler's own open plans lapse when it plans anew
+    origin: str = "reconcile"
 
 
 class Action(SQLModel, table=True):
@@ -219,6 +221,9 @@ class Action(SQLModel, table=True):
     system: str
     rule: str
     request: str = ""  # the exact request, as shown in the plan
+    kind: str = "revoke"  # revoke | reduce (an access review's lower role, set in place by a Reducer)
+    target_role: str | None = None  # reduce: the platform role to set
+    target_level: int | None = None
     # planned | executing | done | already_gone | failed | cancelled
     state: str = Field(default="planned", index=True)
     attempts: int = 0
