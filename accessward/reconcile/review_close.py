@@ -188,6 +188,8 @@ def _plan(engine: Engine, campaign_id: int, key: str, tools: Closer, now: dateti
             col(ReviewItem.campaign_id) == campaign_id, col(ReviewItem.decision).in_(["revoke", "reduce"]),
             col(ReviewItem.outcome).not_in([*FINAL, "planned", "needs_approval"])).order_by(col(ReviewItem.id)))
             .scalars())
+    # a reviewer's decision comes before the non-response rule's when both compete for a resource's admins
+    todo.sort(key=lambda i: (i.decided_via != "reviewer", i.id or 0))
     held: list[tuple[int, str, str]] = []
     with engine.connect() as conn:
         for item in todo:

@@ -280,3 +280,14 @@ def test_settings_errors_name_the_file_the_line_and_the_field(tmp_path: Path):
     assert f"{path}:6: reviews[0].scope" in problems
     assert f"{path}:11: reviews[1].schedule" in problems
     assert f"{path}:9: reviews[1].fallback: Field required" in problems
+
+
+def test_a_reviewers_decision_wins_the_last_admin_over_the_non_response_rule(sqlite_engine):
+    _, _src, revoker = estate(sqlite_engine, revoker_cls=RecordingRevoker)
+    cid, ids = started(sqlite_engine, on_no_response="revoke")
+    as_boss(sqlite_engine, cid, [ids[("ben", "main")]], "revoke")  # ann's main admin is left to the rule
+    review_close.close(sqlite_engine, cid, closer(revoker), actor="ciso")
+    assert item(sqlite_engine, cid, ids[("ben", "main")]).outcome == "done"
+    ann = item(sqlite_engine, cid, ids[("ann", "main")])
+    assert ann.decided_via == "non_response" and ann.outcome == "held" and "last admin" in ann.outcome_detail
+    assert "ann" not in [c.account_id for c in revoker.calls]

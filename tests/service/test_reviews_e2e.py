@@ -134,3 +134,25 @@ def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_close
     assert rows[dana.id]["outcome"] == "done" and rows[sam_shop.id]["outcome"] == "held"
     assert report["campaign"]["completion"] == round(5 / 6, 3) if len(items) == 6 else True
     assert rows == {r["item"]: r for r in campaign_rows(rt.engine, campaign.id)}
+
+
+def test_at_the_deadline_the_scheduler_sends_overdue_notices_applies_non_response_and_closes(world):
+    rt = review_runtime(world)
+    world.sync(rt)
+    stop = threading.Event()
+    assert "started" in jobs_reviews.tick(rt, stop)  # a slot missed while the service was down is caught up
+    [campaign] = reviews.campaigns(rt.engine)
+    assert reviews.find(rt.engine, campaign.id).status == "open"  # type: ignore[union-attr]
+    out = jobs_reviews.tick(rt, stop, now=campaign.deadline)
+    assert "closed" in out
+    with Session(rt.engine) as s:
+        overdue = {e.data["reviewer"] for e in s.execute(
+            select(AuditEvent).where(col(AuditEvent.kind) == "review.overdue")).scalars()}
+    assert overdue == {ALEX, PRIYA}
+    after = reviews.items(rt.engine, campaign.id)
+    assert {i.decided_via for i in after} == {"non_response"} and {i.decision for i in after} == {"revoke"}
+    # everything fell to on_no_response = "revoke", but the newest sync is 90 days old by then: nothing is revoked
+    assert world.meta.revoke_calls == []
+    assert all(i.outcome == "held" and "older than 36 h" in i.outcome_detail for i in after)
+    assert reviews.find(rt.engine, campaign.id).status == "closed"  # type: ignore[union-attr]
+    assert jobs_reviews.tick(rt, stop, now=campaign.deadline) == "nothing due"
