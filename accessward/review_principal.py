@@ -33,7 +33,15 @@ def _from_token(name: str, role: str) -> Reviewer:
 
 
 def current_principal(caller: Caller, engine: Engine | None = None) -> Reviewer:
-    """The reviewer behind an HTTP API call."""
+    """The reviewer behind an HTTP API call.
+
+    Once tokens are bound to principals (``Caller.principal``, a ``PrincipalRef``), the principal is the
+    reviewer: recorded as its actor, known by its key, email and person key.
+    """
+    who = getattr(caller, "principal", None)
+    if who is not None:
+        keys = {str(v).strip().lower() for v in (who.key, who.email, who.person_key) if v}
+        return Reviewer(id=str(who.actor), keys=frozenset(keys), role=caller.role)
     name = caller.actor.removeprefix("token:")
     return _from_token(name, caller.role)
 

@@ -113,8 +113,9 @@ def close(engine: Engine, campaign_id: int, tools: Closer, *, actor: str, now: d
     result.status = "closing" if busy else "closed"
     _set(engine, campaign_id, status=result.status, closed_by=actor if not busy else None,
          closed_at=utcnow() if not busy else None, note=result.reason)
-    audit.record(engine, "review.closed" if not busy else "review.closing", f"review:{key}", {
-        "campaign": campaign_id, "plan": result.plan_id, "plan_status": result.plan_status, "reason": result.reason,
+    audit.record(engine, "review.closed" if not busy else "review.closing", f"review:{campaign_id}", {
+        "campaign_id": campaign_id, "campaign_key": key, "plan": result.plan_id, "plan_status": result.plan_status,
+        "reason": result.reason,
         "outcomes": result.outcomes}, actor=actor)
     return result
 

@@ -63,6 +63,19 @@ def link(campaign_id: int, reviewer: str) -> str:
     return f"/v1/reviews/{campaign_id}/items?reviewer={reviewer}"
 
 
+def subject(campaign: ReviewCampaign) -> str:
+    return f"review:{campaign.id}"
+
+
+def notice(campaign: ReviewCampaign, reviewer: str, items: int) -> dict[str, Any]:
+    """The data of review.assigned / due_soon / overdue / escalated, as the notifier reads it."""
+    assert campaign.id is not None
+    return {"campaign": campaign.name, "campaign_id": campaign.id, "campaign_key": campaign.key,
+            "reviewer": reviewer, "reviewer_email": reviewer, "items": items,
+            "deadline": campaign.deadline.isoformat(), "due_at": campaign.deadline.isoformat(),
+            "link": link(campaign.id, reviewer)}
+
+
 def start(engine: Engine, cfg: ReviewCampaignSettings, policy: PolicySettings, *, actor: str,
           now: datetime | None = None, key: str | None = None) -> tuple[ReviewCampaign, bool]:
     """Start the campaign (once per ``key``); answer (campaign, created)."""
@@ -93,15 +106,15 @@ def start(engine: Engine, cfg: ReviewCampaignSettings, policy: PolicySettings, *
                     reviewer=reviewer, reviewer_source=how, facts=c.facts, recommendation=c.recommendation,
                     recommendation_reason=c.reason))
             conn = session.connection()
-            audit.append(conn, "review.started", f"review:{key}", {
-                "campaign": campaign.id, "name": cfg.name, "deadline": campaign.deadline.isoformat(),
+            audit.append(conn, "review.started", subject(campaign), {
+                "campaign": cfg.name, "campaign_id": campaign.id, "campaign_key": key,
+                "deadline": campaign.deadline.isoformat(),
                 "items": len(found), "reviewers": sorted(r for r in reviewers if r),
                 "unassigned": reviewers.get("", 0)}, actor=actor)
             for reviewer, n in sorted(reviewers.items()):
                 if reviewer:
-                    audit.append(conn, "review.assigned", f"review:{key}", {
-                        "campaign": campaign.id, "reviewer": reviewer, "items": n,
-                        "deadline": campaign.deadline.isoformat(), "link": link(campaign.id, reviewer)}, actor=actor)
+                    audit.append(conn, "review.assigned", subject(campaign), notice(campaign, reviewer, n),
+                                 actor=actor)
             session.commit()
             session.refresh(campaign)
     except IntegrityError:  # another instance started the same slot at the same moment
@@ -201,7 +214,7 @@ def decide(engine: Engine, campaign_id: int, item_ids: Sequence[int], decision: 
             assert item.id is not None
             session.add(ReviewDecision(item_id=item.id, kind=decision, reduce_to=item.reduce_to,
                                        justification=justification, decided_by=by, at=now))
-            audit.append(session.connection(), "review.decided", f"review:{campaign.key}", _event(item), actor=by)
+            audit.append(session.connection(), "review.decided", subject(campaign), _event(item), actor=by)
         session.commit()
         for item in rows:
             session.refresh(item)
@@ -240,14 +253,13 @@ def delegate(engine: Engine, campaign_id: int, item_ids: Sequence[int], to: str,
             assert item.id is not None
             session.add(ReviewDecision(item_id=item.id, kind="delegate", delegate_to=target,
                                        justification=justification.strip(), decided_by=by))
-            audit.append(session.connection(), "review.delegated", f"review:{campaign.key}", {
+            audit.append(session.connection(), "review.delegated", subject(campaign), {
                 "item": item.id, "from": item.reviewer, "to": target, "justification": justification.strip()},
                 actor=by)
             item.reviewer, item.reviewer_source = target, "delegated"
             session.add(item)
-        audit.append(session.connection(), "review.assigned", f"review:{campaign.key}", {
-            "campaign": campaign_id, "reviewer": target, "items": len(rows), "deadline": campaign.deadline.isoformat(),
-            "link": link(campaign_id, target)}, actor=by)
+        audit.append(session.connection(), "review.assigned", subject(campaign), notice(campaign, target, len(rows)),
+                     actor=by)
         session.commit()
         for item in rows:
             session.refresh(item)
@@ -274,7 +286,7 @@ def apply_non_response(engine: Engine, campaign_id: int) -> int:
             assert item.id is not None
             session.add(ReviewDecision(item_id=item.id, kind=decision, justification=why, decided_by=NON_RESPONSE,
                                        via="non_response", at=now))
-            audit.append(session.connection(), "review.decided", f"review:{campaign.key}", _event(item),
+            audit.append(session.connection(), "review.decided", subject(campaign), _event(item),
                          actor=NON_RESPONSE)
         session.commit()
         return len(undecided)
@@ -295,13 +307,14 @@ def send_notices(engine: Engine, campaign_id: int, now: datetime | None = None) 
         conn = session.connection()
         overdue = now >= campaign.deadline
         for reviewer, n in sorted(pending.items()):
-            base = {"campaign": campaign_id, "reviewer": reviewer, "pending": n,
-                    "deadline": campaign.deadline.isoformat(), "link": link(campaign_id, reviewer)}
+            base = {**notice(campaign, reviewer, n), "pending": n}
             if overdue:
                 key = f"overdue:{reviewer}"
                 if key not in notices:
                     escalate = cfg.escalate_to or cfg.fallback
-                    audit.append(conn, "review.overdue", f"review:{campaign.key}", {**base, "escalate_to": escalate})
+                    audit.append(conn, "review.overdue", subject(campaign), {**base, "escalate_to": escalate})
+                    audit.append(conn, "review.escalated", subject(campaign), {
+                        **notice(campaign, escalate, n), "pending": n, "overdue_reviewer": reviewer})
                     notices.append(key)
                     sent.append(key)
                 continue
@@ -309,7 +322,7 @@ def send_notices(engine: Engine, campaign_id: int, now: datetime | None = None) 
             for days in sorted(cfg.remind_days_before):
                 key = f"due_soon:{days}:{reviewer}"
                 if left <= timedelta(days=days) and key not in notices:
-                    audit.append(conn, "review.due_soon", f"review:{campaign.key}",
+                    audit.append(conn, "review.due_soon", subject(campaign),
                                  {**base, "days_left": round(left.total_seconds() / 86400, 1)})
                     notices.append(key)
                     sent.append(key)
