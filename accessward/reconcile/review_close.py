@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Engine, text
+from sqlalchemy import Boolean, Engine, Table, text, update
 from sqlmodel import Session, col, select
 
 from accessward.connectors.protocols import Reducer, Revoker
@@ -46,6 +46,7 @@ from accessward.sync.models import Action, Plan
 from accessward.sync.review_models import ReviewCampaign, ReviewItem
 
 FINAL = ("done", "already_gone")
+_ITEMS: Table = ReviewItem.__table__  # type: ignore[attr-defined]
 GRANT_SQL = """
 SELECT g.id AS grant_id, g.system, g.role, g.level, g.verifiable, g.resource_id, g.seen_to,
        a.external_id AS account, a.email, a.kind AS account_kind, r.external_id AS resource, r.kind AS resource_kind
@@ -103,13 +104,12 @@ def close(engine: Engine, campaign_id: int, tools: Closer, *, actor: str, now: d
             executor.execute(engine, plan.plan_id, tools.revokers, max_attempts=tools.attempts,
                              backoff=tools.backoff, sleep=tools.sleep, actor=actor, blocked=blocked)
         _refresh(engine, campaign_id)
-    with Session(engine) as session:
-        rows = list(session.execute(select(ReviewItem).where(col(ReviewItem.campaign_id) == campaign_id)).scalars())
-    counts: dict[str, int] = defaultdict(int)
-    for item in rows:
-        counts[item.outcome or "undecided"] += 1
-    result.outcomes = dict(counts)
-    busy = any(i.outcome in ("planned", "needs_approval") for i in rows)
+    with engine.connect() as conn:
+        counts = {str(o or "undecided"): int(n) for o, n in conn.execute(
+            text("SELECT outcome, COUNT(*) FROM review_item WHERE campaign_id = :c GROUP BY outcome"),
+            {"c": campaign_id})}
+    result.outcomes = dict(sorted(counts.items()))
+    busy = bool(counts.get("planned") or counts.get("needs_approval"))
     result.status = "closing" if busy else "closed"
     _set(engine, campaign_id, status=result.status, closed_by=actor if not busy else None,
          closed_at=utcnow() if not busy else None, note=result.reason)
@@ -145,10 +145,11 @@ def _plans(engine: Engine, campaign_id: int, statuses: tuple[str, ...]) -> list[
 def _refresh(engine: Engine, campaign_id: int) -> None:
     """Bring each item's outcome up to date with its outbox action."""
     with Session(engine) as session:
-        for item in session.execute(select(ReviewItem).where(col(ReviewItem.campaign_id) == campaign_id)).scalars():
-            if item.decision == "keep":
-                item.outcome, item.outcome_detail = "kept", ""
-            elif item.action_id is not None and item.outcome not in FINAL:
+        session.execute(update(_ITEMS).where(_ITEMS.c.campaign_id == campaign_id, _ITEMS.c.decision == "keep",
+                                             _ITEMS.c.outcome != "kept").values(outcome="kept", outcome_detail=""))
+        for item in session.execute(select(ReviewItem).where(col(ReviewItem.campaign_id) == campaign_id,
+                                                             col(ReviewItem.action_id).is_not(None))).scalars():
+            if item.outcome not in FINAL:
                 action = session.get(Action, item.action_id)
                 plan = session.get(Plan, action.plan_id) if action else None
                 if action is None or plan is None:

@@ -11,14 +11,13 @@ The reviewer is never the person whose access it is (invariant 8): every key the
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Engine, text
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, select, text
 
 from accessward.connectors.records import Level
 from accessward.reconcile.policy import PolicySettings
@@ -48,7 +47,7 @@ class Candidate:
     """One grant in scope, with everything a reviewer is shown."""
 
     row: Mapping[Any, Any]
-    people: tuple[Person, ...]
+    people: tuple[Any, ...]  # Person rows (read-only views), one per source
     facts: dict[str, Any]
     recommendation: str
     reason: str
@@ -64,50 +63,84 @@ def _flag(value: bool | None) -> str:
     return {True: "yes", False: "no"}.get(value, "unknown")  # type: ignore[arg-type]
 
 
+_PERSONS: Table = Person.__table__  # type: ignore[attr-defined]
+_EMAILS: Table = PersonEmail.__table__  # type: ignore[attr-defined]
+_CHUNK = 500
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = sorted(values)
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
 class _People:
-    """A person's records in every source: the linked one, and others with its employee id or an email."""
+    """Every linked person's records in every source, loaded in bulk (a campaign links at most the accounts).
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.cache: dict[int, tuple[Person, ...]] = {}
+    The other sources' records are found as ``reconcile.subject`` finds them: by employee id, then by
+    email, one per source at most (two matches in one source are two people, and neither is taken).
+    """
 
-    def of(self, person_id: int | None) -> tuple[Person, ...]:
-        if person_id is None:
+    def __init__(self, engine: Engine, person_ids: set[int]) -> None:
+        self.rows: dict[int, Any] = {}
+        self.cache: dict[int, tuple[Any, ...]] = {}
+        self.by_employee: dict[str, set[int]] = defaultdict(set)
+        self.by_email: dict[str, set[int]] = defaultdict(set)
+        self.managers: dict[tuple[str, str], str | None] = {}
+        with engine.connect() as conn:
+            linked = [self._keep(r) for ids in _chunks(person_ids)
+                      for r in conn.execute(select(_PERSONS).where(_PERSONS.c.id.in_(ids))).mappings()]
+            employees = {p.employee_id for p in linked if p.employee_id}
+            for ids in _chunks(employees):
+                for r in conn.execute(select(_PERSONS).where(_PERSONS.c.employee_id.in_(ids))).mappings():
+                    self.by_employee[r["employee_id"]].add(self._keep(r).id)
+            emails = {str(e).lower() for p in linked for e in p.emails}
+            for chunk in _chunks(emails):
+                pairs = list(conn.execute(select(_EMAILS.c.person_id, _EMAILS.c.email)
+                                          .where(_EMAILS.c.email.in_(chunk))))
+                missing = {int(pid) for pid, _ in pairs} - set(self.rows)
+                for ids in _chunks(missing):
+                    for r in conn.execute(select(_PERSONS).where(_PERSONS.c.id.in_(ids))).mappings():
+                        self._keep(r)
+                for pid, email in pairs:
+                    self.by_email[str(email)].add(int(pid))
+            wanted = {(p.source, p.manager_key) for p in self.rows.values() if p.manager_key}
+            for chunk in _chunks({k for _, k in wanted}):
+                for r in conn.execute(select(_PERSONS.c.source, _PERSONS.c.source_key, _PERSONS.c.emails)
+                                      .where(_PERSONS.c.source_key.in_(chunk))).mappings():
+                    if (r["source"], r["source_key"]) in wanted:
+                        self.managers[(r["source"], r["source_key"])] = (
+                            str(r["emails"][0]).strip().lower() if r["emails"] else None)
+
+    def _keep(self, row: Mapping[Any, Any]) -> Any:
+        found = self.rows.get(int(row["id"]))
+        if found is None:
+            found = self.rows[int(row["id"])] = SimpleNamespace(**row)
+        return found
+
+    def of(self, person_id: int | None) -> tuple[Any, ...]:
+        if person_id is None or person_id not in self.rows:
             return ()
         if person_id not in self.cache:
-            self.cache[person_id] = self._load(person_id)
+            first = self.rows[person_id]
+            found = {first.source: first}
+            tiers = [self.by_employee.get(first.employee_id, set()) if first.employee_id else set(),
+                     set().union(*(self.by_email.get(str(e).lower(), set()) for e in first.emails))]
+            for ids in tiers:
+                per_source: dict[str, set[int]] = defaultdict(set)
+                for i in ids:
+                    if self.rows[i].source not in found:
+                        per_source[self.rows[i].source].add(i)
+                for source, matches in per_source.items():
+                    if len(matches) == 1:
+                        found[source] = self.rows[next(iter(matches))]
+            self.cache[person_id] = tuple(sorted(found.values(), key=lambda p: int(p.id)))
         return self.cache[person_id]
 
-    def _load(self, person_id: int) -> tuple[Person, ...]:
-        first = self.session.get(Person, person_id)
-        if first is None:
-            return ()
-        found = {first.source: first}
-        emails = sorted({e.lower() for e in first.emails})
-        conds = []
-        if first.employee_id:
-            conds.append(col(Person.employee_id) == first.employee_id)
-        if emails:
-            conds.append(col(Person.id).in_(select(col(PersonEmail.person_id)).where(
-                col(PersonEmail.email).in_(emails))))
-        if conds:
-            per_source: dict[str, list[Person]] = defaultdict(list)
-            for p in self.session.execute(select(Person).where(or_(*conds))).scalars():
-                if p.source not in found:
-                    per_source[p.source].append(p)
-            for source, rows in per_source.items():
-                if len(rows) == 1:  # two matches in one source are two people: neither is taken
-                    found[source] = rows[0]
-        return tuple(sorted(found.values(), key=lambda p: p.id or 0))
-
-    def manager_email(self, people: tuple[Person, ...]) -> str | None:
+    def manager_email(self, people: tuple[Any, ...]) -> str | None:
         for p in people:
-            if not p.manager_key:
-                continue
-            boss = self.session.execute(select(Person).where(col(Person.source) == p.source,
-                                                             col(Person.source_key) == p.manager_key)).scalars().first()
-            if boss is not None and boss.emails:
-                return str(boss.emails[0]).strip().lower()
+            if p.manager_key and self.managers.get((p.source, p.manager_key)):
+                return self.managers[(p.source, p.manager_key)]
         return None
 
 
@@ -127,7 +160,7 @@ def _in_scope(row: Mapping[Any, Any], cfg: ReviewCampaignSettings, risky: bool, 
     return True
 
 
-def subject_keys(row: Mapping[Any, Any], people: tuple[Person, ...]) -> frozenset[str]:
+def subject_keys(row: Mapping[Any, Any], people: tuple[Any, ...]) -> frozenset[str]:
     keys = {str(v).strip().lower() for v in (row.get("email"), row.get("login")) if v}
     for p in people:
         keys |= {e.strip().lower() for e in p.emails}
@@ -155,26 +188,25 @@ def candidates(engine: Engine, cfg: ReviewCampaignSettings, policy: PolicySettin
         rows = conn.execute(text(SCOPE_SQL).columns(verifiable=Boolean, sso=Boolean, mfa=Boolean,
                                                     last_active=DateTime, disputed=Boolean),
                             {"no": False}).mappings().all()
-    with Session(engine) as session:
-        people = _People(session)
-        for row in rows:
-            records = () if row["disputed"] else people.of(row["person_id"])
-            facts = _facts(row, records, findings.get(int(row["grant_id"]), []), policy, now)
-            dormant = facts["last_activity"] is not None and (
-                now - datetime.fromisoformat(facts["last_activity"]) > timedelta(days=dormant_days))
-            dormant = dormant or any(f["rule"] == "dormant" for f in facts["findings"])
-            no_mfa = row["mfa"] is False or any(p.mfa is False for p in records)
-            risky = int(row["level"]) >= int(Level.admin) or no_mfa or dormant or not row["verifiable"]
-            agency = (row["account_kind"] == "agency" or any(p.kind == "agency" for p in records)
-                      or facts["engagement"] is not None or not records)
-            if not _in_scope(row, cfg, risky, agency):
-                continue
-            recommendation, reason = _recommend(row, records, facts, dormant, dormant_days, now)
-            manager = people.manager_email(records) if "manager" in cfg.reviewers else None
-            yield Candidate(row, records, facts, recommendation, reason, subject_keys(row, records), manager)
+    people = _People(engine, {int(r["person_id"]) for r in rows if r["person_id"] is not None and not r["disputed"]})
+    for row in rows:
+        records = () if row["disputed"] else people.of(row["person_id"])
+        facts = _facts(row, records, findings.get(int(row["grant_id"]), []), policy, now)
+        dormant = facts["last_activity"] is not None and (
+            now - datetime.fromisoformat(facts["last_activity"]) > timedelta(days=dormant_days))
+        dormant = dormant or any(f["rule"] == "dormant" for f in facts["findings"])
+        no_mfa = row["mfa"] is False or any(p.mfa is False for p in records)
+        risky = int(row["level"]) >= int(Level.admin) or no_mfa or dormant or not row["verifiable"]
+        agency = (row["account_kind"] == "agency" or any(p.kind == "agency" for p in records)
+                  or facts["engagement"] is not None or not records)
+        if not _in_scope(row, cfg, risky, agency):
+            continue
+        recommendation, reason = _recommend(row, records, facts, dormant, dormant_days, now)
+        manager = people.manager_email(records) if "manager" in cfg.reviewers else None
+        yield Candidate(row, records, facts, recommendation, reason, subject_keys(row, records), manager)
 
 
-def _facts(row: Mapping[Any, Any], records: tuple[Person, ...], findings: list[dict[str, Any]],
+def _facts(row: Mapping[Any, Any], records: tuple[Any, ...], findings: list[dict[str, Any]],
            policy: PolicySettings, now: datetime) -> dict[str, Any]:
     activity = [d for d in [row["last_active"], *(p.last_sign_in for p in records)] if d is not None]
     view = SimpleNamespace(system=row["system"], external_id=row["account"], email=row["email"],
@@ -203,7 +235,7 @@ def _facts(row: Mapping[Any, Any], records: tuple[Person, ...], findings: list[d
     }
 
 
-def _recommend(row: Mapping[Any, Any], records: tuple[Person, ...], facts: dict[str, Any], dormant: bool,
+def _recommend(row: Mapping[Any, Any], records: tuple[Any, ...], facts: dict[str, Any], dormant: bool,
                dormant_days: int, now: datetime) -> tuple[str, str]:
     for p in records:
         if p.status in LEAVING:

@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,6 +32,8 @@ from accessward.sync.clock import utcnow
 from accessward.sync.review_models import ReviewCampaign, ReviewDecision, ReviewItem
 
 DECISIONS = ("keep", "revoke", "reduce")
+_ITEMS: Table = ReviewItem.__table__  # type: ignore[attr-defined]
+_DECISIONS: Table = ReviewDecision.__table__  # type: ignore[attr-defined]
 NON_RESPONSE = "system:non-response"
 
 
@@ -93,18 +97,22 @@ def start(engine: Engine, cfg: ReviewCampaignSettings, policy: PolicySettings, *
             session.flush()
             assert campaign.id is not None
             reviewers: Counter[str] = Counter()
+            rows = []
             for c in found:
                 reviewer, how = choose_reviewer(cfg, c)
                 reviewers[reviewer] += 1
                 row = c.row
-                session.add(ReviewItem(
-                    campaign_id=campaign.id, grant_id=row["grant_id"], system=row["system"], resource=row["resource"],
-                    resource_name=row["resource_name"] or "", account=row["account"],
-                    account_name=row["account_name"] or "", role=row["role"], level=int(row["level"]),
-                    person_id=c.people[0].id if c.people else None,
-                    person_name=c.people[0].display_name if c.people else "", subject_keys=sorted(c.subject_keys),
-                    reviewer=reviewer, reviewer_source=how, facts=c.facts, recommendation=c.recommendation,
-                    recommendation_reason=c.reason))
+                rows.append({
+                    "campaign_id": campaign.id, "grant_id": row["grant_id"], "system": row["system"],
+                    "resource": row["resource"], "resource_name": row["resource_name"] or "",
+                    "account": row["account"], "account_name": row["account_name"] or "", "role": row["role"],
+                    "level": int(row["level"]), "person_id": c.people[0].id if c.people else None,
+                    "person_name": c.people[0].display_name if c.people else "",
+                    "subject_keys": sorted(c.subject_keys), "reviewer": reviewer, "reviewer_source": how,
+                    "facts": c.facts, "recommendation": c.recommendation, "recommendation_reason": c.reason,
+                    "justification": "", "outcome": "", "outcome_detail": ""})
+            for i in range(0, len(rows), 1000):  # a core insert: a campaign can hold a million grants
+                session.execute(insert(_ITEMS), rows[i:i + 1000])
             conn = session.connection()
             audit.append(conn, "review.started", subject(campaign), {
                 "campaign": cfg.name, "campaign_id": campaign.id, "campaign_key": key,
@@ -214,7 +222,10 @@ def decide(engine: Engine, campaign_id: int, item_ids: Sequence[int], decision: 
             assert item.id is not None
             session.add(ReviewDecision(item_id=item.id, kind=decision, reduce_to=item.reduce_to,
                                        justification=justification, decided_by=by, at=now))
-            audit.append(session.connection(), "review.decided", subject(campaign), _event(item), actor=by)
+        session.flush()
+        audit.append(session.connection(), "review.decided", subject(campaign), _event(campaign, rows, decision,
+                                                                                        justification, reduce_to,
+                                                                                        "reviewer"), actor=by)
         session.commit()
         for item in rows:
             session.refresh(item)
@@ -228,11 +239,14 @@ def _check_reduce(item: ReviewItem, reduce_to: str | None) -> None:
         raise ReviewError(f"item {item.id} is {Level(item.level).name}: reduce_to must be lower")
 
 
-def _event(item: ReviewItem) -> dict[str, Any]:
-    return {"item": item.id, "grant": item.grant_id, "system": item.system, "resource": item.resource,
-            "account": item.account, "role": item.role, "person": item.person_name, "decision": item.decision,
-            "reduce_to": item.reduce_to, "justification": item.justification, "via": item.decided_via,
-            "reviewer": item.reviewer}
+def _event(campaign: ReviewCampaign, rows: Sequence[Any], decision: str, justification: str,
+           reduce_to: str | None, via: str) -> dict[str, Any]:
+    """One audit event per decision call (a bulk decision is one act), naming every item it decided."""
+    return {"campaign": campaign.name, "campaign_id": campaign.id, "decision": decision, "reduce_to": reduce_to,
+            "justification": justification, "via": via,
+            "items": [{"item": i.id, "grant": i.grant_id, "system": i.system, "resource": i.resource,
+                       "account": i.account, "role": i.role, "person": i.person_name, "reviewer": i.reviewer}
+                      for i in rows]}
 
 
 def delegate(engine: Engine, campaign_id: int, item_ids: Sequence[int], to: str, *, by: str, keys: frozenset[str],
@@ -273,21 +287,28 @@ def apply_non_response(engine: Engine, campaign_id: int) -> int:
         campaign = session.get(ReviewCampaign, campaign_id)
         assert campaign is not None
         rule = settings_of(campaign).on_no_response
-        undecided = list(session.execute(select(ReviewItem).where(
-            col(ReviewItem.campaign_id) == campaign_id, col(ReviewItem.decision).is_(None))).scalars())
+        c = _ITEMS.c  # only the columns needed: a campaign can hold a million items
+        undecided = [SimpleNamespace(**r) for r in session.connection().execute(
+            core_select(c.id, c.grant_id, c.system, c.resource, c.account, c.role, c.person_name, c.reviewer,
+                   c.recommendation, c.recommendation_reason)
+            .where(c.campaign_id == campaign_id, c.decision.is_(None))).mappings()]
+        why = f"no response by the deadline ({campaign.deadline:%Y-%m-%d %H:%M} UTC): on_no_response = {rule}"
+        groups: dict[tuple[str, str], list[Any]] = {}
         for item in undecided:
             decision = item.recommendation if rule == "recommendation" else rule
-            why = f"no response by the deadline ({campaign.deadline:%Y-%m-%d %H:%M} UTC): on_no_response = {rule}"
-            if rule == "recommendation":
-                why += f" ({item.recommendation_reason})"
-            item.decision, item.justification, item.decided_by, item.decided_at = decision, why, NON_RESPONSE, now
-            item.decided_via = "non_response"
-            session.add(item)
-            assert item.id is not None
-            session.add(ReviewDecision(item_id=item.id, kind=decision, justification=why, decided_by=NON_RESPONSE,
-                                       via="non_response", at=now))
-            audit.append(session.connection(), "review.decided", subject(campaign), _event(item),
-                         actor=NON_RESPONSE)
+            reason = why + (f" ({item.recommendation_reason})" if rule == "recommendation" else "")
+            groups.setdefault((decision, reason), []).append(item)
+        conn = session.connection()
+        for (decision, reason), group in groups.items():
+            ids = [i.id for i in group]
+            conn.execute(update(_ITEMS).where(_ITEMS.c.id.in_(ids)).values(
+                decision=decision, justification=reason, decided_by=NON_RESPONSE, decided_at=now,
+                decided_via="non_response"))
+            conn.execute(insert(_DECISIONS), [{"item_id": i, "kind": decision, "justification": reason,
+                                               "decided_by": NON_RESPONSE, "via": "non_response", "at": now,
+                                               "reduce_to": None, "delegate_to": None} for i in ids])
+            audit.append(conn, "review.decided", subject(campaign),
+                         _event(campaign, group, decision, reason, None, "non_response"), actor=NON_RESPONSE)
         session.commit()
         return len(undecided)
 

@@ -53,7 +53,7 @@ def bearer(rt: Runtime, name: str, role: str = "reviewer") -> dict[str, str]:
 def decisions_in_trail(rt: Runtime) -> dict[int, str]:
     with Session(rt.engine) as s:
         events = s.execute(select(AuditEvent).where(col(AuditEvent.kind) == "review.decided")).scalars()
-        return {int(e.data["item"]): e.actor for e in events}
+        return {int(i["item"]): e.actor for e in events for i in e.data["items"]}
 
 
 def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_closed_through_the_outbox(world):
