@@ -114,28 +114,54 @@ def show(
 @review_app.command("decide")
 def decide(
     campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")],
-    items: Annotated[list[int], typer.Argument(help="Item ids (several: a bulk decision).")],
+    items: Annotated[list[int] | None, typer.Argument(help="Item ids (several: a bulk decision).")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the access.")] = False,
     revoke: Annotated[bool, typer.Option("--revoke", help="Revoke the access.")] = False,
     reduce: Annotated[str | None, typer.Option("--reduce", help="Reduce to this level "
                                                                "(read_only ... full_publishing).")] = None,
+    recommended: Annotated[bool, typer.Option("--recommended", help="Take each item's recommendation.")] = False,
+    pending: Annotated[bool, typer.Option("--pending", help="Every undecided item assigned to you.")] = False,
+    account: Annotated[str | None, typer.Option("--account", help="Only items whose account id or name "
+                                                                  "contains this.")] = None,
+    resource: Annotated[str | None, typer.Option("--resource", help="Only items whose resource id or name "
+                                                                    "contains this.")] = None,
     justification: Annotated[str, typer.Option("--justification", "-j", help="Why (required by default).")] = "",
     token: TokenOpt = None,
 ) -> None:
-    """Decide on items assigned to you: --keep, --revoke or --reduce LEVEL, with a justification."""
-    chosen = [d for d, on in (("keep", keep), ("revoke", revoke), ("reduce", reduce is not None)) if on]
+    """Decide on items assigned to you: --keep, --revoke, --reduce LEVEL or --recommended, with a justification.
+
+    Name the items by id, or select them: --pending (all your undecided ones), --account TEXT, --resource TEXT.
+    """
+    chosen = [d for d, on in (("keep", keep), ("revoke", revoke), ("reduce", reduce is not None),
+                              ("recommended", recommended)) if on]
     if len(chosen) != 1:
-        raise _fail(ValueError("give exactly one of --keep, --revoke or --reduce LEVEL"))
+        raise _fail(ValueError("give exactly one of --keep, --revoke, --reduce LEVEL or --recommended"))
+    if not items and not pending and account is None and resource is None:
+        raise _fail(ValueError("name item ids, or select with --pending, --account or --resource"))
     rt = _rt()
     try:
         me = cli_principal(rt.engine, token)
-        rows = reviews.decide(rt.engine, _campaign_id(rt, campaign), items, chosen[0], by=me.id, keys=me.keys,
-                              justification=justification, reduce_to=reduce)
+        cid = _campaign_id(rt, campaign)
+        picked = [i for i in reviews.items(rt.engine, cid, pending=True if pending else None)
+                  if (not items or i.id in items) and (items or i.reviewer in me.keys)
+                  and (account is None or account.lower() in f"{i.account} {i.account_name}".lower())
+                  and (resource is None or resource.lower() in f"{i.resource} {i.resource_name}".lower())]
+        if not picked:
+            raise reviews.NotFound("no item matches")
+        groups: dict[str, list[int]] = {}
+        for i in picked:
+            groups.setdefault(i.recommendation if recommended else chosen[0], []).append(i.id or 0)
+        done = []
+        for decision, ids in groups.items():
+            done += reviews.decide(rt.engine, cid, ids, decision, by=me.id, keys=me.keys,
+                                   justification=justification, reduce_to=reduce)
     except (reviews.ReviewError, NoPrincipal) as exc:
         raise _fail(exc) from None
     finally:
         rt.close()
-    ui.out.print(f"{len(rows)} item(s): {chosen[0]}" + (f" to {reduce}" if reduce else "") + f", by {me.id}")
+    for i in done:
+        ui.out.print(f"item {i.id} ({i.system} {i.resource_name or i.resource}, {i.account_name or i.account}): "
+                     f"{i.decision}" + (f" to {i.reduce_to}" if i.reduce_to else "") + f", by {me.id}")
 
 
 @review_app.command("delegate")

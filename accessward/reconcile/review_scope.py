@@ -254,6 +254,9 @@ def _recommend(row: Mapping[Any, Any], records: tuple[Any, ...], facts: dict[str
         last = facts["last_activity"]
         return "revoke", (f"dormant: no activity since {last[:10]} (over {dormant_days} days)" if last
                           else "dormant: open dormant finding")
+    if engagement is not None:
+        return "keep", (f"agency access within the {engagement['name']} engagement"
+                        + (f" (until {engagement['end']})" if engagement["end"] else ""))
     if not records and row["account_kind"] == "agency":
         return "keep", "agency partner with no engagement in the settings: check its contract before keeping it"
     if not records:

@@ -292,7 +292,8 @@ def apply_non_response(engine: Engine, campaign_id: int) -> int:
             core_select(c.id, c.grant_id, c.system, c.resource, c.account, c.role, c.person_name, c.reviewer,
                    c.recommendation, c.recommendation_reason)
             .where(c.campaign_id == campaign_id, c.decision.is_(None))).mappings()]
-        why = f"no response by the deadline ({campaign.deadline:%Y-%m-%d %H:%M} UTC): on_no_response = {rule}"
+        why = (f"no response when the campaign closed (deadline {campaign.deadline:%Y-%m-%d %H:%M} UTC): "
+               f"on_no_response = {rule}")
         groups: dict[tuple[str, str], list[Any]] = {}
         for item in undecided:
             decision = item.recommendation if rule == "recommendation" else rule

@@ -247,7 +247,7 @@ def test_non_response_follows_the_recommendation_and_waits_for_a_healthy_directo
     rows = {r["item"]: r for r in campaign_rows(sqlite_engine, cid)}
     assert rows[ids[("cat", "main")]]["outcome"] == "done"
     assert rows[ids[("ann", "main")]]["decision"] == "keep" and rows[ids[("ann", "main")]]["outcome"] == "kept"
-    assert "no response by the deadline" in rows[ids[("ann", "main")]]["justification"]
+    assert "no response when the campaign closed" in rows[ids[("ann", "main")]]["justification"]
     assert campaign_summary(sqlite_engine, cid)["completion"] == 0.0
 
 
@@ -291,3 +291,25 @@ def test_a_reviewers_decision_wins_the_last_admin_over_the_non_response_rule(sql
     ann = item(sqlite_engine, cid, ids[("ann", "main")])
     assert ann.decided_via == "non_response" and ann.outcome == "held" and "last admin" in ann.outcome_detail
     assert "ann" not in [c.account_id for c in revoker.calls]
+
+
+def test_agency_access_inside_its_engagement_is_kept_and_past_its_contract_is_recommended_for_revocation(
+        sqlite_engine):
+    from datetime import date
+
+    from accessward.connectors.records import AccountKind
+    from accessward.reconcile.policy import Engagement
+
+    ident = FakeIdentity(people=[person("boss")])
+    src = FakeAccess(grants=[("partner:1", "main", "ADVERTISE", Level.full_publishing),
+                             ("partner:2", "main", "ADVERTISE", Level.full_publishing)],
+                     kinds={"partner:1": AccountKind.agency, "partner:2": AccountKind.agency})
+    assert sync_identity(sqlite_engine, ident).ok and sync_access(sqlite_engine, src).ok
+    policy = PolicySettings(agencies=[
+        Engagement(name="Bright", partner_accounts=["social:partner:1"], end=date(2099, 1, 1)),
+        Engagement(name="Old", partner_accounts=["social:partner:2"], end=date(2020, 1, 1))])
+    campaign, _ = reviews.start(sqlite_engine, campaign_cfg(scope="agency"), policy, actor="test")
+    rows = {i.account: i for i in reviews.items(sqlite_engine, campaign.id or 0)}
+    assert rows["partner:1"].recommendation == "keep" and "Bright engagement" in rows["partner:1"].recommendation_reason
+    assert rows["partner:2"].recommendation == "revoke"
+    assert rows["partner:2"].recommendation_reason.startswith("agency past contract: Old engagement ended 2020-01-01")

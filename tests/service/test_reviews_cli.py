@@ -44,6 +44,12 @@ def test_review_from_the_cli_records_decisions_against_the_token_and_revokes_on_
     code, out = run(world, "review", "decide", "1", str(dana["id"]), "--revoke", "-j", "left the social team",
                     token=alex)
     assert code == 0 and f"by token:{ALEX}" in out
+    code, out = run(world, "review", "decide", "1", "--account", "Sam", "--resource", "Shop", "--keep", "-j", "x",
+                    token=alex)
+    assert code == exitcodes.CONFIG and "no item matches" in out  # Sam's shop item is Priya's, not Alex's
+    code, out = run(world, "review", "decide", "1", "--pending", "--recommended", "-j", "still on the team",
+                    token=alex)
+    assert code == 0 and out.count(": keep, by token:") == 3  # Sam's main page, Taylor and Brightside
 
     code, out = run(world, "review", "close", "1")
     assert code == 0 and "closed" in out, out
