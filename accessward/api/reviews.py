@@ -110,7 +110,8 @@ def list_items(campaign_id: int, request: Request, caller: Annotated[Caller, Dep
         mine = reviewer.strip().lower() if reviewer else None
         if mine is not None and mine not in me.keys:
             raise HTTPException(403, "you may list your own items only")
-        return [item_json(i) for i in reviews.items(rt.engine, campaign_id, pending=pending) if i.reviewer in me.keys]
+        return [item_json(i) for key in sorted(me.keys)
+                for i in reviews.items(rt.engine, campaign_id, reviewer=key, pending=pending)]
     return [item_json(i) for i in reviews.items(rt.engine, campaign_id, reviewer=reviewer, pending=pending)]
 
 

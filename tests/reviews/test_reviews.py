@@ -313,3 +313,17 @@ def test_agency_access_inside_its_engagement_is_kept_and_past_its_contract_is_re
     assert rows["partner:1"].recommendation == "keep" and "Bright engagement" in rows["partner:1"].recommendation_reason
     assert rows["partner:2"].recommendation == "revoke"
     assert rows["partner:2"].recommendation_reason.startswith("agency past contract: Old engagement ended 2020-01-01")
+
+
+def test_dormant_access_is_recommended_for_revocation_and_is_risky(sqlite_engine):
+    ident = FakeIdentity(people=[person("boss"), person("old")])
+    src = FakeAccess(grants=[("old", "main", "CREATE_CONTENT", Level.full_publishing),
+                             ("boss", "main", "CREATE_CONTENT", Level.full_publishing)],
+                     facts={"old": {"last_active": utcnow() - timedelta(days=200), "mfa": True},
+                            "boss": {"last_active": utcnow() - timedelta(days=3), "mfa": True}})
+    assert sync_identity(sqlite_engine, ident).ok and sync_access(sqlite_engine, src).ok
+    correlate(sqlite_engine)
+    campaign, _ = reviews.start(sqlite_engine, campaign_cfg(scope="risky"), PolicySettings(), actor="test")
+    [dormant] = reviews.items(sqlite_engine, campaign.id or 0)  # boss is active, with MFA: not risky
+    assert dormant.account == "old" and dormant.recommendation == "revoke"
+    assert dormant.recommendation_reason.startswith("dormant: no activity since")

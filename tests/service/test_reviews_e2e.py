@@ -156,3 +156,32 @@ def test_at_the_deadline_the_scheduler_sends_overdue_notices_applies_non_respons
     assert all(i.outcome == "held" and "older than 36 h" in i.outcome_detail for i in after)
     assert reviews.find(rt.engine, campaign.id).status == "closed"  # type: ignore[union-attr]
     assert jobs_reviews.tick(rt, stop, now=campaign.deadline) == "nothing due"
+
+
+def test_the_api_starts_by_hand_for_admins_and_shows_reviewers_only_their_own_items(world):
+    rt = review_runtime(world)
+    world.sync(rt)
+    alex, priya = bearer(rt, ALEX), bearer(rt, PRIYA)
+    admin, auditor = bearer(rt, "ciso", role="admin"), bearer(rt, "audit-firm", role="auditor")
+    with world.client(rt) as client:
+        assert client.post("/v1/reviews", headers=alex, json={"name": "quarterly-access"}).status_code == 403
+        assert client.post("/v1/reviews", headers=admin, json={"name": "nope"}).status_code == 404
+        r = client.post("/v1/reviews", headers=admin, json={"name": "quarterly-access"})
+        assert r.status_code == 201 and r.json()["started_by"] == "token:ciso" and r.json()["completion"] == 0
+        cid = r.json()["id"]
+        assert client.get("/v1/reviews", headers=priya).json()[0]["id"] == cid
+        mine = client.get(f"/v1/reviews/{cid}/items", headers=priya).json()
+        assert mine and {i["reviewer"] for i in mine} == {PRIYA}
+        assert all(i["facts"]["sources"] and i["recommendation_reason"] for i in mine)
+        assert client.get(f"/v1/reviews/{cid}/items?reviewer={ALEX}", headers=priya).status_code == 403
+        everyone = client.get(f"/v1/reviews/{cid}/items", headers=auditor).json()
+        assert {i["reviewer"] for i in everyone} == {ALEX, PRIYA}
+        assert client.get(f"/v1/reviews/{cid}/report", headers=alex).status_code == 403
+        assert len(client.get(f"/v1/reviews/{cid}/report", headers=auditor).json()["rows"]) == len(everyone)
+        r = client.post(f"/v1/reviews/{cid}/decisions", headers=priya, json={
+            "items": [mine[0]["id"]], "decision": "reduce", "justification": "x"})
+        assert r.status_code == 422  # reduce needs reduce_to
+    with Session(rt.engine) as s:
+        calls = [e for e in s.execute(select(AuditEvent).where(col(AuditEvent.kind) == "api.call")).scalars()
+                 if e.subject.startswith(("GET /v1/reviews", "POST /v1/reviews"))]
+    assert calls and {e.actor for e in calls} >= {f"token:{ALEX}", f"token:{PRIYA}", "token:ciso"}
