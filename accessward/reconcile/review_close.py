@@ -84,9 +84,9 @@ def close(engine: Engine, campaign_id: int, tools: Closer, *, actor: str, now: d
         if campaign is None:
             raise NotFound(f"no review campaign {campaign_id}")
         key, was = campaign.key, campaign.status
-    if was == "open":
-        apply_non_response(engine, campaign_id)
+    if was == "open":  # closing first: a decision arriving now is refused rather than lost under the rule's
         _set(engine, campaign_id, status="closing")
+        apply_non_response(engine, campaign_id)
     result = CloseResult(campaign_id, "closing")
     blocked = health.problems(engine, tools.revokers.keys(), now, tools.policy.stale_after_hours)
     for plan_id in _plans(engine, campaign_id, ("approved", "applying")):

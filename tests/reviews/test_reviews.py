@@ -327,3 +327,13 @@ def test_dormant_access_is_recommended_for_revocation_and_is_risky(sqlite_engine
     [dormant] = reviews.items(sqlite_engine, campaign.id or 0)  # boss is active, with MFA: not risky
     assert dormant.account == "old" and dormant.recommendation == "revoke"
     assert dormant.recommendation_reason.startswith("dormant: no activity since")
+
+
+def test_no_decision_is_taken_once_closing_has_begun(sqlite_engine):
+    _, _src, revoker = estate(sqlite_engine, revoker_cls=RecordingRevoker)
+    cid, ids = started(sqlite_engine)
+    review_close.close(sqlite_engine, cid, closer(revoker), actor="ciso")
+    with pytest.raises(reviews.Conflict, match="closed"):
+        as_boss(sqlite_engine, cid, [ids[("cat", "main")]], "revoke")
+    assert item(sqlite_engine, cid, ids[("cat", "main")]).decision == "keep"  # the rule's, on_no_response = keep
+    assert revoker.calls == []
