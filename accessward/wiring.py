@@ -49,7 +49,7 @@ def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
 
         return EntraSource(cfg.name, cfg.tenant_id, cfg.client_id, cfg.client_secret.resolve(),
                            authority_host=cfg.authority_host, graph_url=cfg.graph_url,
-                           verify=_verify(base, cfg.ca_file), posture=cfg.posture)
+                           verify=_verify(base, cfg.ca_file), posture=cfg.posture, leave_dates=cfg.leave_dates)
     if isinstance(cfg, KeycloakIdSource):
         from accessward.connectors.keycloak import KeycloakSource
 

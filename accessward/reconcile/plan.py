@@ -130,6 +130,7 @@ def build_plan(
     now: datetime,
     *,
     actor: str = "system",
+    principal_id: int | None = None,
 ) -> PlanResult:
     access_problems = health.problems(engine, revokers.keys(), now, policy.stale_after_hours)
     identity_problems = health.problems(engine, identity_sources, now, policy.stale_after_hours)
@@ -185,7 +186,7 @@ def build_plan(
 
     judge_threshold(engine, policy, result)
     if result.revocations:
-        result.plan_id = persist_plan(engine, result, actor)
+        result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
     return result
 
 
@@ -216,6 +217,17 @@ def _hold_reason(
     if not row["verifiable"]:
         step = revokers[system].preview_revoke(grant_ref(row)).render()
         return f"no API to revoke through (manual inventory): {step}"
+    return manual_step(revokers[system], row)
+
+
+def manual_step(revoker: Revoker, row: Mapping[Any, Any]) -> str | None:
+    """Why a listed grant is held: the platform has no call that removes it (a Pinterest system user).
+
+    Such a revoker previews the revocation as a ``MANUAL`` request carrying the instructions.
+    """
+    preview = revoker.preview_revoke(grant_ref(row))
+    if preview.method == "MANUAL":
+        return f"no API to revoke through (a manual step): {preview.render()}"
     return None
 
 
@@ -240,12 +252,15 @@ def judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) 
 
 
 def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
-             approved_by: str | None = None, origin: str = "reconcile") -> int:
+                 approved_by: str | None = None, principal_id: int | None = None,
+                 origin: str = "reconcile") -> int:
     """Write the plan and its actions (the outbox) in one transaction; the reconciler's older open plans lapse.
 
     ``supersede=False`` writes a plan decided outside the reconciler and leaves the reconciler's open plans
     alone: an HR offboarding (with ``approved_by``: approved as written), or a closed access review
     (``origin="review"``: judged by the threshold, and not superseded while it waits for approval).
+    ``actor`` (and ``principal_id`` when a person started it with their token) is who started the
+    plan: four-eyes keeps them from approving it.
     """
     with Session(engine) as session:
         conn = session.connection()
@@ -257,7 +272,8 @@ def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: b
             conn.execute(update(_ACTIONS).where(_ACTIONS.c.plan_id.in_(stale), _ACTIONS.c.state == "planned")
                          .values(state="cancelled", last_error="superseded by a newer plan"))
         plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations),
-                    approved_by=approved_by, approved_at=utcnow() if approved_by else None, origin=origin)
+                    approved_by=approved_by, approved_at=utcnow() if approved_by else None,
+                    started_by=actor, started_by_principal_id=principal_id, origin=origin)
         session.add(plan)
         session.flush()
         assert plan.id is not None

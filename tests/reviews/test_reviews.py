@@ -17,6 +17,7 @@ from accessward.reconcile.policy import PolicySettings
 from accessward.reports.reviews import campaign_rows, campaign_summary
 from accessward.review_settings import ReviewCampaignSettings
 from accessward.settings import SettingsError, load_settings
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.models import AuditEvent, Grant, Plan
 from accessward.sync.runner import sync_access, sync_identity
@@ -60,6 +61,10 @@ def closer(revoker: RecordingRevoker, policy: PolicySettings | None = None) -> r
 def as_boss(engine: Engine, cid: int, ids: list[int], decision: str, **kw: object) -> None:
     reviews.decide(engine, cid, ids, decision, by="token:boss@example.com", keys=frozenset({BOSS}),
                    justification=str(kw.pop("justification", J)), **kw)  # type: ignore[arg-type]
+
+
+def approver(engine: Engine) -> principals.PrincipalRef:
+    return principals.ensure(engine, "ciso", display_name="CISO", email="ciso@example.com")
 
 
 def item(engine: Engine, cid: int, item_id: int) -> reviews.ReviewItem:
@@ -190,7 +195,7 @@ def test_executor_refuses_a_reduce_that_would_leave_no_admin(sqlite_engine):
     with sqlite_engine.begin() as conn:  # ben's grant goes meanwhile
         conn.execute(text("UPDATE access_grant SET seen_to = :now WHERE account_id = "
                           "(SELECT id FROM account WHERE external_id = 'ben')"), {"now": utcnow()})
-    executor.approve(sqlite_engine, result.plan_id or 0, actor="ciso")
+    executor.approve(sqlite_engine, result.plan_id or 0, who=approver(sqlite_engine))
     review_close.close(sqlite_engine, cid, closer(reducer, policy), actor="ciso")
     assert isinstance(reducer, ReducingRevoker) and reducer.reductions == []
     failed = item(sqlite_engine, cid, ids[("ann", "main")])
@@ -208,7 +213,7 @@ def test_a_plan_above_the_threshold_waits_for_approval_and_is_not_superseded_by_
     build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())  # the nightly run plans anew
     with Session(engine) as s:
         assert s.get(Plan, result.plan_id).status == "needs_approval"  # type: ignore[union-attr]
-    executor.approve(engine, result.plan_id or 0, actor="ciso")
+    executor.approve(engine, result.plan_id or 0, who=approver(engine))
     again = review_close.close(engine, cid, closer(revoker, policy), actor="ciso")
     assert again.status == "closed" and sorted(c.account_id for c in revoker.calls) == ["ben", "cat"]
     assert campaign_summary(engine, cid)["outcomes"] == {"done": 2, "kept": 3}  # the rest kept by non-response
