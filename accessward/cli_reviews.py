@@ -154,7 +154,8 @@ def decide(
         done = []
         for decision, ids in groups.items():
             done += reviews.decide(rt.engine, cid, ids, decision, by=me.id, keys=me.keys,
-                                   justification=justification, reduce_to=reduce)
+                                   justification=justification, reduce_to=reduce,
+                                   owns=me.owns(rt.engine) if rt.settings.policy.four_eyes else None)
     except (reviews.ReviewError, NoPrincipal) as exc:
         raise _fail(exc) from None
     finally:
