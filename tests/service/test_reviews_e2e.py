@@ -200,3 +200,37 @@ def test_the_api_starts_by_hand_for_admins_and_shows_reviewers_only_their_own_it
         calls = [e for e in s.execute(select(AuditEvent).where(col(AuditEvent.kind) == "api.call")).scalars()
                  if e.subject.startswith(("GET /v1/reviews", "POST /v1/reviews"))]
     assert calls and {e.actor for e in calls} >= {actor(ALEX), actor(PRIYA), actor("ciso")}
+
+
+PINTEREST_REVIEW = f"""
+[[reviews]]
+name = "pinterest-admins"
+schedule = "manual"
+systems = ["pinterest"]
+min_level = "admin"
+reviewers = ["named"]
+named = ["{PRIYA}"]
+fallback = "jordan.lee@example.com"
+"""
+
+
+def test_a_downgrade_of_the_only_pinterest_business_admin_is_held_and_nothing_is_sent(world):
+    path = world.write_settings()
+    path.write_text(path.read_text() + PINTEREST_REVIEW)
+    rt = Runtime(load_settings(path), world.dir, open_store(f"sqlite:///{world.dir / 'store.db'}"),
+                 sleep=lambda s: None)
+    world._runtimes.append(rt)
+    world.sync(rt)
+    priya = bearer(rt, PRIYA)
+    with world.client(rt) as client:
+        r = client.post("/v1/reviews", headers=bearer(rt, "ciso", role="admin"), json={"name": "pinterest-admins"})
+        cid = r.json()["id"]
+        [alex] = client.get(f"/v1/reviews/{cid}/items", headers=priya).json()
+        assert (alex["account"], alex["level"]) == ("1409000000000001", "admin")
+        r = client.post(f"/v1/reviews/{cid}/decisions", headers=priya, json={
+            "items": [alex["id"]], "decision": "reduce", "reduce_to": "read_only", "justification": "too many"})
+        assert r.status_code == 200, r.text
+        assert client.post(f"/v1/reviews/{cid}/close", headers=bearer(rt, "ciso2", role="admin")).status_code == 200
+    [after] = reviews.items(rt.engine, cid)
+    assert after.outcome == "held" and "last admin" in after.outcome_detail
+    assert world.pinterest.writes == []  # the PATCH that lowers the role was never sent
