@@ -342,3 +342,25 @@ def test_no_decision_is_taken_once_closing_has_begun(sqlite_engine):
         as_boss(sqlite_engine, cid, [ids[("cat", "main")]], "revoke")
     assert item(sqlite_engine, cid, ids[("cat", "main")]).decision == "keep"  # the rule's, on_no_response = keep
     assert revoker.calls == []
+
+
+def test_review_events_become_notifications_to_the_reviewer(sqlite_engine):
+    import json
+
+    from accessward.notify.events import from_audit
+
+    estate(sqlite_engine)
+    cid, _ = started(sqlite_engine, duration_days=5, remind_days_before=[7])
+    deadline = reviews.find(sqlite_engine, cid).deadline  # type: ignore[union-attr]
+    reviews.send_notices(sqlite_engine, cid, deadline - timedelta(days=1))
+    reviews.send_notices(sqlite_engine, cid, deadline)
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(text("SELECT kind, subject, actor, data FROM audit_event WHERE kind LIKE 'review.%' "
+                                 "ORDER BY id")).mappings().all()
+        messages = {(r["kind"], m.recipients): m for r in rows
+                    if (m := from_audit(conn, {**r, "data": json.loads(r["data"])}, 0)) is not None}
+    kinds = {k for k, _ in messages}
+    assert kinds == {"review.assigned", "review.due_soon", "review.overdue", "review.escalated"}
+    assigned = messages[("review.assigned", (BOSS,))]
+    assert assigned.path == f"/reviews/{cid}" and "4 item(s)" in assigned.body and "access review q" in assigned.body
+    assert ("review.escalated", (DAN,)) in messages  # the overdue reviews escalate to the fallback
