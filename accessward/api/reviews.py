@@ -148,7 +148,8 @@ async def close(campaign_id: int, request: Request,
                 caller: Annotated[Caller, Depends(require_person())]) -> dict[str, Any]:
     rt = _rt(request)
     try:
-        result = await run_in_threadpool(jobs_reviews.close, rt, campaign_id, actor=current_principal(caller).id)
+        result = await run_in_threadpool(jobs_reviews.close, rt, campaign_id, actor=current_principal(caller).id,
+                                         wait_seconds=rt.settings.service.request_wait_seconds)
     except reviews.ReviewError as exc:
         raise _fail(exc) from None
     return {**_campaign(rt, campaign_id), "plan": result.plan_id, "plan_status": result.plan_status,
