@@ -18,7 +18,7 @@ from accessward import exitcodes, logs, ui, wiring
 from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
 from accessward.cli_notify import notify_app
 from accessward.connectors.protocols import Revoker
-from accessward.reconcile import executor, health
+from accessward.reconcile import executor, health, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import PlanResult, build_plan
 from accessward.reconcile.run import reconcile as run_reconcile
@@ -128,6 +128,8 @@ def run_syncs(cfg: Settings, only: set[str] | None = None, *, full: bool = False
         # links are derived from the store; keep them current for reports
         correlate(engine, plus_addressing=cfg.policy.plus_addressing,
                   identity_sources=[s.name for s in cfg.identity_sources])
+    if any(o.ok and o.source in {s.name for s in cfg.identity_sources} for o in outcomes):
+        scim_unmatched.retry(engine, actor="cli")  # a SCIM deprovisioning now matched: serve's job carries it out
     return outcomes
 
 

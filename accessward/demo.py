@@ -195,8 +195,8 @@ def _personal_token(principal: str, env: dict[str, str], directory: Path) -> str
 STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("pull staff from LDAP and access from every network", ["sync"], (0,), None),
     ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,), None),
-    ("LinkedIn members are bare URNs: the IT lead links the leaver's by hand",
-     ["link", "linkedin", "urn:li:person:danaLeaver02", "--person", "E1002"], (0,), "it-lead"),
+    ("LinkedIn members carry no email: the IT lead links the leaver's by hand (report unmatched names the "
+     "candidate)", ["link", "linkedin", linkedin.DEMO_DANA_URN, "--person", "E1002"], (0,), "it-lead"),
     ("the IT lead reconciles and plans: more revocations than max_revocations, so it stops", ["apply"],
      (exitcodes.NEEDS_APPROVAL,), "it-lead"),
     ("the IT lead cannot approve their own plan (four-eyes)", ["approve", "1"], (exitcodes.CONFIG,), "it-lead"),

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete
 
 from accessward import wiring
-from accessward.reconcile import executor, health, lost_device, offboarding
+from accessward.reconcile import executor, health, lost_device, offboarding, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import build_plan
 from accessward.reconcile.run import reconcile
@@ -67,6 +67,9 @@ def sync_sources(rt: Runtime, stop: threading.Event, *, only: set[str] | None = 
         rt.metrics.sync_duration.labels(name, outcome.status).observe(_duration(rt, outcome.run_id))
     if any(o.ok for o in outcomes):
         correlate(rt.engine, plus_addressing=cfg.policy.plus_addressing)
+    if any(o.ok and o.source in {s.name for s in cfg.identity_sources} for o in outcomes):
+        for offboarding_id in scim_unmatched.retry(rt.engine, actor=ACTOR):  # someone a SCIM IdP deprovisioned
+            rt.submit_offboarding(offboarding_id, actor=ACTOR)
     return outcomes
 
 
