@@ -567,3 +567,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
 from accessward import cli_reports  # noqa: E402  (it uses the helpers above)
 
 cli_reports.register(app)
+
+from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
+
+app.add_typer(review_app, name="review")

@@ -342,7 +342,7 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
         return None
     approver = ob.requested_by or actor
     result = PlanResult(None, "approved", _reason(ob, approver), revocations=to_revoke)
-    plan_id = persist_plan(engine, result, actor, supersede=False, approved_by=approver)
+    plan_id = persist_plan(engine, result, actor, supersede=False, approved_by=approver, origin="offboarding")
     with Session(engine) as session:
         actions = {a.grant_id: a.id for a in session.execute(
             select(Action).where(col(Action.plan_id) == plan_id)).scalars()}

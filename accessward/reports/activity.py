@@ -26,7 +26,8 @@ ACTIONS_SQL = """
 SELECT ac.id, ac.plan_id, ac.rule, ac.finding_id, ac.system, r.external_id AS resource_id, r.name AS resource,
        a.external_id AS account_id, a.display_name AS account, p.display_name AS person, p.employee_id,
        g.role, g.level, ac.state, ac.attempts, ac.last_error, ac.request,
-       pl.status AS plan_status, pl.reason AS plan_reason, COALESCE(apr.email, pl.approved_by) AS approved_by, pl.approved_at, pe.actor AS planned_by,
+       pl.status AS plan_status, pl.reason AS plan_reason, COALESCE(apr.email, pl.approved_by) AS approved_by,
+       pl.approved_at, pe.actor AS planned_by,
        ac.created_at, ac.updated_at
 FROM action ac
 JOIN plan pl ON pl.id = ac.plan_id

@@ -33,7 +33,8 @@ SELECT f.id, f.rule, f.severity, f.state, f.evidence, f.system, f.first_seen, f.
        x.id AS exception_id, x.owner AS exception_owner, x.reason AS exception_reason,
        x.expires_at AS exception_expires,
        ac.id AS action_id, ac.state AS action_state, ac.updated_at AS action_at,
-       pl.id AS plan_id, pl.status AS plan_status, COALESCE(apr.email, pl.approved_by) AS approved_by, pl.approved_at, pe.actor AS planned_by
+       pl.id AS plan_id, pl.status AS plan_status, COALESCE(apr.email, pl.approved_by) AS approved_by,
+       pl.approved_at, pe.actor AS planned_by
 FROM finding f
 LEFT JOIN access_grant g ON g.id = f.grant_id
 LEFT JOIN resource r ON r.id = g.resource_id
