@@ -632,7 +632,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
 
 def demo_state(token: str = DEMO_TOKEN) -> MetaState:
     """A small brand business: three pages, an Instagram account, five staff, one system user, an
-    agency person, an invite, and two partner agencies.
+    agency person, a freelancer with direct Page access, an invite, and two partner agencies.
 
     Dana Leaver has left the company but still holds MANAGE on the main page and content tasks
     on the Instagram account (the findings the demo is about); her 2FA is off. Sam Rivera is the
@@ -673,6 +673,11 @@ def demo_state(token: str = DEMO_TOKEN) -> MetaState:
     state.assign(careers.id, dana.id, ["ANALYZE"])
     state.assign(shop.id, sam.id, ["MANAGE", "CREATE_CONTENT", "MODERATE", "MESSAGING"])
     state.assign(shop.id, priya.id, ["ANALYZE"])
+    # New Pages experience: Priya was given full control of the careers page (an admin, whatever
+    # the task's name); Riley Quinn, a freelancer who belongs to no business, was added straight to
+    # the main page: only /{page-id}/roles shows her, and only by hand can she be removed.
+    state.assign(careers.id, priya.id, ["PROFILE_PLUS_FULL_CONTROL"])
+    state.add_page_role(main.id, "Riley Quinn (freelancer)", ["PROFILE_PLUS_CREATE_CONTENT", "PROFILE_PLUS_ANALYZE"])
 
     instagram = state.add_instagram_account("northwindcoffee", name="Northwind Coffee",
                                             asset_id="500000000000001", ig_user_id="17841400000000001")

@@ -29,6 +29,8 @@ from typing import Any
 from accessward.sandbox.clock import Clock
 
 GRAPH_VERSION = "v21.0"
+#: Tasks that manage a Page (classic MANAGE, new Pages experience full control).
+MANAGER_TASKS = frozenset({"MANAGE", "PROFILE_PLUS_FULL_CONTROL"})
 DEFAULT_SCOPES = frozenset({"business_management", "pages_manage_metadata", "pages_show_list"})
 
 #: Graph's throttling codes and their messages. Meta never answers 429: all of these are 400s.
@@ -534,7 +536,7 @@ class MetaState:
     # -- the writes the simulator supports -------------------------------------------------------
 
     def unassign(self, asset_id: str, user_id: str) -> Unassign:
-        """Remove a user from a Page or Instagram account unless that leaves nobody with MANAGE.
+        """Remove a user from a Page or Instagram account unless that leaves nobody with MANAGE (or full control).
 
         Only the asset's assignees count: business admins' implicit control is not modelled, so
         the rule is the one Meta's UI enforces for the page itself (unverified for the API).
@@ -545,8 +547,8 @@ class MetaState:
             tasks = assignments.get(user_id)
             if tasks is None:
                 return Unassign.not_assigned
-            if "MANAGE" in tasks:
-                others = [u for u, t in assignments.items() if u != user_id and "MANAGE" in t]
+            if MANAGER_TASKS & set(tasks):
+                others = [u for u, t in assignments.items() if u != user_id and MANAGER_TASKS & set(t)]
                 if not others:
                     return Unassign.last_manager
             del assignments[user_id]

@@ -335,7 +335,11 @@ def test_lists_demo_business_accounts_before_their_grants(demo_server: RunningSe
     assert [(g.account_id, g.role, g.level) for g in members(records)] == [(ALEX, "ADMIN", Level.admin)]
     [invite] = [g for g in grants(records, BUSINESS) if g.account_id.startswith("invite:")]
     assert (invite.role, accounts[invite.account_id].email) == ("INVITED:EMPLOYEE", "new.hire@example.com")
-    assert len(by_key) == 20 and waits == []
+    riley = next(a for a in accounts.values() if a.display_name == "Riley Quinn (freelancer)")
+    assert riley.external_id.startswith("pagerole:")
+    assert by_key[(riley.external_id, MAIN)].level is Level.full_publishing
+    assert by_key[("300000000000004", CAREERS)].level is Level.admin  # PROFILE_PLUS_FULL_CONTROL
+    assert len(by_key) == 22 and waits == []
 
 
 @pytest.mark.parametrize(("mode", "expected"), [
