@@ -113,7 +113,14 @@ def expand(conn: Connection, grant_id: int, takes: Takes) -> list[Taken]:
 def takes_for(conn: Connection, revoker: Revoker | None, row: Mapping[Any, Any]) -> tuple[Takes, list[Taken]]:
     """The declaration and its expansion for a planner/executor row (``grant_id``, ``account``, ...)."""
     takes = declared(revoker, _ref(row))
+    if takes.scope is RevocationScope.grant and _ROW_KEYS <= set(row.keys()):
+        # the common case needs no query: the planner's candidate row has everything (one grant)
+        return takes, [_taken({**row, "account_id": row.get("account_id", 0)})]
     return takes, expand(conn, int(row["grant_id"]), takes)
+
+
+_ROW_KEYS = frozenset({"grant_id", "system", "account", "email", "resource", "resource_id", "resource_name", "role",
+                       "level", "disputed"})
 
 
 def in_flight_removals(engine: Engine, revokers: Mapping[str, Revoker], *,

@@ -182,3 +182,39 @@ def test_another_plans_membership_removal_counts_as_removing_every_grant_it_take
     sam_solo = next(h for h in plan2.held if (h.account, h.resource) == ("300000000000003", "200000000000002"))
     assert sam_solo.held_because.startswith("last admin of the resource")
     assert ("300000000000003", "200000000000002") not in [(i.account, i.resource) for i in plan2.revocations]
+
+
+def test_the_executor_judges_break_glass_again_for_every_grant_taken(
+        engine: Engine, meta: MetaState, server: RunningServer) -> None:
+    meta.assign("200000000000002", "300000000000003", ["MANAGE"])
+    revoker = connector(server)
+    sync_all(engine, revoker)
+    result = plan(engine, revoker)
+    assert any(i.resource == BUSINESS for i in result.revocations)
+
+    # Dana's address was declared break-glass after the plan was made
+    report = executor.execute(engine, result.plan_id, {revoker.name: revoker}, sleep=lambda s: None,
+                              break_glass=["dana@example.com"])
+
+    assert report.outcomes == {"failed": len(result.revocations)} and meta.revoke_calls == []
+    assert all("break-glass" in f for f in report.failures)
+
+
+def test_an_offboarding_never_takes_a_pages_last_admin_through_the_membership(
+        engine: Engine, meta: MetaState, server: RunningServer) -> None:
+    """HR offboards Dana: her membership removal would take Solo's only admin; the executor refuses it."""
+    from datetime import timedelta
+
+    from accessward.reconcile import offboarding
+
+    revoker = connector(server)
+    sync_all(engine, revoker)
+    ob, _ = offboarding.request(engine, request_id="hr-1", person_key="dana@example.com",
+                                effective_at=utcnow() - timedelta(minutes=1), requested_by="hr@example.com",
+                                source="test")
+    assert ob.id is not None
+    offboarding.run(engine, ob.id, offboarding.Tools({revoker.name: revoker}, {}, REVOKE, sleep=lambda s: None))
+
+    assert meta.is_assigned("200000000000002", "300000000000002")  # Solo keeps its admin
+    assert meta.is_member("300000000000002")
+    assert "/v21.0/300000000000002" not in [c.path for c in meta.revoke_calls]
