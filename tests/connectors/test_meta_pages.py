@@ -298,3 +298,18 @@ def test_membership_removal_declares_every_asset_it_takes(server: RunningServer)
     page = meta.revocation_takes(GrantRef(DANA, MAIN, "PROFILE_PLUS_ANALYZE", "facebook_page"))
     assert member.scope is RevocationScope.account_on_system and "every asset" in member.note
     assert page.scope is RevocationScope.grant
+
+
+def test_remove_partnerships_is_a_setting_of_the_meta_source(server: RunningServer, tmp_path: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from accessward.settings import MetaSource
+    from accessward.wiring import access_connector
+
+    monkeypatch.setenv("META_T", TOKEN)
+    grant = GrantRef(f"partner:{AGENCY}", BUSINESS, "PARTNER", "meta_business", AccountKind.agency)
+    for flag, manual in ((False, True), (True, False)):
+        cfg = MetaSource.model_validate({"type": "meta", "name": "meta", "base_url": f"{server.url}/v21.0",
+                                         "business_id": BUSINESS, "access_token": {"env": "META_T"},
+                                         "remove_partnerships": flag})
+        with access_connector(cfg, tmp_path) as meta:
+            assert bool(meta.revocation_takes(grant).manual_step) is manual
