@@ -141,7 +141,7 @@ def build_plan(
     # Invariant 5: every grant a revocation takes away (a business membership takes every asset
     # assignment) is judged by one guard, which starts from what other plans are about to remove,
     # expanded the same way, and adds each revocation this plan accepts (reconcile.takes).
-    guard = Guard(break_glass, going=in_flight_removals(engine, revokers))
+    guard = Guard(break_glass, going=in_flight_removals(engine, revokers), cache_admins=True)
     planned: dict[int, int] = {}
     taken_here: set[int] = set()
     result = PlanResult(None, "empty", "")

@@ -176,6 +176,10 @@ class Guard:
 
     break_glass: Collection[str] = ()
     going: dict[int, Taken] = field(default_factory=dict)
+    # The planner reads a resource's admins once per plan (the store does not change under it);
+    # the executor leaves this off and reads them fresh before each call.
+    cache_admins: bool = False
+    _admins: dict[int, set[int]] = field(default_factory=dict)
 
     def judge(self, conn: Connection, taken: list[Taken], named_grant: int) -> str | None:
         """None if the revocation may go ahead, else why not (naming the grant that stops it)."""
@@ -189,11 +193,17 @@ class Guard:
         admin_resources = {t.resource_id for t in taken if t.level >= int(Level.admin)}
         if not admin_resources:
             return None
-        admins = open_admin_grants(conn, admin_resources)
-        removed = self.going.keys() | {t.grant_id for t in taken}
+        if self.cache_admins:
+            missing = admin_resources - self._admins.keys()
+            self._admins.update({rid: set() for rid in missing})
+            self._admins.update(open_admin_grants(conn, missing))
+            admins = self._admins
+        else:
+            admins = open_admin_grants(conn, admin_resources)
+        mine = {t.grant_id for t in taken}
         for rid in sorted(admin_resources):
             # the admins still open now, less everything this and every unfinished revocation removes
-            if not admins.get(rid, set()) - removed:
+            if not any(g not in mine and g not in self.going for g in admins.get(rid, ())):
                 hit = next(t for t in taken if t.resource_id == rid and t.level >= int(Level.admin))
                 if hit.grant_id == named_grant:
                     return "last admin of the resource: never removed automatically"
