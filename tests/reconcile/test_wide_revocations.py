@@ -202,7 +202,7 @@ def test_the_executor_judges_break_glass_again_for_every_grant_taken(
 
 def test_an_offboarding_never_takes_a_pages_last_admin_through_the_membership(
         engine: Engine, meta: MetaState, server: RunningServer) -> None:
-    """HR offboards Dana: her membership removal would take Solo's only admin; the executor refuses it."""
+    """HR offboards Dana: her membership removal would take Solo's only admin: held with the Solo grant."""
     from datetime import timedelta
 
     from accessward.reconcile import offboarding
@@ -218,3 +218,8 @@ def test_an_offboarding_never_takes_a_pages_last_admin_through_the_membership(
     assert meta.is_assigned("200000000000002", "300000000000002")  # Solo keeps its admin
     assert meta.is_member("300000000000002")
     assert "/v21.0/300000000000002" not in [c.path for c in meta.revoke_calls]
+    with engine.connect() as conn:
+        items = {r: (st, d) for r, st, d in conn.execute(text(
+            "SELECT resource, state, detail FROM offboarding_item WHERE kind = 'revoke_grant'"))}
+    assert items[BUSINESS][0] == "held" and "also removes 200000000000002 'Solo'" in items[BUSINESS][1]
+    assert items["200000000000002"][0] == "held" and items["200000000000001"][0] == "done"
