@@ -313,3 +313,20 @@ def test_remove_partnerships_is_a_setting_of_the_meta_source(server: RunningServ
                                          "remove_partnerships": flag})
         with access_connector(cfg, tmp_path) as meta:
             assert bool(meta.revocation_takes(grant).manual_step) is manual
+
+
+def test_a_page_token_refusal_is_a_page_problem_not_an_expired_token() -> None:
+    from accessward.connectors.errors import AuthError
+    from accessward.connectors.meta import classify_graph_error
+
+    def answer(message: str, subcode: int | None = None) -> httpx.Response:
+        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": 190, "fbtrace_id": "Ax"}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        return httpx.Response(400, json={"error": error})
+
+    page = classify_graph_error(answer(PAGE_TOKEN_REQUIRED))
+    expired = classify_graph_error(answer("Error validating access token: Session has expired", 463))
+
+    assert isinstance(page, PageTokenError) and "MANAGE" in str(page) and "expired" not in str(page)
+    assert isinstance(expired, AuthError) and "expired" in str(expired)
