@@ -73,6 +73,8 @@ shared with the partner; the planner lists all of it and the last-admin guard ju
 
 Error decisions, each chosen so that a failure can never look like "no access left":
 
+- **190 "must be called with a Page Access Token"** -> ``PageTokenError`` naming the fix (that
+  Page's configuration, never "token expired"); ``meta_errors`` holds the classification.
 - **190 / 102 / 104** (dead, missing or invalid token) -> ``AuthError`` saying the token is
   expired or revoked and the source stopped.
 - **10 and 200-299** (permission missing) -> ``AuthError`` for listing *and* revoking: the token
@@ -184,7 +186,6 @@ __all__ = [
 ]
 
 _ID = re.compile(r"[0-9A-Za-z_-]+")  # no "." or "/": an id is one path segment, never ".."
-PAGE_EDGES = frozenset({"assigned_users", "agencies", "roles"})
 
 
 # -- the connector -------------------------------------------------------------------------------
