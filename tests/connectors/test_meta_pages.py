@@ -330,3 +330,26 @@ def test_a_page_token_refusal_is_a_page_problem_not_an_expired_token() -> None:
 
     assert isinstance(page, PageTokenError) and "MANAGE" in str(page) and "expired" not in str(page)
     assert isinstance(expired, AuthError) and "expired" in str(expired)
+
+
+def test_an_ended_partner_that_looks_idle_on_pages_is_a_manual_step_not_a_planned_removal(
+        engine: Engine, state: MetaState, server: RunningServer) -> None:
+    """It may still work on ad accounts, catalogs or pixels this read never sees."""
+    from datetime import date
+
+    from accessward.reconcile.policy import Engagement
+
+    state.add_partner("Ended Agency", partner_id=AGENCY)  # linked, no Page or Instagram asset
+    meta = connector(server, [], TOKEN)
+    assert sync_identity(engine, FakeIdentity(people=[person("alex", email="alex@example.com")])).ok
+    assert sync_access(engine, meta).ok
+    policy = PolicySettings(rules={"agency": RuleSettings(action="revoke")}, agencies=[
+        Engagement(name="Ended Agency", partner_accounts=[f"{meta.name}:partner:{AGENCY}"], end=date(2025, 1, 1))])
+    reconcile(engine, policy)
+
+    result = build_plan(engine, policy, {meta.name: meta}, ["dir"], utcnow())
+
+    [held] = [h for h in result.held if h.account == f"partner:{AGENCY}"]
+    assert held.held_because.startswith("manual step (no API call does this):")
+    assert "ad accounts, catalogs and pixels" in held.held_because
+    assert result.revocations == [] and state.is_partner(AGENCY)
