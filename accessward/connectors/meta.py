@@ -473,8 +473,12 @@ class MetaBusinessConnector:
         """
         target = self._revoke_target(grant)
         if target.what == "member":
-            return Takes(RevocationScope.account_on_system,
-                         note="removing the business membership removes every asset assignment it holds")
+            note = "removing the business membership removes every asset assignment it holds"
+            if grant.account_kind is AccountKind.system and not self._remove_system_users:
+                return Takes(RevocationScope.account_on_system, note=note, manual_step=(
+                    f"system user {target.subject} is removed by hand in Business Settings > Users > System users "
+                    "(removing system users through the API is unverified; remove_system_users is off)"))
+            return Takes(RevocationScope.account_on_system, note=note)
         if target.what == "business_partner":
             note = "removing the partnership removes the partner's access to every asset shared with it"
             if self._remove_partnerships:

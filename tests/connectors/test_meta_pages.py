@@ -297,7 +297,10 @@ def test_membership_removal_declares_every_asset_it_takes(server: RunningServer)
     member = meta.revocation_takes(GrantRef(DANA, BUSINESS, "EMPLOYEE", "meta_business"))
     page = meta.revocation_takes(GrantRef(DANA, MAIN, "PROFILE_PLUS_ANALYZE", "facebook_page"))
     assert member.scope is RevocationScope.account_on_system and "every asset" in member.note
-    assert page.scope is RevocationScope.grant
+    assert member.manual_step == "" and page.scope is RevocationScope.grant
+    system = meta.revocation_takes(GrantRef("400000000000001", BUSINESS, "EMPLOYEE", "meta_business",
+                                            AccountKind.system))
+    assert "removed by hand" in system.manual_step
 
 
 def test_remove_partnerships_is_a_setting_of_the_meta_source(server: RunningServer, tmp_path: Any,
