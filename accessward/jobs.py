@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete
 
 from accessward import wiring
-from accessward.reconcile import executor, health, lost_device, offboarding
+from accessward.reconcile import executor, health, lost_device, offboarding, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import build_plan
 from accessward.reconcile.run import reconcile
@@ -67,6 +67,9 @@ def sync_sources(rt: Runtime, stop: threading.Event, *, only: set[str] | None = 
         rt.metrics.sync_duration.labels(name, outcome.status).observe(_duration(rt, outcome.run_id))
     if any(o.ok for o in outcomes):
         correlate(rt.engine, plus_addressing=cfg.policy.plus_addressing)
+    if any(o.ok and o.source in {s.name for s in cfg.identity_sources} for o in outcomes):
+        for offboarding_id in scim_unmatched.retry(rt.engine, actor=ACTOR):  # someone a SCIM IdP deprovisioned
+            rt.submit_offboarding(offboarding_id, actor=ACTOR)
     return outcomes
 
 
@@ -131,6 +134,18 @@ def due_offboardings(rt: Runtime, stop: threading.Event) -> str:
             log.exception("offboarding run failed", extra={"offboarding": offboarding_id})
             done.append(f"{offboarding_id}:error")
     return ", ".join(done) or "none due"
+
+
+def notifications(rt: Runtime, stop: threading.Event) -> str:
+    """Turn new audit events into notifications and send what is due (accessward.notify.outbox)."""
+    from accessward.notify import outbox
+
+    cfg = rt.settings.notifications
+    written = outbox.scan(rt.engine, cfg)
+    if stop.is_set():
+        raise Abandoned(f"{written} notification(s) recorded; stopped before sending")
+    report = outbox.deliver(rt.engine, cfg)
+    return f"{written} recorded, {report.sent} sent, {report.retrying} to retry, {report.dead} given up"
 
 
 def housekeeping(rt: Runtime, stop: threading.Event) -> str:

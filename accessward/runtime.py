@@ -58,7 +58,7 @@ class Runtime:
 
                 entra = wiring.identity_source(cfg, self.base)
                 assert isinstance(entra, EntraSource)
-                out[cfg.name] = EntraIdp(entra)
+                out[cfg.name] = EntraIdp(entra, guests=cfg.guests)
             elif isinstance(cfg, KeycloakIdSource):
                 from accessward.connectors.keycloak import KeycloakSource
 
@@ -98,7 +98,7 @@ class Runtime:
         if request_id and (existing := lost_device.find(self.engine, request_id)) is not None:
             return existing, False
         with self.connectors() as (_revokers, idps):
-            tools = lost_device.DeviceTools(idps, self.retry())
+            tools = lost_device.DeviceTools(idps, self.retry(), break_glass=tuple(self.settings.policy.break_glass))
             return lost_device.report(self.engine, person_key=person_key, device=device, status=status,
                                       reported_by=reported_by, tools=tools, request_id=request_id)
 

@@ -49,7 +49,7 @@ def identity_source(cfg: IdentitySourceSettings, base: Path) -> IdentitySource:
 
         return EntraSource(cfg.name, cfg.tenant_id, cfg.client_id, cfg.client_secret.resolve(),
                            authority_host=cfg.authority_host, graph_url=cfg.graph_url,
-                           verify=_verify(base, cfg.ca_file), posture=cfg.posture)
+                           verify=_verify(base, cfg.ca_file), posture=cfg.posture, leave_dates=cfg.leave_dates)
     if isinstance(cfg, KeycloakIdSource):
         from accessward.connectors.keycloak import KeycloakSource
 
@@ -79,7 +79,7 @@ def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
         name=cfg.name, url=cfg.url, bind_dn=cfg.bind_dn, password=cfg.bind_password.resolve(),
         base_dn=cfg.base_dn, user_filter=cfg.user_filter, schema=cfg.directory, attribute_map=attributes,
         page_size=cfg.page_size, ca_file=_relative(base, cfg.ca_file), start_tls=cfg.start_tls,
-        full_every=timedelta(hours=cfg.full_every_hours),
+        full_every=timedelta(hours=cfg.full_every_hours), deleted_objects=cfg.deleted_objects,
     ))
 
 
@@ -100,7 +100,8 @@ def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
     if isinstance(cfg, TikTokSource):
         from accessward.connectors.tiktok import TikTokBusinessCenterConnector
 
-        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve())
+        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve(),
+                                             child_bc_ids=cfg.child_bc_ids)
     if isinstance(cfg, PinterestSource):
         from accessward.connectors.pinterest import PinterestBusinessConnector
 

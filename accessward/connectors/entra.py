@@ -43,6 +43,12 @@ listing (DESIGN.md, invariant 1). Mapping to :class:`~connectors.records.PersonR
   through ``employee_types`` (case-insensitive; default: Contractor/Consultant/Vendor ->
   contractor, Agency -> agency), else employee.
 
+Leave dates: with ``leave_dates`` on (the default) every listing and delta round starts by checking
+that the app token's ``roles`` claim holds ``User-LifeCycleInfo.Read.All`` (or its ReadWrite twin):
+without it Graph does not give ``employeeLeaveDateTime`` and a leaver would look active, so the run
+fails with a :class:`StopError` naming the permission. With ``leave_dates`` off the property is not
+asked for at all.
+
 Incremental (:meth:`EntraSource.list_changes`), Graph delta query on users:
 
 - ``run = source.list_changes(None)`` starts a *full* round (``run.full`` is True): every user,
@@ -64,7 +70,10 @@ returning the exact request:
 
 - :meth:`mfa_methods` -> ``list[AuthMethod]`` (``is_mfa`` False for password and email methods);
 - :meth:`revoke_sessions` (``POST /users/{id}/revokeSignInSessions``; Graph cannot tell whether
-  there was a session, so a repeat is ``done`` again);
+  there was a session, so a repeat is ``done`` again). It does **not** end a guest's sessions
+  (microsoft-graph-docs ``user-revokesigninsessions.md``): :meth:`is_guest` tells (``userType``), and the
+  IdP adapter disables or deletes a guest instead (``connectors.idp.EntraIdp``);
+- :meth:`delete_user` (``DELETE /users/{id}``, 204, soft-deleted for 30 days; ``User.ReadWrite.All``);
 - :meth:`disable` (``PATCH {"accountEnabled": false}``, after reading the user: already disabled
   -> ``already_gone`` and nothing is sent, since Graph answers 204 either way);
 - :meth:`remove_authenticator` / :meth:`remove_mfa_method` (``DELETE
@@ -79,7 +88,10 @@ An unknown user id on any action raises :class:`NotFoundError` (Graph's
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -136,6 +148,8 @@ USER_SELECT = ",".join((
     "employeeLeaveDateTime", "userType", "department", "displayName", "employeeType",
 ))
 MAX_PAGE_SIZE = 999
+LIFECYCLE_PERMISSION = "User-LifeCycleInfo.Read.All"
+LIFECYCLE_PERMISSIONS = frozenset({LIFECYCLE_PERMISSION, "User-LifeCycleInfo.ReadWrite.All"})
 
 DEFAULT_EMPLOYEE_TYPES: Mapping[str, PersonKind] = {
     "contractor": PersonKind.contractor,
@@ -484,6 +498,19 @@ def _method_from_json(item: JSONDict, system: str) -> AuthMethod:
     return AuthMethod(method_id, odata_type.removeprefix("#microsoft.graph."), str(name), created, detail)
 
 
+def _jwt_roles(token: str, system: str) -> frozenset[str]:
+    """The ``roles`` claim of a JWT access token (payload only; an opaque token has none)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise StopError("the Entra access token is not a JWT, so its permissions cannot be checked", system=system)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise StopError("the Entra access token's claims cannot be read", system=system) from exc
+    roles = claims.get("roles") if isinstance(claims, dict) else None
+    return frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset()
+
+
 # -- delta ---------------------------------------------------------------------------------------
 
 
@@ -544,6 +571,7 @@ class EntraSource:
         employee_types: Mapping[str, PersonKind] = DEFAULT_EMPLOYEE_TYPES,
         clock: Callable[[], datetime] | None = None,
         posture: bool = False,
+        leave_dates: bool = True,
         **http: Any,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -557,6 +585,9 @@ class EntraSource:
         self.client_id = client_id
         self._page_size = page_size
         self._with_posture = posture
+        self.leave_dates = leave_dates
+        self._select = USER_SELECT if leave_dates else ",".join(
+            p for p in USER_SELECT.split(",") if p != "employeeLeaveDateTime")
         self._employee_types = employee_types
         self._clock = clock or (lambda: datetime.now(UTC))
         self._tokens = _MsalTokens(name, f"{authority_host.rstrip('/')}/{tenant_id}", client_id, client_secret,
@@ -596,12 +627,31 @@ class EntraSource:
             raise MalformedResponseError("'@odata.nextLink' is not a URL", system=self.name)
         return link
 
+    # -- permissions ----------------------------------------------------------------------------
+
+    def token_roles(self) -> frozenset[str]:
+        """The application permissions in the app token's ``roles`` claim (the token is read, not verified:
+        it came straight from Entra over TLS; only its claims are looked at)."""
+        return _jwt_roles(self._tokens.token(), self.name)
+
+    def check_leave_date_permission(self) -> None:
+        """Fail loudly when leave dates are used but the token cannot read them (see the module docstring)."""
+        if not self.leave_dates:
+            return
+        if not self.token_roles() & LIFECYCLE_PERMISSIONS:
+            raise StopError(
+                f"the Entra app of {self.name} lacks the application permission {LIFECYCLE_PERMISSION}: without "
+                "it Graph does not return employeeLeaveDateTime, and a leaver whose leave date is unreadable "
+                f"would look active. Grant {LIFECYCLE_PERMISSION} (admin consent), or set leave_dates = false",
+                system=self.name)
+
     # -- IdentitySource -------------------------------------------------------------------------
 
     def list_people(self) -> Iterator[PersonRecord]:
         """Every user of the tenant, streaming page by page (``/users`` with ``USER_SELECT``)."""
+        self.check_leave_date_permission()
         now = self._clock()
-        params = {"$select": USER_SELECT, "$top": str(self._page_size)}
+        params = {"$select": self._select, "$top": str(self._page_size)}
         try:
             for item in self._pages("users", params, self._next_link):
                 person = self._person(item, now)
@@ -620,8 +670,9 @@ class EntraSource:
 
     def list_changes(self, delta_link: str | None = None) -> DeltaRun:
         """A delta round: full without ``delta_link``, else the changes since it (module docstring)."""
+        self.check_leave_date_permission()
         if delta_link is None:
-            return DeltaRun(self, "users/delta", {"$select": USER_SELECT}, full=True)
+            return DeltaRun(self, "users/delta", {"$select": self._select}, full=True)
         home, target = httpx.URL(self._client.base_url), httpx.URL(delta_link)
         if (target.scheme, target.host, target.port) != (home.scheme, home.host, home.port):
             raise StopError(f"the stored delta link points to another host ({target.host}), not Graph's "
@@ -684,9 +735,25 @@ class EntraSource:
                                          detail=f"keys: {', '.join(sorted(body))[:200]}")
         return RevokeResult(RevokeOutcome.done, "sign-in sessions revoked")
 
+    def is_guest(self, user_id: str) -> bool:
+        """Whether the user is a B2B guest (``userType`` Guest); unknown user -> NotFoundError."""
+        user = self._client.get_json(self._user_path(user_id), {"$select": "id,userType"})
+        return str(user.get("userType") or "").lower() == "guest"
+
+    def preview_delete_user(self, user_id: str) -> RequestPreview:
+        return RequestPreview("DELETE", self._client.url(self._user_path(user_id)))
+
+    def delete_user(self, user_id: str) -> RevokeResult:
+        """Delete the user (soft: restorable for 30 days); already gone -> already_gone."""
+        try:
+            self._client.send_json("DELETE", self._user_path(user_id))
+        except NotFoundError as exc:
+            return RevokeResult(RevokeOutcome.already_gone, f"user already deleted ({exc.code or 'HTTP 404'})")
+        return RevokeResult(RevokeOutcome.done, "account deleted")
+
     def preview_disable(self, user_id: str) -> RequestPreview:
-        # The body, {"accountEnabled": false}, has no place in RequestPreview (method, URL, query).
-        return RequestPreview("PATCH", self._client.url(self._user_path(user_id)))
+        return RequestPreview("PATCH", self._client.url(self._user_path(user_id)),
+                              headers={"Content-Type": "application/json"}, body='{"accountEnabled": false}')
 
     def disable(self, user_id: str) -> RevokeResult:
         """Block sign-in (``accountEnabled`` false); already disabled -> already_gone, nothing sent."""

@@ -35,16 +35,32 @@ user attributes (``employee_id_attribute``, default ``employeeNumber``; ``depart
 default ``department``); ``enabled`` false -> suspended; ``kind`` from ``kind_attribute`` through
 ``kind_values`` when configured (Keycloak has no built-in notion of it), else employee.
 
-Posture (:meth:`posture`, :meth:`list_postures`): **SSO** when the user has a federated identity
-(``/federated-identity``: signs in through an identity provider) or a ``federationLink`` (backed by
-LDAP/AD user storage); **MFA** when a credential of type ``otp``, ``webauthn`` or
-``webauthn-passwordless`` exists (``/credentials``). A pending ``CONFIGURE_TOTP`` required action
-is not MFA.
+User profile (Keycloak 24+): attributes a realm's user profile does not declare are left out of
+every user read unless the unmanaged-attribute policy shows them (``ENABLED``, ``ADMIN_VIEW``,
+``ADMIN_EDIT``; new realms have none). So every listing starts with :meth:`check_profile`
+(``GET /users/profile``): a configured ``employee_id_attribute``/``department_attribute``/
+``kind_attribute`` that is not declared is a :class:`StopError` naming it and the fix, never a run with
+the attribute silently empty. A 404 there is a Keycloak without user profiles (< 22): all attributes show.
 
-Actions (each with a ``preview_*``): :meth:`logout` (``POST /users/{id}/logout``; Keycloak answers
-204 whether or not there was a session, so a repeat is ``done`` again; whether it also ends offline
-sessions is unverified); :meth:`disable` (reads the user: already disabled -> ``already_gone``,
-nothing sent; else ``PUT {"enabled": false}`` as python-keycloak's ``disable_user`` does);
+Posture (:meth:`posture`, :meth:`list_postures`), as the default browser flow decides:
+
+- **sign-in**: ``identity_provider`` (a ``/federated-identity`` link), ``ldap_federation`` (a
+  ``federationLink``: LDAP/AD user storage; the directory password is typed into Keycloak's own form),
+  or ``local``. SSO is true for the first two.
+- **MFA**: a credential of a type in ``mfa_credential_types`` (default ``otp`` and, from 26,
+  ``recovery-authn-codes``). WebAuthn alone is *not* MFA: the default browser flow's 2FA step asks
+  for OTP only (add ``webauthn`` when the realm's flow asks for it). A user whose only way in is an
+  identity-provider link (no password credential, no local 2FA) has MFA **unknown** (None): it is
+  done, or not, upstream. A pending ``CONFIGURE_TOTP`` required action is not MFA.
+
+Actions (each with a ``preview_*``): :meth:`logout` (``POST /users/{id}/logout``; 204 whether or not
+there was a session, so a repeat is ``done`` again; it ends online sessions and sets not-before,
+offline records stay); :meth:`remove_offline_tokens` (``GET /users/{id}/consents``, then ``DELETE
+/users/{id}/consents/{clientId}`` for each: consent and offline tokens go); :meth:`disable` (reads the
+user: already disabled -> ``already_gone``, nothing sent; else ``PUT {"enabled": false}`` as
+python-keycloak's ``disable_user`` does; a 400 - profile validation, an LDAP user without import - is a
+``RejectedError`` with Keycloak's ``errorMessage``); :meth:`require_totp_setup` (adds ``CONFIGURE_TOTP``
+to the user's required actions, sending the existing ones too: a PUT replaces the list);
 :meth:`delete_credential` (``DELETE /users/{id}/credentials/{credId}``; a 404 is settled by reading
 the user's credentials: unknown user -> ``NotFoundError``, credential not listed ->
 ``already_gone``, still listed -> ``RejectedError``). An unknown user on any action raises
@@ -92,7 +108,12 @@ __all__ = ["MFA_CREDENTIAL_TYPES", "IdpPosture", "KeycloakCredential", "Keycloak
 
 log = logging.getLogger("accessward.keycloak")
 
-MFA_CREDENTIAL_TYPES = frozenset({"otp", "webauthn", "webauthn-passwordless"})
+#: Credentials the default browser flow asks for as a second factor (Keycloak 26: OTP, recovery codes).
+MFA_CREDENTIAL_TYPES = frozenset({"otp", "recovery-authn-codes"})
+#: Credentials that are not the password: what a person may have registered (shown, removable).
+FACTOR_CREDENTIAL_TYPES = frozenset({"otp", "webauthn", "webauthn-passwordless", "recovery-authn-codes"})
+UNMANAGED_VISIBLE = frozenset({"ENABLED", "ADMIN_VIEW", "ADMIN_EDIT"})
+CONFIGURE_TOTP = "CONFIGURE_TOTP"
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _AUTH_TOKEN_ERRORS = (b"invalid_client", b"unauthorized_client", b"invalid_grant")
 T = TypeVar("T")
@@ -110,7 +131,13 @@ class KeycloakCredential:
 
     @property
     def is_mfa(self) -> bool:
+        """A second factor under the default browser flow (see ``KeycloakSource.mfa_credential_types``)."""
         return self.type in MFA_CREDENTIAL_TYPES
+
+    @property
+    def is_factor(self) -> bool:
+        """Any registered method besides the password (OTP, WebAuthn, recovery codes)."""
+        return self.type in FACTOR_CREDENTIAL_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +155,11 @@ class IdpPosture:
 
     source_key: str
     sso: bool  # through an identity provider or federated user storage (LDAP/AD)
-    mfa: bool  # holds a second-factor credential
+    mfa: bool | None  # a second factor the browser flow asks for; None: unknown (done upstream)
     identity_providers: tuple[str, ...] = ()
     federation_link: str | None = None
-    mfa_methods: tuple[str, ...] = ()  # credential types, e.g. ("otp", "webauthn")
+    mfa_methods: tuple[str, ...] = ()  # registered non-password credential types, e.g. ("otp", "webauthn")
+    sign_in: str = "local"  # identity_provider | ldap_federation | local
 
 
 def _ms(value: object) -> datetime | None:
@@ -278,6 +306,7 @@ class KeycloakSource:
         backoff: float = 0.5,
         max_wait: float = 120.0,
         posture: bool = False,
+        mfa_credential_types: frozenset[str] | set[str] = MFA_CREDENTIAL_TYPES,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be positive")
@@ -300,6 +329,7 @@ class KeycloakSource:
         )
         self._admin = KeycloakAdmin(connection=self._connection)
         self._with_posture = posture
+        self.mfa_credential_types = frozenset(mfa_credential_types)
 
     def __repr__(self) -> str:
         return f"KeycloakSource(name={self.name!r}, realm={self.realm!r}, client_id={self.client_id!r})"
@@ -417,12 +447,44 @@ class KeycloakSource:
             raise MalformedResponseError(f"Keycloak listed no users while /users/count says {expected}",
                                          system=self.name)
 
+    def configured_attributes(self) -> dict[str, str]:
+        """Attribute -> the setting that names it (employee_id_attribute, department_attribute, kind_attribute)."""
+        named = (("employee_id_attribute", self._employee_id_attribute),
+                 ("department_attribute", self._department_attribute), ("kind_attribute", self._kind_attribute))
+        return {attr: setting for setting, attr in named if attr}
+
+    def check_profile(self) -> None:
+        """Fail loudly when the realm's user profile hides an attribute this source reads (Keycloak 24+)."""
+        wanted = self.configured_attributes()
+        if not wanted:
+            return
+        try:
+            profile = self._call("the realm's user profile", self._admin.get_realm_users_profile)
+        except NotFoundError:
+            log.info("keycloak: no user profile endpoint (Keycloak < 22): every attribute is returned")
+            return
+        if not isinstance(profile, dict) or not isinstance(profile.get("attributes", []), list):
+            raise MalformedResponseError("Keycloak's /users/profile is not a UPConfig", system=self.name)
+        if profile.get("unmanagedAttributePolicy") in UNMANAGED_VISIBLE:
+            return
+        declared = {str(a.get("name")) for a in profile.get("attributes") or [] if isinstance(a, dict)}
+        missing = [(attr, setting) for attr, setting in wanted.items() if attr not in declared]
+        if missing:
+            attr, setting = missing[0]
+            raise StopError(
+                f"Keycloak realm {self.realm!r} does not declare the attribute {attr!r} ({setting}) in its user "
+                "profile, and its unmanaged-attribute policy is off: Keycloak 24+ leaves it out of every user "
+                "read, so it would be silently empty for everyone. Declare it in Realm settings > User profile "
+                "(admin may view), or set Unmanaged attributes to 'Admin can view', or clear " + setting,
+                system=self.name, detail=", ".join(f"{a} ({s})" for a, s in missing))
+
     def list_people(self) -> Iterator[PersonRecord]:
-        """Every user of the realm, streaming page by page.
+        """Every user of the realm, streaming page by page (after :meth:`check_profile`).
 
         With ``posture=True`` each person also carries SSO and MFA as the realm knows them (two
         more requests per user: federated identities and credentials).
         """
+        self.check_profile()
         for item in self._user_pages():
             person = self.person(item)
             if self._with_posture:
@@ -461,9 +523,16 @@ class KeycloakSource:
         user_id = self._user_id(item)
         link = self._text(item, "federationLink")
         providers = self.identity_providers(user_id)
-        mfa = sorted({c.type for c in self.credentials(user_id) if c.is_mfa})
-        return IdpPosture(user_id, sso=bool(providers) or link is not None, mfa=bool(mfa),
-                          identity_providers=providers, federation_link=link, mfa_methods=tuple(mfa))
+        credentials = self.credentials(user_id)
+        factors = sorted({c.type for c in credentials if c.is_factor})
+        second = any(c.type in self.mfa_credential_types for c in credentials)
+        has_password = any(c.type == "password" for c in credentials)
+        sign_in = "identity_provider" if providers else "ldap_federation" if link is not None else "local"
+        mfa: bool | None = second
+        if providers and not has_password and link is None and not second:
+            mfa = None  # the identity provider is the only way in: its MFA is not visible here
+        return IdpPosture(user_id, sso=bool(providers) or link is not None, mfa=mfa, identity_providers=providers,
+                          federation_link=link, mfa_methods=tuple(factors), sign_in=sign_in)
 
     def posture(self, user_id: str) -> IdpPosture:
         """SSO and MFA facts of one user (three requests); unknown user -> NotFoundError."""
@@ -471,6 +540,7 @@ class KeycloakSource:
 
     def list_postures(self) -> Iterator[IdpPosture]:
         """The posture of every user, streaming (two requests per user on top of the listing)."""
+        self.check_profile()
         for item in self._user_pages():
             yield self._posture(item)
 
@@ -501,8 +571,48 @@ class KeycloakSource:
         return RevokeResult(RevokeOutcome.done, "sessions ended")
 
     def preview_disable(self, user_id: str) -> RequestPreview:
-        # The body, {"enabled": false}, has no place in RequestPreview (method, URL, query).
-        return RequestPreview("PUT", self._url(user_id))
+        return RequestPreview("PUT", self._url(user_id), headers={"Content-Type": "application/json"},
+                              body=json.dumps({"enabled": False}))
+
+    def consents(self, user_id: str) -> list[str]:
+        """The clientIds holding a consent or an offline token of the user."""
+        items = self._objects(self._call("the user's consents", self._admin.user_consents, self._checked(user_id)),
+                              "the user's consents")
+        return [str(i["clientId"]) for i in items if isinstance(i.get("clientId"), str) and i["clientId"]]
+
+    def preview_remove_offline_tokens(self, user_id: str) -> RequestPreview:
+        return RequestPreview("DELETE", self._url(user_id, "consents") + "/{clientId}",
+                              body=f"for each clientId that GET {self._url(user_id, 'consents')} lists")
+
+    def remove_offline_tokens(self, user_id: str) -> RevokeResult:
+        """Revoke every consent and offline token (logout leaves offline records listed)."""
+        clients = self.consents(user_id)
+        removed = []
+        for client in clients:
+            try:
+                self._call("revoking the consent", self._admin.revoke_consent, self._checked(user_id),
+                           self._checked(client))
+                removed.append(client)
+            except NotFoundError:
+                continue  # gone meanwhile (404 "Consent nor offline token not found")
+        if not removed:
+            return RevokeResult(RevokeOutcome.already_gone, "no consent or offline token")
+        return RevokeResult(RevokeOutcome.done, f"offline tokens and consents removed: {', '.join(removed)}")
+
+    def preview_require_totp_setup(self, user_id: str) -> RequestPreview:
+        return RequestPreview("PUT", self._url(user_id), headers={"Content-Type": "application/json"},
+                              body=json.dumps({"requiredActions": ["<the existing ones>", CONFIGURE_TOTP]}))
+
+    def require_totp_setup(self, user_id: str) -> RevokeResult:
+        """Add CONFIGURE_TOTP, keeping the existing required actions (a PUT replaces the whole list)."""
+        actions = self._get_user(user_id).get("requiredActions") or []
+        if not isinstance(actions, list):
+            raise MalformedResponseError("'requiredActions' is not a list", system=self.name)
+        if CONFIGURE_TOTP in actions:
+            return RevokeResult(RevokeOutcome.already_gone, "CONFIGURE_TOTP already required")
+        self._call("adding CONFIGURE_TOTP", self._admin.update_user, self._checked(user_id),
+                   {"requiredActions": [*map(str, actions), CONFIGURE_TOTP]})
+        return RevokeResult(RevokeOutcome.done, "OTP set-up required at the next sign-in (CONFIGURE_TOTP)")
 
     def disable(self, user_id: str) -> RevokeResult:
         """Disable the user; already disabled -> already_gone and nothing is sent."""

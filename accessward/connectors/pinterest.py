@@ -2,9 +2,16 @@
 
 Reads ``GET /businesses/{business_id}/members`` (people, then system users with
 ``fetch_system_users=true``) and ``GET …/partners?partner_type=INTERNAL``, each with
-``assets_summary=true`` and bookmark paging; removes a person with ``DELETE …/members``, a
-partner with ``DELETE …/partners`` (one partner_type per call) and a system user with
-``DELETE …/system_users/{id}`` (reference/social-apis.md, section 4).
+``assets_summary=true`` and bookmark paging; removes a person with ``DELETE …/members`` and a
+partner with ``DELETE …/partners`` (one partner_type per call); lowers a BIZ_ADMIN to EMPLOYEE with
+``PATCH …/members`` (an access review's "reduce"). **No call deletes a system user**: v5 has PATCH only
+on ``…/system_users/{id}`` in every version of the spec, so removing one is a manual step in Business
+Hub; its preview is a ``MANUAL`` request with the instructions, which the plan holds back as it holds a
+manual inventory's grants (reference/social-apis.md, section 4).
+
+Wide revocations (:meth:`PinterestBusinessConnector.revocation_takes`): removing a member or a
+partner ends the membership/partnership, and with it every asset permission it holds in the business
+(scope ``account_on_system``).
 
 The business is one resource, kind ``pinterest_business``; each member, system user and INTERNAL
 partner holds one grant on it. EXTERNAL partners are businesses whose assets *we* reach, not access
@@ -71,8 +78,10 @@ from accessward.connectors.records import (
     Level,
     RequestPreview,
     ResourceRecord,
+    RevocationScope,
     RevokeOutcome,
     RevokeResult,
+    Takes,
 )
 
 BUSINESS_KIND = "pinterest_business"
@@ -100,6 +109,11 @@ UNKNOWN_PERMISSION_LEVEL = Level.full_publishing
 NO_SUMMARY_LEVEL = Level.full_publishing
 
 _ID = re.compile(r"[0-9A-Za-z_-]+")
+
+#: Where a system user is removed by hand (no API call deletes one).
+SYSTEM_USER_STEP = ("in Pinterest Business Hub > Business settings > System users: select the system user, "
+                    "remove it (or revoke its assets and tokens); the v5 API can only rename a system user")
+MANUAL_METHOD = "MANUAL"  # as the manual inventory's previews: the plan holds such a grant back
 
 
 # -- classification ------------------------------------------------------------------------------
@@ -213,6 +227,11 @@ def grant_role_and_level(roles: list[str], permissions: list[str] | None) -> tup
         return role, NO_SUMMARY_LEVEL
     level = max((ASSET_PERMISSION_LEVELS.get(p, UNKNOWN_PERMISSION_LEVEL) for p in perms), default=Level.read_only)
     return role, level
+
+
+def _held_roles(role: str) -> list[str]:
+    """The business roles named in a grant's role string (``"BIZ_ADMIN[ADMIN]"`` -> ``["BIZ_ADMIN"]``)."""
+    return [r for r in MEMBER_ROLES if r in role.split("[")[0].split(",")] or ["EMPLOYEE"]
 
 
 def _binding_id(item: JSONDict) -> str | None:
@@ -369,22 +388,103 @@ class PinterestBusinessConnector:
         if not _ID.fullmatch(grant.account_id):
             raise RejectedError(f"{grant.account_id!r} is not a Pinterest id", system=self.name)
 
-    def _request(self, grant: GrantRef, roles: list[str]) -> tuple[str, dict[str, Any] | None]:
-        """The path and JSON body of the removal of ``grant``."""
+    def _request(self, grant: GrantRef, roles: list[str]) -> tuple[str, dict[str, Any]]:
+        """The path and JSON body of the removal of ``grant`` (a member or a partner)."""
         if grant.account_kind is AccountKind.agency:
             return self._path("partners"), {"partner_ids": [grant.account_id], "partner_type": PARTNER_TYPE}
-        if grant.account_kind is AccountKind.system:
-            return self._path(f"system_users/{grant.account_id}"), None
         return self._path("members"), {"members": [{"member_id": grant.account_id, "business_role": role}
                                                     for role in roles]}
 
+    def _manual_step(self, grant: GrantRef) -> str:
+        return (f"remove system user {grant.account_id} from Pinterest business {self.business_id} by hand: "
+                f"{SYSTEM_USER_STEP}")
+
     def preview_revoke(self, grant: GrantRef) -> RequestPreview:
-        """The request ``revoke`` sends; the JSON body is shown under ``body`` (the token never is)."""
+        """The request ``revoke`` sends; the JSON body is shown under ``body`` (the token never is).
+
+        A system user has no removal call: the preview is the manual step (method ``MANUAL``).
+        """
         self._check(grant)
-        roles = [r for r in MEMBER_ROLES if r in grant.role.split("[")[0].split(",")] or ["EMPLOYEE"]
-        path, body = self._request(grant, roles)
-        return RequestPreview(method="DELETE", url=self._client.url(path),
-                              body=json.dumps(body, separators=(",", ":")) if body is not None else None)
+        if grant.account_kind is AccountKind.system:
+            return RequestPreview(method=MANUAL_METHOD,
+                                  url=f"manual://pinterest/{self.business_id}/system_users/{grant.account_id}",
+                                  body=self._manual_step(grant))
+        path, body = self._request(grant, _held_roles(grant.role))
+        return RequestPreview(method="DELETE", url=self._client.url(path), body=json.dumps(body, separators=(",", ":")))
+
+    # -- WideRevoker ----------------------------------------------------------------------------
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        """What removing ``grant`` takes away: the whole membership or partnership in this business."""
+        self._check(grant)
+        if grant.account_kind is AccountKind.system:
+            return Takes(RevocationScope.grant, note="a manual step: nothing is removed through the API")
+        if grant.account_kind is AccountKind.agency:
+            return Takes(RevocationScope.account_on_system,
+                         note=f"removing partner {grant.account_id} ends the partnership: every asset of business "
+                              f"{self.business_id} it holds (ad accounts, profiles) goes with it")
+        return Takes(RevocationScope.account_on_system,
+                     note=f"removing member {grant.account_id} ends the business membership: every asset "
+                          f"permission it holds in business {self.business_id} goes with it")
+
+    # -- Reducer --------------------------------------------------------------------------------
+
+    def reduce_roles(self, grant: GrantRef) -> dict[Level, str]:
+        """A BIZ_ADMIN can be lowered to EMPLOYEE (keeping asset permissions); nothing else has a call.
+
+        The level after the change is what the member's asset permissions give (the brackets of the
+        grant's role): an EMPLOYEE with asset ADMIN is still an admin, so no lower level is offered then.
+        """
+        self._check(grant)
+        if grant.account_kind is not AccountKind.human or "BIZ_ADMIN" not in _held_roles(grant.role):
+            return {}
+        # No brackets: no permission was listed, or no summary came back; assume the worse (unknown).
+        perms = grant.role.partition("[")[2].rstrip("]")
+        _, level = grant_role_and_level(["EMPLOYEE"], [p for p in perms.split(",") if p] if perms else None)
+        return {level: "EMPLOYEE"} if level < Level.admin else {}
+
+    def _reduce_body(self, grant: GrantRef, role: str) -> list[dict[str, str]]:
+        if role not in MEMBER_ROLES:
+            raise RejectedError(f"{role!r} is not a Pinterest business role ({', '.join(MEMBER_ROLES)})",
+                                system=self.name)
+        return [{"member_id": grant.account_id, "business_role": role}]
+
+    def preview_reduce(self, grant: GrantRef, role: str) -> list[RequestPreview]:
+        self._check(grant)
+        body = self._reduce_body(grant, role)
+        return [RequestPreview(method="PATCH", url=self._client.url(self._path("members")),
+                               body=json.dumps(body, separators=(",", ":")))]
+
+    def reduce(self, grant: GrantRef, role: str) -> RevokeResult:
+        """Set the member's business role to ``role``; read first, and again after an ambiguous answer."""
+        self._check(grant)
+        body = self._reduce_body(grant, role)
+        if grant.account_kind is not AccountKind.human:
+            raise RejectedError("only a member's business role can be changed through the API", system=self.name)
+        try:
+            current = self._find(grant)
+            if current is None:
+                return RevokeResult(RevokeOutcome.already_gone, "not in the business (checked before the change)")
+            if _roles(current, self.name) == [role]:
+                return RevokeResult(RevokeOutcome.already_gone, f"already {role} (checked before the change)")
+            answer = self._client.send_json("PATCH", self._path("members"), json_body=body)
+            items = answer.get("items") if isinstance(answer, dict) else None
+            if not isinstance(items, list):
+                raise MalformedResponseError("the role change answered without 'items'", system=self.name,
+                                             detail=f"keys: {sorted(answer or {})}")
+            if any(isinstance(i, dict) and str(i.get("member_id")) == grant.account_id
+                   and i.get("business_role") == role for i in items):
+                return RevokeResult(RevokeOutcome.done, f"business role set to {role}")
+            after = self._find(grant)
+            if after is None:
+                return RevokeResult(RevokeOutcome.already_gone, "no longer in the business")
+            if _roles(after, self.name) == [role]:
+                return RevokeResult(RevokeOutcome.done, f"business role set to {role} (confirmed by a re-read)")
+            raise RejectedError(f"Pinterest did not change {grant.account_id} to {role}; it still holds "
+                                f"{','.join(_roles(after, self.name))}", system=self.name)
+        except ConnectorError as exc:
+            self._scrub(exc)
+            raise
 
     def revoke(self, grant: GrantRef) -> RevokeResult:
         self._check(grant)
@@ -406,6 +506,9 @@ class PinterestBusinessConnector:
         current = self._find(grant)
         if current is None:
             return RevokeResult(RevokeOutcome.already_gone, "not in the business (checked before removal)")
+        if grant.account_kind is AccountKind.system:
+            raise RejectedError(f"no API call removes a Pinterest system user; {self._manual_step(grant)}",
+                                system=self.name)
         roles = [r for r in _roles(current, self.name) if r in MEMBER_ROLES]
         if grant.account_kind not in (AccountKind.agency, AccountKind.system) and not roles:
             raise RejectedError(f"member {grant.account_id} holds no removable business role "
@@ -415,8 +518,6 @@ class PinterestBusinessConnector:
             answer = self._client.send_json("DELETE", path, json_body=body)
         except NotFoundError as exc:
             return self._settle(grant, f"Pinterest answered 404: {exc.detail}", exc)
-        if grant.account_kind is AccountKind.system:
-            return RevokeResult(RevokeOutcome.done, "system user deleted")
         key = "deleted_partners" if grant.account_kind is AccountKind.agency else "deleted_members"
         if answer is None or not isinstance(answer.get(key), list):
             raise MalformedResponseError(f"removal answered without {key!r}", system=self.name,

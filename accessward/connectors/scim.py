@@ -40,6 +40,16 @@ Revoke, by ``revoke_mode``:
   still showing ``active: true`` -> ``RejectedError``; a 404 to the PATCH -> already gone.
 - ``delete``: DELETE; 204 (or 200) -> done; a SCIM 404 -> already gone (RFC 7644: a repeated
   DELETE answers 404, it is not a silent no-op).
+
+Either way the whole user goes, so :meth:`ScimConnector.revocation_takes` declares scope
+``account_on_system`` (every grant the account holds in this suite).
+
+Reduce (an access review's "reduce", :class:`~connectors.protocols.Reducer`): ``PATCH /Users/{id}`` with
+one ``replace`` operation on ``role_attribute``: ``roles``/``entitlements`` get ``[{"value": role}]`` (the
+whole multi-valued attribute is replaced, RFC 7644 section 3.5.2.3), ``userType`` or an extension
+attribute (``urn:…:attr``) the role itself. The lower roles offered are those named in the settings'
+``role_levels`` (the suite's own spelling; the built-in words are only for reading); an attribute that
+is read-only on the user (``groups``) offers none.
 """
 
 from __future__ import annotations
@@ -71,8 +81,10 @@ from accessward.connectors.records import (
     Level,
     RequestPreview,
     ResourceRecord,
+    RevocationScope,
     RevokeOutcome,
     RevokeResult,
+    Takes,
 )
 
 WORKSPACE_KIND = "suite_workspace"
@@ -311,6 +323,10 @@ class ScimConnector:
         self.default_level = ladder_level(default_level, name)
         self.role_levels = {**DEFAULT_ROLE_LEVELS,
                             **{normalize_role(k): ladder_level(v, name) for k, v in (role_levels or {}).items()}}
+        # The suite's own role names by level, as the settings spell them: what a reduce may set.
+        self._role_names: dict[Level, str] = {}
+        for key, value in (role_levels or {}).items():
+            self._role_names.setdefault(ladder_level(value, name), key)
         self._token = token
         self._page_size = page_size
         self._client = HttpClient(name, base_url, auth=self._auth_headers, classify=classify_scim_error,
@@ -477,3 +493,85 @@ class ScimConnector:
             raise RejectedError("the PATCH was answered with the user still active", system=self.name,
                                 detail=f"HTTP {response.status_code}", status=response.status_code)
         return RevokeResult(RevokeOutcome.done, "user deactivated")
+
+    # -- WideRevoker ----------------------------------------------------------------------------
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        """Deactivating or deleting the SCIM user takes every access the account has in this suite."""
+        self._user_path(grant)
+        verb = "deleting" if self.revoke_mode == "delete" else "deactivating"
+        return Takes(RevocationScope.account_on_system,
+                     note=f"{verb} SCIM user {grant.account_id} ends every access it has in {self.workspace_name}")
+
+    # -- Reducer --------------------------------------------------------------------------------
+
+    def _role_patch_value(self, role: str) -> Any:
+        """The ``value`` of a replace on ``role_attribute``; None when the attribute cannot be written."""
+        attribute = self.role_attribute
+        if attribute.casefold().startswith("urn:"):
+            return role
+        name, _, sub = attribute.replace("[]", "").partition(".")
+        if name.casefold() in ("roles", "entitlements") and sub.casefold() in ("", "value"):
+            return [{"value": role}]
+        if name.casefold() == "usertype" and not sub:
+            return role
+        return None  # groups (read-only on a User: membership changes through /Groups), sub-attributes
+
+    def _role_patch(self, role: str) -> JSONDict:
+        value = self._role_patch_value(role)
+        if value is None:
+            raise RejectedError(f"the SCIM role attribute {self.role_attribute!r} cannot be replaced on a user",
+                                system=self.name)
+        path = self.role_attribute.replace("[]", "").partition(".")[0] \
+            if not self.role_attribute.casefold().startswith("urn:") else self.role_attribute
+        return {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": path, "value": value}]}
+
+    def _level_of(self, role: str) -> Level:
+        values = [v for v in role.split(",") if v and v != NO_ROLE]
+        if not values:
+            return self.default_level
+        return max(self.role_levels.get(normalize_role(v), self.default_level) for v in values)
+
+    def reduce_roles(self, grant: GrantRef) -> dict[Level, str]:
+        """The configured role for each level below the grant's (see the module docstring)."""
+        self._user_path(grant)
+        if self._role_patch_value("x") is None:
+            return {}
+        current = self._level_of(grant.role)
+        return {level: name for level, name in sorted(self._role_names.items()) if level < current}
+
+    def preview_reduce(self, grant: GrantRef, role: str) -> list[RequestPreview]:
+        return [RequestPreview(method="PATCH", url=self._client.url(self._user_path(grant)),
+                               headers={"Content-Type": SCIM_JSON},
+                               body=json.dumps(self._role_patch(role), separators=(",", ":")))]
+
+    def reduce(self, grant: GrantRef, role: str) -> RevokeResult:
+        """Replace the user's role with ``role``; read first (gone or already that role: nothing sent)."""
+        path = self._user_path(grant)
+        body = self._role_patch(role)
+        try:
+            try:
+                current = self._client.get_json(path)
+            except ScimNotFoundError as exc:
+                return self._confirmed_gone(exc, "GET")
+            if not is_active(current, self.name):
+                return RevokeResult(RevokeOutcome.already_gone, "user deactivated: no role left to reduce")
+            if role_values(current, self.role_attribute) == [role]:
+                return RevokeResult(RevokeOutcome.already_gone, f"already {role} (checked before the PATCH)")
+            try:
+                response = self._client.request("PATCH", path, json_body=body, headers={"Content-Type": SCIM_JSON})
+            except ScimNotFoundError as exc:
+                return self._confirmed_gone(exc, "PATCH")
+            if response.status_code == 204 or not response.content:
+                after = self._client.get_json(path)
+            else:
+                after = expect_json_object(response, self.name)
+            values = role_values(after, self.role_attribute)
+            if values != [role]:
+                raise RejectedError(f"the role PATCH was answered with roles {', '.join(values) or '(none)'}, "
+                                    f"not {role}", system=self.name, detail=f"HTTP {response.status_code}",
+                                    status=response.status_code)
+            return RevokeResult(RevokeOutcome.done, f"role set to {role}")
+        except ConnectorError as exc:
+            self._scrub(exc)
+            raise

@@ -1,14 +1,18 @@
-"""One IdP action with the executor's error taxonomy: retried while transient, "not found" is gone."""
+"""One IdP action with the executor's error taxonomy (retried while transient, "not found" is gone), and the
+guard an IdP disable answers to (it is a revocation wider than one grant)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
 from accessward.connectors.errors import ConnectorError, NotFoundError, TransientError
-from accessward.connectors.records import RevokeOutcome, RevokeResult
+from accessward.connectors.idp import disable_takes
+from accessward.connectors.records import Level, RevokeOutcome, RevokeResult
 
 log = logging.getLogger("accessward.idp")
 
@@ -42,3 +46,35 @@ def call_idp(action: Callable[[], RevokeResult], retry: Retry) -> tuple[str, str
         state = "already_gone" if result.outcome == RevokeOutcome.already_gone else "done"
         return state, result.detail
     return "failed", "no attempt made"
+
+
+#: IdP steps that end the account itself (and so every sign-in through it).
+DISABLING_STEPS = frozenset({"disable_account", "disable_guest", "remove_guest"})
+
+
+def disable_hold(engine: Engine, person_ids: Sequence[int], break_glass: Iterable[str], idp_name: str) -> str | None:
+    """Why disabling (or deleting) the person's IdP account must wait, or None.
+
+    A disabled IdP account takes every grant the person reaches through SSO with it
+    (``connectors.idp.disable_takes``), so the guards judge those grants too: a break-glass account, or
+    the last admin of a resource, that signs in through SSO holds the disable back.
+    """
+    from accessward.reconcile.plan import in_flight_admin_removals, is_break_glass, open_admins
+    from accessward.reconcile.subject import open_grants
+
+    takes = disable_takes(idp_name)
+    mine = set(person_ids)
+    names = {b.lower() for b in break_glass}
+    admins = open_admins(engine)
+    going = in_flight_admin_removals(engine)
+    for row in open_grants(engine, list(person_ids)):
+        if row["sso"] is not True or row["person_id"] not in mine:
+            continue
+        who = f"{row['account_name'] or row['account']} on {row['system']}"
+        if is_break_glass(row, names):
+            return f"held: break-glass account {who} signs in through SSO; {takes.note}"
+        admins_left = admins.get(row["resource_id"], 0) - going.get(row["resource_id"], 0)
+        if row["level"] >= int(Level.admin) and admins_left <= 1:
+            return (f"held: {who} is the last admin of {row['resource_name'] or row['resource']} and signs in "
+                    f"through SSO; {takes.note}. Add another admin there first")
+    return None

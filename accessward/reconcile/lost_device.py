@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Engine, Table, select, text
 from sqlmodel import Session, col
 
-from accessward.connectors.errors import ConnectorError
+from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.idp import IdentityProvider, MfaMethod
-from accessward.reconcile.idp_calls import Retry, call_idp
+from accessward.reconcile.idp_calls import DISABLING_STEPS, Retry, call_idp, disable_hold
 from accessward.reconcile.subject import open_grants, resolve
 from accessward.sync import audit
 from accessward.sync.bulk import upsert
@@ -38,6 +38,7 @@ class DeviceTools:
     idps: Mapping[str, IdentityProvider]
     retry: Retry = field(default_factory=Retry)
     severity: str = "high"
+    break_glass: tuple[str, ...] = ()
 
 
 def find(engine: Engine, request_id: str) -> DeviceReport | None:
@@ -60,7 +61,7 @@ def report(engine: Engine, *, person_key: str, device: str, status: str, reporte
         session.refresh(rep)
         people = list(session.execute(select(Person).where(col(Person.id).in_(subject.person_ids))).scalars())
     assert rep.id is not None
-    idps = [_idp_side(idp, p, device, tools.retry) for p in people if (idp := tools.idps.get(p.source))]
+    idps = [_idp_side(engine, idp, p, device, tools) for p in people if (idp := tools.idps.get(p.source))]
     flagged, central = _flag(engine, subject.person_ids, device, rep.id, tools.severity)
     notes = []
     if not idps:
@@ -88,12 +89,27 @@ def report(engine: Engine, *, person_key: str, device: str, status: str, reporte
         return saved, True
 
 
-def _idp_side(idp: IdentityProvider, person: Person, device: str, retry: Retry) -> dict[str, Any]:
-    user = person.source_key
+def _idp_side(engine: Engine, idp: IdentityProvider, person: Person, device: str,
+              tools: DeviceTools) -> dict[str, Any]:
+    user, retry = person.source_key, tools.retry
     actions: list[dict[str, Any]] = []
-    state, detail = call_idp(partial(idp.end_sessions, user), retry)
-    actions.append({"action": "end_sessions", "request": idp.preview_end_sessions(user).render(),
-                    "state": state, "detail": detail})
+    try:
+        steps = idp.lost_device_steps(user)  # an Entra guest: disabled or deleted, never "sessions ended"
+    except NotFoundError as exc:
+        actions.append({"action": "end_sessions", "state": "already_gone",
+                        "detail": f"not in the identity provider any more ({exc})"})
+        return {"system": idp.name, "user": user, "actions": actions, "device_methods_left": []}
+    except ConnectorError as exc:
+        actions.append({"action": "end_sessions", "state": "failed", "detail": f"{exc.kind}: {exc}"})
+        steps = []
+    for step in steps:
+        held = disable_hold(engine, [person.id or 0], tools.break_glass, idp.name) \
+            if step.kind in DISABLING_STEPS else None
+        if held is not None:  # a guest's disable would lock out a last admin or break-glass account
+            actions.append({"action": step.kind, "request": step.preview.render(), "state": "held", "detail": held})
+            continue
+        state, detail = call_idp(step.run, retry)
+        actions.append({"action": step.kind, "request": step.preview.render(), "state": state, "detail": detail})
     left: list[dict[str, Any]] = []
     try:
         methods = [m for m in idp.mfa_methods(user) if m.device_bound]

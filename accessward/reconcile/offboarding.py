@@ -21,25 +21,25 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from accessward.connectors.errors import ConnectorError
+from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.idp import IdentityProvider
 from accessward.connectors.protocols import Revoker
 from accessward.reconcile import executor
 from accessward.reconcile.correlate import correlate
-from accessward.reconcile.idp_calls import Retry, call_idp
+from accessward.reconcile.idp_calls import DISABLING_STEPS, Retry, call_idp, disable_hold
 from accessward.reconcile.plan import (
     Item,
     PlanResult,
     grant_ref,
     grants_in_flight,
     is_break_glass,
+    manual_step,
     persist_plan,
 )
 from accessward.reconcile.policy import PolicySettings
@@ -239,7 +239,10 @@ def _save_item(engine: Engine, offboarding_id: int, key: str, **values: Any) -> 
 
 
 def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: Tools) -> None:
-    kinds = ["end_sessions"] + (["disable_account"] if tools.policy.offboarding.disable_account else [])
+    """Each IdP's steps in the order it needs them (``IdentityProvider.offboarding_steps``): Keycloak
+    disables before logging out and removes offline tokens; an Entra guest is disabled or deleted, never
+    "sessions ended". Each step is recorded before it is sent; a refusal is a failed step in the receipt."""
+    disable = tools.policy.offboarding.disable_account
     retry = Retry(tools.attempts, tools.backoff, tools.sleep)
     assert ob.id is not None
     for person in people:
@@ -247,25 +250,44 @@ def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: T
         if idp is None:
             continue
         user = person.source_key
-        for kind in kinds:
-            key = f"idp:{person.source}:{user}:{kind}"
-            with Session(engine) as session:
-                before = _items(session, ob.id).get(key)
+        with Session(engine) as session:
+            items = _items(session, ob.id)
+        try:
+            steps = idp.offboarding_steps(user, disable=disable)
+        except NotFoundError as exc:
+            key = f"idp:{person.source}:{user}:end_sessions"
+            if key not in items:
+                _save_item(engine, ob.id, key, kind="end_sessions", system=person.source, target=user,
+                           target_name=person.display_name, state="already_gone",
+                           detail=f"not in the identity provider any more ({exc})", done_at=utcnow())
+            continue
+        except ConnectorError as exc:  # e.g. Entra reads userType first; retried by the next run
+            _save_item(engine, ob.id, f"idp:{person.source}:{user}:read_account", kind="read_account",
+                       system=person.source, target=user, target_name=person.display_name, state="failed",
+                       detail=f"{exc.kind}: could not read the account to choose its steps: {exc}")
+            continue
+        read = items.get(f"idp:{person.source}:{user}:read_account")
+        if read is not None and read.state not in FINAL:
+            _save_item(engine, ob.id, read.item_key, state="done", detail="account read", done_at=utcnow())
+        for step in steps:
+            key = f"idp:{person.source}:{user}:{step.kind}"
+            before = items.get(key)
             if before is not None and before.state in FINAL:
                 continue
-            try:
-                preview = (idp.preview_end_sessions(user) if kind == "end_sessions" else idp.preview_disable(user)
-                           ).render()
-            except ConnectorError as exc:
-                preview = f"(no request: {exc})"
+            held = disable_hold(engine, ob.person_ids, tools.policy.break_glass, idp.name) \
+                if step.kind in DISABLING_STEPS else None
+            if held is not None:
+                _save_item(engine, ob.id, key, kind=step.kind, system=person.source, target=user,
+                           target_name=person.display_name, state="held", detail=held,
+                           request=step.preview.render())
+                continue
             # recorded before it is sent, like every revocation
-            _save_item(engine, ob.id, key, kind=kind, system=person.source, target=user,
+            _save_item(engine, ob.id, key, kind=step.kind, system=person.source, target=user,
                        target_name=person.display_name, state="pending", detail="being sent",
-                       request=preview, attempts=(before.attempts if before else 0) + 1)
-            send = idp.end_sessions if kind == "end_sessions" else idp.disable
-            state, detail = call_idp(partial(send, user), retry)
+                       request=step.preview.render(), attempts=(before.attempts if before else 0) + 1)
+            state, detail = call_idp(step.run, retry)
             _save_item(engine, ob.id, key, state=state, detail=detail, done_at=utcnow() if state in FINAL else None)
-            audit.record(engine, f"offboarding.{kind}", f"offboarding:{ob.request_id}",
+            audit.record(engine, f"offboarding.{step.kind}", f"offboarding:{ob.request_id}",
                          {"system": person.source, "user": user, "state": state, "detail": detail},
                          actor=f"offboarding:{ob.request_id}")
 
@@ -337,7 +359,7 @@ def _judge_takes(engine: Engine, guard: Guard, revoker: Revoker | None, row: Map
         except ConnectorError as exc:
             return f"cannot tell what this revocation removes: {exc}"
         if takes.manual_step:
-            return f"manual step (no API call does this): {takes.manual_step}"
+            return f"manual step, by hand: {takes.manual_step}"
         why = guard.judge(conn, taken, int(row["grant_id"]))
     if why is None:
         guard.accept(taken)
@@ -356,7 +378,7 @@ def _hold_reason(row: Mapping[str, Any], mine: set[int], revoker: Revoker | None
         return "break-glass account: never revoked"
     if not row["verifiable"]:
         return f"no API to revoke through (manual inventory): {revoker.preview_revoke(grant_ref(row)).render()}"
-    return None
+    return manual_step(revoker, row)
 
 
 def _save_grant_item(engine: Engine, offboarding_id: int, row: Mapping[str, Any], state: str, detail: str,

@@ -131,6 +131,7 @@ def build_plan(
     now: datetime,
     *,
     actor: str = "system",
+    principal_id: int | None = None,
 ) -> PlanResult:
     access_problems = health.problems(engine, revokers.keys(), now, policy.stale_after_hours)
     identity_problems = health.problems(engine, identity_sources, now, policy.stale_after_hours)
@@ -155,7 +156,7 @@ def build_plan(
 
     _judge_threshold(engine, policy, result, grants_taken=len(taken_here))
     if result.revocations:
-        result.plan_id = persist_plan(engine, result, actor)
+        result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
     return result
 
 
@@ -201,7 +202,7 @@ def _plan_rows(
                 extra = describe_takes(takes, taken, int(row["grant_id"]))
                 taken_ids = tuple(t.grant_id for t in taken) if extra else ()
                 if takes.manual_step:
-                    why = f"manual step (no API call does this): {takes.manual_step}" + (f"\n{extra}" if extra else "")
+                    why = f"manual step, by hand: {takes.manual_step}" + (f"\n{extra}" if extra else "")
                 else:
                     why = guard.judge(conn, taken, int(row["grant_id"]))
                 if why is None:
@@ -242,6 +243,17 @@ def _hold_reason(
     if not row["verifiable"]:
         step = revokers[system].preview_revoke(grant_ref(row)).render()
         return f"no API to revoke through (manual inventory): {step}"
+    return manual_step(revokers[system], row)
+
+
+def manual_step(revoker: Revoker, row: Mapping[Any, Any]) -> str | None:
+    """Why a listed grant is held: the platform has no call that removes it (a Pinterest system user).
+
+    Such a revoker previews the revocation as a ``MANUAL`` request carrying the instructions.
+    """
+    preview = revoker.preview_revoke(grant_ref(row))
+    if preview.method == "MANUAL":
+        return f"no API to revoke through (a manual step): {preview.render()}"
     return None
 
 
@@ -276,11 +288,13 @@ def _count(revocations: int, grants: int, *, singular: bool = False) -> str:
 
 
 def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
-             approved_by: str | None = None) -> int:
+                 approved_by: str | None = None, principal_id: int | None = None) -> int:
     """Write the plan and its actions (the outbox) in one transaction; older open plans lapse.
 
     ``supersede=False`` with ``approved_by`` writes a plan decided outside the reconciler (an HR
     offboarding): it is approved as written and leaves the reconciler's open plans alone.
+    ``actor`` (and ``principal_id`` when a person started it with their token) is who started the
+    plan: four-eyes keeps them from approving it.
     """
     with Session(engine) as session:
         conn = session.connection()
@@ -291,7 +305,8 @@ def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: b
             conn.execute(update(_ACTIONS).where(_ACTIONS.c.plan_id.in_(stale), _ACTIONS.c.state == "planned")
                          .values(state="cancelled", last_error="superseded by a newer plan"))
         plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations),
-                    approved_by=approved_by, approved_at=utcnow() if approved_by else None)
+                    approved_by=approved_by, approved_at=utcnow() if approved_by else None,
+                    started_by=actor, started_by_principal_id=principal_id)
         session.add(plan)
         session.flush()
         assert plan.id is not None

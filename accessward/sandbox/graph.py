@@ -8,6 +8,8 @@ It reproduces what a connector must cope with (reference/identity-apis.md, secti
   errors: 401 ``invalid_client`` for a wrong/expired secret, 400 ``unauthorized_client`` for an
   unknown app, ``invalid_scope`` unless the scope is Graph's ``/.default``); ``expires_in`` is
   ``GraphState.token_lifetime`` (msal treats < 5 minutes left as expired).
+- **App tokens are JWT-shaped**, with the app's granted application permissions in the ``roles``
+  claim (as Entra's are), so a connector can check a permission before relying on it.
 - **Bearer check on every Graph route**: missing/unknown/expired -> 401
   ``InvalidAuthenticationToken`` (expired: "Lifetime validation failed, the token is expired." and
   ``WWW-Authenticate``); a missing application permission -> 403 ``Authorization_RequestDenied``.
@@ -23,8 +25,10 @@ It reproduces what a connector must cope with (reference/identity-apis.md, secti
   Changed users carry the selected properties that have, or once had, a value.
 - **Actions**: ``GET /users/{id}/authentication/methods``; ``GET``/``DELETE
   /users/{id}/authentication/{kind}Methods/{methodId}`` (204; a gone method -> 404); ``POST
-  /users/{id}/revokeSignInSessions`` -> 200 ``{"value": true}`` (also on repeat); ``PATCH
-  /users/{id}`` -> 204 (also when nothing changes); unknown user -> 404
+  /users/{id}/revokeSignInSessions`` -> 200 ``{"value": true}`` (also on repeat; for a **guest** the same
+  answer, but no session ends: microsoft-graph-docs ``user-revokesigninsessions.md``); ``PATCH
+  /users/{id}`` -> 204 (also when nothing changes); ``DELETE /users/{id}`` -> 204, soft-deleted
+  (``User.ReadWrite.All``); unknown user -> 404
   ``Request_ResourceNotFound`` everywhere. Every write is recorded in ``GraphState.writes``.
 - **Faults** (``GraphState.inject``): 429 ``TooManyRequests`` / 503 / 504 with or without
   ``Retry-After``, an HTML sign-in page, a JSON page without ``value``, a token expiring mid-run.
@@ -120,7 +124,7 @@ def create_app(state: GraphState | None = None) -> Starlette:
     app = Starlette(routes=[
         Route("/v1.0/users", _graph(_list_users), methods=["GET"]),
         Route("/v1.0/users/delta", _graph(_delta), methods=["GET"]),
-        Route("/v1.0/users/{uid}", _graph(_user), methods=["GET", "PATCH"]),
+        Route("/v1.0/users/{uid}", _graph(_user), methods=["GET", "PATCH", "DELETE"]),
         Route("/v1.0/users/{uid}/revokeSignInSessions", _graph(_revoke_sessions), methods=["POST"]),
         Route("/v1.0/users/{uid}/authentication/methods", _graph(_list_methods), methods=["GET"]),
         Route("/v1.0/users/{uid}/authentication/{segment}/{mid}", _graph(_method), methods=["GET", "DELETE"]),
@@ -302,8 +306,18 @@ def _expand_manager(call: Call) -> list[str] | None:
     raise GraphApiError(400, "Request_BadRequest", f"Could not find a navigation property named '{raw}'.")
 
 
-def _project(state: GraphState, user: GraphUser, names: list[str], manager: list[str] | None) -> dict[str, Any]:
-    out = {name: user.value(name) for name in names}
+LIFECYCLE = frozenset({"User-LifeCycleInfo.Read.All", "User-LifeCycleInfo.ReadWrite.All"})
+
+
+def _hidden(call: Call) -> frozenset[str]:
+    """Properties the token may not read: without User-LifeCycleInfo.Read.All the leave date comes back
+    null (the silent case; whether Graph answers null or 403 is **unverified**)."""
+    return frozenset() if call.token.roles & LIFECYCLE else frozenset({"employeeLeaveDateTime"})
+
+
+def _project(state: GraphState, user: GraphUser, names: list[str], manager: list[str] | None,
+             hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+    out = {name: None if name in hidden else user.value(name) for name in names}
     if manager is not None and user.manager_id in state.users:
         out["manager"] = {"@odata.type": "#microsoft.graph.user",
                           **_project(state, state.users[user.manager_id], manager, None)}
@@ -332,7 +346,7 @@ def _list_users(state: GraphState, call: Call) -> Response:
     users = [u for u in state.live_users_sorted() if u.id > after]
     page = users[:top]
     body: dict[str, Any] = {"@odata.context": _context(names),
-                            "value": [_project(state, u, names, manager) for u in page]}
+                            "value": [_project(state, u, names, manager, _hidden(call)) for u in page]}
     if len(users) > top:
         query = {k: v for k, v in call.params.items() if k != "$skiptoken"}
         query["$skiptoken"] = encode_state_token({"k": "users", "after": page[-1].id})
@@ -353,8 +367,27 @@ def _user(state: GraphState, call: Call) -> Response:
         call.require(*READ_USERS)
         user = _find_user(state, call)
         names = _select(call)
-        return JSONResponse({"@odata.context": _context(names), **_project(state, user, names, _expand_manager(call))})
+        body = _project(state, user, names, _expand_manager(call), _hidden(call))
+        return JSONResponse({"@odata.context": _context(names), **body})
+    if call.request.method == "DELETE":
+        return _delete_user(state, call)
     return _patch_user(state, call)
+
+
+def _delete_user(state: GraphState, call: Call) -> Response:
+    """``DELETE /users/{id}``: 204, the user soft-deleted (restorable for 30 days); needs User.ReadWrite.All."""
+    uid, status = call.path_params["uid"], 500
+    try:
+        call.require(*WRITE_USERS)
+        _find_user(state, call)
+        state.delete_user(uid)
+        status = 204
+        return Response(status_code=204)
+    except GraphApiError as error:
+        status = error.status
+        raise
+    finally:
+        state.record_write("DELETE", call.request.url.path, uid, "delete", {}, status)
 
 
 def _patch_user(state: GraphState, call: Call) -> Response:
@@ -393,7 +426,9 @@ def _revoke_sessions(state: GraphState, call: Call) -> Response:
     try:
         call.require(*REVOKE_SESSIONS)
         user = _find_user(state, call)
-        user.sessions_revoked_at = state.clock.now()
+        if user.props.get("userType") != "Guest":
+            # Graph answers a guest the same, but ends none of its sessions (they live in its home tenant).
+            user.sessions_revoked_at = state.clock.now()
         status = 200
         return JSONResponse({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
                              "value": True})

@@ -238,6 +238,20 @@ def decode_state_token(token: str) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _jwt(tenant: str, client_id: str, roles: list[str], exp: int) -> str:
+    """An app-only access token shaped as Entra's: a JWT whose ``roles`` claim lists the granted
+    application permissions (the signature is random: only the simulator checks the token)."""
+    header = {"typ": "JWT", "alg": "RS256", "kid": "sandbox"}
+    claims = {"aud": "https://graph.microsoft.com", "iss": f"https://sts.windows.net/{tenant}/", "tid": tenant,
+              "appid": client_id, "idtyp": "app", "roles": roles, "exp": exp, "jti": secrets.token_urlsafe(8)}
+    return ".".join((_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()),
+                     _b64(secrets.token_bytes(32))))
+
+
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -339,7 +353,8 @@ class GraphState:
                 raise TokenError(400, "invalid_scope", 1002012, f"The provided value for scope {scope} is not "
                                  "valid. Client credential flows must have a scope value with /.default suffixed "
                                  "to the resource identifier (application ID URI).")
-            value = "eyJ0eXAiOiJKV1QifQ." + secrets.token_urlsafe(48)
+            value = _jwt(self.tenant_id, app.client_id, sorted(app.roles),
+                         int((self.clock.now() + timedelta(seconds=self.token_lifetime)).timestamp()))
             expires_at = self.clock.now() + timedelta(seconds=self.token_lifetime)
             self.tokens[value] = IssuedToken(value, app.client_id, app.roles, expires_at)
             self.tokens_issued += 1

@@ -13,6 +13,18 @@ Keycloak >= 17 paths (no ``/auth`` prefix), reference/identity-apis.md section 2
 - ``/users/{id}`` (GET; PUT partial JSON -> 204, also when nothing changes), ``/federated-identity``,
   ``/credentials``, ``DELETE /credentials/{credId}`` (204; again -> 404 ``{"error":"Credential not
   found"}``), ``/sessions``, ``POST /logout`` (204, also with no session).
+- **User profile (24+)**: ``GET /users/profile`` answers the realm's UPConfig (``attributes`` with
+  ``name``, ``unmanagedAttributePolicy`` when set). With the policy unset (a new 24+ realm) user reads
+  leave out every attribute the profile does not declare; ``ENABLED``/``ADMIN_VIEW``/``ADMIN_EDIT``
+  (``ENABLED`` is what a realm migrated from 23 gets, the default here) show them all.
+- **Offline tokens**: ``GET /users/{id}/consents`` lists a client holding an offline token with
+  ``additionalGrants`` ``[{"client", "key": "Offline Token"}]``; ``DELETE /users/{id}/consents/{clientId}``
+  (the clientId, not the UUID) removes consent and offline tokens: 204, else 404 ``{"error": "Consent nor
+  offline token not found"}``. ``POST /logout`` ends online sessions and sets ``notBefore``; offline
+  records stay listed.
+- **Disable refused**: a user marked ``refuse_update`` answers a PUT with 400 and Keycloak's
+  ``errorMessage`` (profile validation, or an LDAP user in a read-only/no-import federation; the exact
+  texts are **unverified**).
 - Missing/unknown/expired bearer token -> 401 ``{"error":"HTTP 401 Unauthorized"}`` (text
   **unverified**) with ``WWW-Authenticate``; a token without the realm-management role a route
   needs (``view-users``, ``query-users``, ``manage-users``) -> 403; an unknown user on any
@@ -55,6 +67,11 @@ DEMO_CLIENT_ID = "accessward"
 DEMO_SECRET = "demo-keycloak-client-secret"
 DEFAULT_MAX = 100
 ALL_ROLES = frozenset({"view-users", "query-users", "manage-users"})
+BUILTIN_ATTRIBUTES = ("username", "email", "firstName", "lastName")
+SHOWS_UNMANAGED = frozenset({"ENABLED", "ADMIN_VIEW", "ADMIN_EDIT"})
+OFFLINE_TOKEN = "Offline Token"
+PROFILE_REFUSAL = {"field": "email", "errorMessage": "error-invalid-email", "params": ["email"]}
+LDAP_READ_ONLY_REFUSAL = {"errorMessage": "error-user-attribute-read-only"}
 
 
 class FaultKind(StrEnum):
@@ -123,8 +140,10 @@ class KcUser:
     identities: list[dict[str, str]] = field(default_factory=list)  # {identityProvider, userId, userName}
     sessions: list[KcSession] = field(default_factory=list)
     not_before: int = 0
+    consents: list[dict[str, Any]] = field(default_factory=list)  # UserConsentRepresentation
+    refuse_update: dict[str, Any] | None = None  # the 400 body a PUT gets (validation, read-only LDAP)
 
-    def as_json(self, *, brief: bool = False) -> dict[str, Any]:
+    def as_json(self, *, brief: bool = False, visible: Callable[[str], bool] = lambda _: True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "username": self.username, "firstName": self.first_name, "lastName": self.last_name,
             "emailVerified": self.email_verified, "createdTimestamp": self.created, "enabled": self.enabled,
@@ -138,8 +157,9 @@ class KcUser:
             out["email"] = self.email
         if self.federation_link is not None:
             out["federationLink"] = self.federation_link
-        if self.attributes and not brief:
-            out["attributes"] = {k: list(v) for k, v in self.attributes.items()}
+        shown = {k: list(v) for k, v in self.attributes.items() if visible(k)}
+        if shown and not brief:
+            out["attributes"] = shown
         return out
 
 
@@ -194,8 +214,13 @@ def _user_not_found() -> KcError:
 class KeycloakState:
     """Realms with users, confidential clients and tokens; thread-safe."""
 
-    def __init__(self, realm: str = DEMO_REALM, *, clock: Clock | None = None, token_lifespan: int = 300) -> None:
+    def __init__(self, realm: str = DEMO_REALM, *, clock: Clock | None = None, token_lifespan: int = 300,
+                 declared: tuple[str, ...] = (), unmanaged_policy: str | None = "ENABLED") -> None:
         self.realm = realm
+        #: The user profile: attributes declared besides the built-in four, and the unmanaged-attribute
+        #: policy (None: a new 24+ realm, undeclared attributes are hidden from every user read).
+        self.declared = tuple(dict.fromkeys(BUILTIN_ATTRIBUTES + tuple(declared)))
+        self.unmanaged_policy = unmanaged_policy
         self.clock = clock or Clock()
         self.token_lifespan = token_lifespan
         self.lock = threading.RLock()
@@ -299,6 +324,28 @@ class KeycloakState:
             self.users[user_id].sessions.append(session)
             return session
 
+    def add_offline_token(self, user_id: str, client_id: str) -> None:
+        """The user granted ``client_id`` an offline token (listed among the user's consents)."""
+        with self.lock:
+            now = self._now_ms()
+            self.users[user_id].consents.append({
+                "clientId": client_id, "grantedClientScopes": ["offline_access"], "createdDate": now,
+                "lastUpdatedDate": now, "grantedRealmRoles": [],
+                "additionalGrants": [{"client": client_id, "key": OFFLINE_TOKEN}]})
+
+    def visible(self, name: str) -> bool:
+        """Whether user reads show attribute ``name`` (the user profile, Keycloak 24+)."""
+        return self.unmanaged_policy in SHOWS_UNMANAGED or name in self.declared
+
+    def profile(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": [
+            {"name": n, "displayName": "${" + n + "}", "multivalued": False,
+             "permissions": {"view": ["admin", "user"], "edit": ["admin"]}} for n in self.declared],
+            "groups": [{"name": "user-metadata", "displayHeader": "User metadata"}]}
+        if self.unmanaged_policy is not None:
+            out["unmanagedAttributePolicy"] = self.unmanaged_policy
+        return out
+
     # -- faults and logs ----------------------------------------------------------------------
 
     def inject(self, kind: FaultKind, *, at_call: int | None = None, times: int = 1,
@@ -360,6 +407,9 @@ def create_app(state: KeycloakState | None = None) -> Starlette:
         Route("/realms/{realm}/protocol/openid-connect/token", _token, methods=["POST"]),
         Route(f"{ADMIN}/users", _admin(_list_users, lists=True), methods=["GET"]),
         Route(f"{ADMIN}/users/count", _admin(_count_users), methods=["GET"]),
+        Route(f"{ADMIN}/users/profile", _admin(_profile), methods=["GET"]),
+        Route(f"{ADMIN}/users/{{uid}}/consents", _admin(_consents, lists=True), methods=["GET"]),
+        Route(f"{ADMIN}/users/{{uid}}/consents/{{client}}", _admin(_revoke_consent), methods=["DELETE"]),
         Route(f"{ADMIN}/users/{{uid}}", _admin(_user), methods=["GET", "PUT"]),
         Route(f"{ADMIN}/users/{{uid}}/federated-identity", _admin(_identities, lists=True), methods=["GET"]),
         Route(f"{ADMIN}/users/{{uid}}/credentials", _admin(_credentials, lists=True), methods=["GET"]),
@@ -497,7 +547,7 @@ def _list_users(state: KeycloakState, call: Call) -> Response:
         raise KcError(400, {"error": "HTTP 400 Bad Request"})
     brief = call.params.get("briefRepresentation", "false").lower() == "true"
     page = _filtered(state, call)[first:first + max_]
-    return JSONResponse([u.as_json(brief=brief) for u in page])
+    return JSONResponse([u.as_json(brief=brief, visible=state.visible) for u in page])
 
 
 def _count_users(state: KeycloakState, call: Call) -> Response:
@@ -512,7 +562,7 @@ _UPDATABLE = {"enabled": "enabled", "firstName": "first_name", "lastName": "last
 def _user(state: KeycloakState, call: Call) -> Response:
     if call.request.method == "GET":
         call.require("view-users")
-        return JSONResponse(_find(state, call).as_json())
+        return JSONResponse(_find(state, call).as_json(visible=state.visible))
     status, changes = 500, {}
     try:
         call.require("manage-users")
@@ -524,6 +574,8 @@ def _user(state: KeycloakState, call: Call) -> Response:
         if not isinstance(decoded, dict):
             raise KcError(400, {"error": "unknown_error"})
         changes = decoded
+        if user.refuse_update is not None:
+            raise KcError(400, dict(user.refuse_update))
         for key, attr in _UPDATABLE.items():
             if key in changes:
                 setattr(user, attr, changes[key])
@@ -534,6 +586,35 @@ def _user(state: KeycloakState, call: Call) -> Response:
         raise
     finally:
         state.writes.append(WriteRecord("PUT", call.request.url.path, call.uid, "update", changes, status))
+
+
+def _profile(state: KeycloakState, call: Call) -> Response:
+    call.require("view-users")
+    return JSONResponse(state.profile())
+
+
+def _consents(state: KeycloakState, call: Call) -> Response:
+    call.require("view-users")
+    return JSONResponse([dict(c) for c in _find(state, call).consents])
+
+
+def _revoke_consent(state: KeycloakState, call: Call) -> Response:
+    status = 500
+    try:
+        call.require("manage-users")
+        user = _find(state, call)
+        client = call.request.path_params["client"]
+        kept = [c for c in user.consents if c.get("clientId") != client]
+        if len(kept) == len(user.consents):
+            raise KcError(404, {"error": "Consent nor offline token not found"})
+        user.consents = kept
+        status = 204
+        return Response(status_code=204)
+    except KcError as error:
+        status = error.status
+        raise
+    finally:
+        state.writes.append(WriteRecord("DELETE", call.request.url.path, call.uid, "revokeConsent", {}, status))
 
 
 def _identities(state: KeycloakState, call: Call) -> Response:
@@ -598,9 +679,13 @@ def demo_state() -> KeycloakState:
     - ana: LDAP-federated (``federationLink``) with OTP and a session;
     - sam: local user, password only (no SSO, no MFA);
     - lee: disabled, signs in through the corporate IdP (a federated identity) with WebAuthn;
-    - gus: an agency user linked to the agency's Google identity, no MFA.
+    - gus: an agency user whose only sign-in is the agency's Google identity (no password): MFA unknown.
+
+    The realm is a new 24+ realm whose user profile declares ``employeeNumber``, ``department`` and
+    ``kind``; ana's ``LDAP_ID`` is not declared, so no user read shows it.
     """
-    state = KeycloakState(DEMO_REALM)
+    # A new 24+ realm: the user profile declares the attributes Accessward reads, nothing else shows.
+    state = KeycloakState(DEMO_REALM, declared=("employeeNumber", "department", "kind"), unmanaged_policy=None)
     state.add_client(DEMO_CLIENT_ID, DEMO_SECRET)
     ldap = "4e0a1f7c-0c7e-4d57-9f0e-1a2b3c4d5e6f"
     ana = state.add_user("ana", email="ana.admin@contoso.example", first_name="Ana", last_name="Admin",
@@ -612,7 +697,7 @@ def demo_state() -> KeycloakState:
                          enabled=False, attributes={"employeeNumber": ["E1003"]})
     gus = state.add_user("gus", email="gus@agency.example", first_name="Gus", last_name="Guest",
                          attributes={"kind": ["agency"]})
-    for user in (ana, sam, lee, gus):
+    for user in (ana, sam, lee):  # gus has no password: Google is his only way in
         state.add_credential(user.id, "password")
     state.add_credential(ana.id, "otp", "Ana's phone")
     state.add_session(ana.id)

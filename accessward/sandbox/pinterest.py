@@ -22,8 +22,14 @@ Choices where Pinterest's public spec is silent (each **unverified**, each switc
   ``deleted_members``).
 - The numeric ``code`` values in error bodies are sample values; only the HTTP status is
   relied on by the connector.
-- System users are removed with ``DELETE /businesses/{id}/system_users/{system_user_id}``,
-  answering 204; the members DELETE does not touch them.
+- ``/businesses/{id}/system_users/{system_user_id}`` has PATCH only (update a name) in every version of
+  the v5 spec: no call deletes a system user. A DELETE there is answered as an undeclared method is
+  (405 ``{"code", "message"}`` with ``Allow: PATCH``; the exact answer is **unverified**, 404 is the other
+  plausible one), and nothing changes. The members DELETE does not touch system users either.
+- ``PATCH /businesses/{id}/members`` takes a JSON *array* of ``{"member_id", "business_role"}`` (1-50,
+  the limit **unverified**) and answers ``{"items": [{"member_id", "business_role"}]}`` with the members it
+  changed; a member not in the business is left out; demoting the last BIZ_ADMIN is refused as removing
+  them is (``last_admin``).
 - An unknown ``business_id`` answers 404; a caller that is not a BIZ_ADMIN gets 403 on writes.
 """
 
@@ -64,6 +70,7 @@ PARTNER_TYPES = ("INTERNAL", "EXTERNAL")
 
 # Sample error codes (unverified): Pinterest documents the {code, message} shape, not the values.
 CODE_INVALID, CODE_AUTH, CODE_FORBIDDEN, CODE_NOT_FOUND, CODE_RATE, CODE_SERVER = 1, 2, 3, 4, 8, 9
+CODE_METHOD = 405
 LAST_ADMIN_MESSAGE = "A business must keep at least one admin. Make another member an admin first."
 
 
@@ -337,12 +344,32 @@ class PinterestState:
                 self.partners.pop(pid, None)
             return list(dict.fromkeys(partner_ids))
 
-    def delete_system_user(self, user_id: str) -> None:
+    def update_members(self, entries: list[tuple[str, str]]) -> list[dict[str, str]]:
+        """Apply a members PATCH (already validated); returns the ``items`` changed."""
+        with self.lock:
+            known = [(mid, role) for mid, role in entries if mid in self.members and not self.members[mid].system]
+            after = {m.id: list(m.business_roles) for m in self.members.values() if not m.system}
+            for mid, role in known:
+                after[mid] = [role]
+            if not any("BIZ_ADMIN" in roles for roles in after.values()):
+                if self.last_admin is LastAdmin.error:
+                    raise PinterestError(400, CODE_INVALID, LAST_ADMIN_MESSAGE)
+                known = [(mid, role) for mid, role in known if "BIZ_ADMIN" not in self.members[mid].business_roles]
+            changed: list[dict[str, str]] = []
+            for mid, role in known:
+                self.members[mid].business_roles = [role]
+                changed.append({"member_id": mid, "business_role": role})
+            return changed
+
+    def rename_system_user(self, user_id: str, body: Any) -> None:
         with self.lock:
             member = self.members.get(user_id)
             if member is None or not member.system:
                 raise PinterestError(404, CODE_NOT_FOUND, f"System user {user_id} not found.")
-            del self.members[user_id]
+            name = body.get("name") if isinstance(body, dict) else None
+            if not isinstance(name, str) or not name:
+                raise PinterestError(400, CODE_INVALID, "name is required.")
+            member.username = name
 
     def begin_call(self, method: str, path: str, params: dict[str, str], body: Any) -> PinterestCall:
         with self.lock:
@@ -361,7 +388,7 @@ def create_app(state: PinterestState | None = None) -> Starlette:
     app = Starlette(routes=[
         Route(f"{prefix}/members", _endpoint, methods=["GET", "DELETE", "PATCH"]),
         Route(f"{prefix}/partners", _endpoint, methods=["GET", "DELETE"]),
-        Route(f"{prefix}/system_users/{{system_user_id}}", _endpoint, methods=["DELETE"]),
+        Route(f"{prefix}/system_users/{{system_user_id}}", _endpoint, methods=["PATCH", "DELETE", "GET", "POST"]),
         Route("/{path:path}", _unknown_path, methods=["GET", "POST", "PATCH", "DELETE"]),
     ])
     app.state.pinterest = state if state is not None else demo_state()
@@ -424,6 +451,9 @@ def _respond(state: PinterestState, request: Request, params: dict[str, str], bo
             if throttle.reset_seconds is not None:
                 headers["X-RateLimit-Reset"] = str(throttle.reset_seconds)
             return _error(PinterestError(429, CODE_RATE, "Too many requests. Please try again later."), headers)
+        if "system_user_id" in request.path_params and request.method != "PATCH":
+            return _error(PinterestError(405, CODE_METHOD, f"Method {request.method} not allowed."),
+                          {"Allow": "PATCH"})
         if request.path_params["business_id"] != state.business_id:
             raise PinterestError(404, CODE_NOT_FOUND, "Business not found.")
         if body_error is not None:
@@ -446,8 +476,10 @@ def _respond(state: PinterestState, request: Request, params: dict[str, str], bo
         if request.method == "DELETE" and path.endswith("/partners"):
             ids, ptype = _partner_entries(body)
             return JSONResponse({"deleted_partners": state.delete_partners(ids, ptype)})
-        if request.method == "DELETE" and "system_user_id" in request.path_params:
-            state.delete_system_user(request.path_params["system_user_id"])
+        if request.method == "PATCH" and path.endswith("/members"):
+            return JSONResponse({"items": state.update_members(_member_updates(body))})
+        if "system_user_id" in request.path_params and request.method == "PATCH":
+            state.rename_system_user(request.path_params["system_user_id"], body)
             return Response(status_code=204)
         raise PinterestError(405, CODE_INVALID, f"{request.method} is not supported here.")
     except PinterestError as error:
@@ -594,6 +626,13 @@ def _member_entries(body: Any) -> list[tuple[str, str]]:
             raise PinterestError(400, CODE_INVALID, f"business_role must be one of {', '.join(MEMBER_ROLES)}.")
         entries.append((entry["member_id"], entry["business_role"]))
     return entries
+
+
+def _member_updates(body: Any) -> list[tuple[str, str]]:
+    """The body of PATCH members: a JSON array (UpdateMemberBusinessRoleBody[]), not an object."""
+    if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
+        raise PinterestError(400, CODE_INVALID, f"The body must be a list of 1 to {MAX_BATCH} members.")
+    return _member_entries({"members": body})
 
 
 def _partner_entries(body: Any) -> tuple[list[str], str]:

@@ -313,7 +313,7 @@ def test_short_token_lifetime_is_renewed_by_msal_before_expiry(
     with source(server, ca, waits) as src:
         assert len(list(src.list_people())) == BIG
     assert [r.status for r in state.calls_to("/v1.0/users")] == [200, 200, 200]
-    assert state.token_requests == 3
+    assert state.token_requests == 4  # the permission check at the start, then one per page
 
 
 def test_revoked_client_secret_stops_the_source_with_auth_error(
@@ -522,7 +522,8 @@ def test_revoke_sessions_and_disable(demo: GraphState, demo_server: RunningTlsSe
         for action in (src.revoke_sessions, src.disable):
             with pytest.raises(NotFoundError):
                 action(unknown)
-        assert src.preview_disable(pat).render() == f"PATCH {demo_server.url}/v1.0/users/{pat}"
+        assert src.preview_disable(pat).render() == (f"PATCH {demo_server.url}/v1.0/users/{pat}\n"
+                                                     'Content-Type: application/json\n\n{"accountEnabled": false}')
 
     assert demo.user(pat).props["accountEnabled"] is False
     assert demo.user(pat).sessions_revoked_at is not None
@@ -566,3 +567,66 @@ def test_connector_does_not_leak_the_secret_or_token(
     text = json.dumps([str(info.value), info.value.detail, repr(src)])
     assert SECRET not in text
     assert not any(token in text for token in issued)
+
+
+# -- guests and leave dates ---------------------------------------------------------------------------
+
+
+def test_simulator_revoke_sessions_ends_no_guest_session(demo: GraphState, demo_server: RunningTlsServer,
+                                                         ca: TestCA, waits: list[float]) -> None:
+    gus = next(u.id for u in demo.users.values() if u.props.get("userType") == "Guest")
+    with demo_source(demo_server, ca, waits) as src:
+        assert src.revoke_sessions(gus).outcome is RevokeOutcome.done  # Graph answers value: true ...
+        assert src.is_guest(gus)
+    assert demo.user(gus).sessions_revoked_at is None  # ... and ends nothing
+
+
+def test_a_guest_is_disabled_or_deleted_never_told_sessions_ended(demo: GraphState, demo_server: RunningTlsServer,
+                                                                 ca: TestCA, waits: list[float]) -> None:
+    from accessward.connectors.idp import EntraIdp
+
+    gus = next(u.id for u in demo.users.values() if u.props.get("userType") == "Guest")
+    ana = next(u.id for u in demo.users.values() if u.props.get("displayName") == "Ana Admin")
+    with demo_source(demo_server, ca, waits) as src:
+        [step] = EntraIdp(src).offboarding_steps(gus, disable=False)
+        result = step.run()
+        member = [s.kind for s in EntraIdp(src).offboarding_steps(ana, disable=True)]
+        [removal] = EntraIdp(src, guests="delete").lost_device_steps(gus)
+        removed = removal.run()
+    assert step.kind == "disable_guest" and step.preview.method == "PATCH"
+    assert result.outcome is RevokeOutcome.done and "sessions were not ended" in result.detail
+    assert "sessions revoked" not in result.detail
+    assert member == ["disable_account", "end_sessions"]  # disable first
+    assert removal.kind == "remove_guest" and removed.outcome is RevokeOutcome.done
+    assert gus not in demo.users
+    assert not [w for w in demo.writes if w.action == "revokeSignInSessions"]
+
+
+def test_leave_dates_need_the_lifecycle_permission_checked_from_the_token(
+        state: GraphState, server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
+    seed(state, 3)
+    app = state.add_app(roles={"User.Read.All"})
+    with EntraSource("entra-test", state.tenant_id, app.client_id, app.secret, authority_host=server.url,
+                     graph_url=f"{server.url}/v1.0", verify=ca.ca_file, sleep=waits.append) as src:
+        with pytest.raises(StopError) as err:
+            list(src.list_people())
+        with pytest.raises(StopError):
+            src.list_changes(None)
+        assert "User-LifeCycleInfo.Read.All" in str(err.value)
+        assert state.calls_to("/v1.0/users") == []  # failed before reading anyone
+    with EntraSource("entra-test", state.tenant_id, app.client_id, app.secret, authority_host=server.url,
+                     graph_url=f"{server.url}/v1.0", verify=ca.ca_file, sleep=waits.append,
+                     leave_dates=False) as src:
+        assert len(list(src.list_people())) == 3
+    assert "employeeLeaveDateTime" not in state.calls_to("/v1.0/users")[0].params["$select"]
+
+
+def test_without_the_permission_the_simulator_hides_leave_dates(demo: GraphState, demo_server: RunningTlsServer,
+                                                                ca: TestCA, http: httpx.Client) -> None:
+    app = demo.add_app(roles={"User.Read.All"})
+    form = {"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": app.secret,
+            "scope": "https://graph.microsoft.com/.default"}
+    token = http.post(f"{demo_server.url}/{demo.tenant_id}/oauth2/v2.0/token", data=form).json()["access_token"]
+    users = http.get(f"{demo_server.url}/v1.0/users", params={"$select": "displayName,employeeLeaveDateTime"},
+                     headers={"Authorization": f"Bearer {token}"}).json()["value"]
+    assert {u["displayName"]: u["employeeLeaveDateTime"] for u in users}["Pat Past"] is None

@@ -17,6 +17,7 @@ from accessward.connectors.errors import (
     AuthError,
     MalformedResponseError,
     NotFoundError,
+    RejectedError,
     StopError,
     TransientError,
 )
@@ -26,6 +27,8 @@ from accessward.sandbox.keycloak import (
     DEMO_CLIENT_ID,
     DEMO_REALM,
     DEMO_SECRET,
+    LDAP_READ_ONLY_REFUSAL,
+    PROFILE_REFUSAL,
     FaultKind,
     KeycloakState,
     create_app,
@@ -239,7 +242,7 @@ def test_short_token_lifespan_is_renewed_before_expiry(
     with source(server, ca, waits) as src:
         assert len(list(src.list_people())) == 500
     assert all(r.status == 200 for r in state.requests)
-    assert state.token_requests == state.calls == 7  # count + 6 pages, each with a fresh token
+    assert state.token_requests == state.calls == 8  # profile, count + 6 pages, each with a fresh token
 
 
 def test_revoked_client_secret_stops_the_source_with_auth_error(
@@ -272,7 +275,7 @@ def test_wrong_secret_or_a_token_refused_twice_is_an_auth_error(
 def test_a_malformed_page_fails_the_listing(
         state: KeycloakState, server: RunningTlsServer, ca: TestCA, waits: list[float], fault: FaultKind) -> None:
     seed(state, 300)
-    state.inject(fault, at_call=3)  # count, page 1, then page 2 is broken
+    state.inject(fault, at_call=4)  # profile, count, page 1, then page 2 is broken
     seen = []
     with source(server, ca, waits) as src, pytest.raises(MalformedResponseError):
         for person in src.list_people():
@@ -283,7 +286,7 @@ def test_a_malformed_page_fails_the_listing(
 def test_an_empty_listing_where_the_count_says_otherwise_fails(
         state: KeycloakState, server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
     seed(state, 40)
-    state.inject(FaultKind.empty, at_call=2)
+    state.inject(FaultKind.empty, at_call=3)  # profile, count, then the first page is empty
     with source(server, ca, waits) as src, pytest.raises(MalformedResponseError, match="count says 40"):
         list(src.list_people())
 
@@ -311,12 +314,148 @@ def test_posture_tells_sso_and_mfa(demo: KeycloakState, demo_server: RunningTlsS
             src.posture(UNKNOWN)
 
     assert ana == IdpPosture(uid(demo, "ana"), sso=True, mfa=True, identity_providers=(),
-                             federation_link="4e0a1f7c-0c7e-4d57-9f0e-1a2b3c4d5e6f", mfa_methods=("otp",))
+                             federation_link="4e0a1f7c-0c7e-4d57-9f0e-1a2b3c4d5e6f", mfa_methods=("otp",),
+                             sign_in="ldap_federation")  # LDAP federation is labelled apart from IdP sign-in
     assert everyone[uid(demo, "ana")] == ana
     sam, lee, gus = (everyone[uid(demo, n)] for n in ("sam", "lee", "gus"))
-    assert (sam.sso, sam.mfa) == (False, False)
-    assert (lee.sso, lee.mfa, lee.identity_providers, lee.mfa_methods) == (True, True, ("corp-oidc",), ("webauthn",))
-    assert (gus.sso, gus.mfa, gus.identity_providers) == (True, False, ("google",))
+    assert (sam.sso, sam.mfa, sam.sign_in) == (False, False, "local")
+    # WebAuthn alone is not MFA under the default browser flow (its 2FA step asks for OTP only)
+    assert (lee.sso, lee.mfa, lee.identity_providers, lee.mfa_methods) == (True, False, ("corp-oidc",), ("webauthn",))
+    assert lee.sign_in == "identity_provider"
+    # the identity provider is gus's only way in: MFA is unknown, never "no MFA"
+    assert (gus.sso, gus.mfa, gus.identity_providers) == (True, None, ("google",))
+
+
+def test_recovery_codes_count_and_webauthn_counts_when_the_flow_asks_for_it(
+        demo: KeycloakState, demo_server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
+    lee, sam = uid(demo, "lee"), uid(demo, "sam")
+    demo.add_credential(sam, "recovery-authn-codes")
+    with demo_source(demo_server, ca, waits) as src:
+        assert src.posture(sam).mfa is True
+        assert src.posture(lee).mfa is False
+    with demo_source(demo_server, ca, waits, mfa_credential_types={"otp", "webauthn"}) as src:
+        assert src.posture(lee).mfa is True
+
+
+def test_an_idp_only_user_has_mfa_unknown_and_raises_no_mfa_finding(
+        sqlite_engine: Any, demo: KeycloakState, demo_server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
+    from sqlmodel import Session, select
+
+    from accessward.sync.models import Person
+    from accessward.sync.runner import sync_identity
+
+    with demo_source(demo_server, ca, waits, posture=True) as src:
+        assert sync_identity(sqlite_engine, src).ok
+    with Session(sqlite_engine) as session:
+        people = {p.username: p for p in session.execute(select(Person)).scalars()}
+    assert people["gus"].mfa is None and people["sam"].mfa is False and people["ana"].mfa is True
+
+    from accessward.connectors.records import Level
+    from accessward.reconcile.policy import PolicySettings
+    from accessward.reconcile.run import reconcile
+    from accessward.sync.models import Finding
+    from accessward.sync.runner import sync_access
+    from tests.fakes import FakeAccess
+
+    emails = {"gus": "gus@agency.example", "sam": "sam.social@contoso.example"}
+    access = FakeAccess(grants=[(n, "main", "CREATE_CONTENT", Level.full_publishing) for n in emails], emails=emails)
+    assert sync_access(sqlite_engine, access).ok
+    reconcile(sqlite_engine, PolicySettings())
+    with Session(sqlite_engine) as session:
+        flagged = {f.evidence.get("reason") and f.person_id for f in session.execute(
+            select(Finding).where(Finding.rule == "mfa_required")).scalars()}
+    assert flagged == {people["sam"].id}  # sam has no MFA; gus's MFA is upstream and unknown: no finding
+
+
+# -- user profile (Keycloak 24+) ---------------------------------------------------------------
+
+
+def test_simulator_hides_undeclared_attributes_on_a_new_realm(
+        state: KeycloakState, server: RunningTlsServer, http: httpx.Client) -> None:
+    state.unmanaged_policy = None
+    state.declared = ("username", "email", "firstName", "lastName", "department")
+    user = state.add_user("ann", attributes={"employeeNumber": ["E1"], "department": ["Sales"]})
+    headers = bearer(http, server)
+    base = f"{server.url}/admin/realms/{REALM}/users"
+    one = http.get(f"{base}/{user.id}", headers=headers).json()
+    listed = http.get(base, headers=headers).json()[0]
+    profile = http.get(f"{base}/profile", headers=headers).json()
+    assert one["attributes"] == listed["attributes"] == {"department": ["Sales"]}
+    assert "unmanagedAttributePolicy" not in profile
+    assert [a["name"] for a in profile["attributes"]][-1] == "department"
+    state.unmanaged_policy = "ADMIN_VIEW"
+    assert http.get(f"{base}/{user.id}", headers=headers).json()["attributes"]["employeeNumber"] == ["E1"]
+
+
+def test_an_undeclared_configured_attribute_fails_the_run_naming_it(
+        state: KeycloakState, server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
+    state.unmanaged_policy = None  # a new 24+ realm
+    state.declared = ("username", "email", "firstName", "lastName", "department")
+    seed(state, 3)
+    with source(server, ca, waits) as src, pytest.raises(StopError) as err:
+        list(src.list_people())
+    assert "'employeeNumber' (employee_id_attribute)" in str(err.value) and "User profile" in str(err.value)
+    assert not state.calls_to("/users")  # failed before listing anyone
+    with source(server, ca, waits, employee_id_attribute=None) as src:
+        assert len(list(src.list_people())) == 3
+    state.unmanaged_policy = "ADMIN_VIEW"
+    with source(server, ca, waits) as src:
+        assert {p.employee_id for p in src.list_people()} == {"E00000", "E00001", "E00002"}
+
+
+def test_the_demo_realm_declares_what_it_reads(demo: KeycloakState, demo_server: RunningTlsServer, ca: TestCA,
+                                               waits: list[float]) -> None:
+    with demo_source(demo_server, ca, waits, kind_attribute="kind") as src:
+        people = {p.username: p for p in src.list_people()}
+    assert people["ana"].employee_id == "E1001" and people["ana"].department == "Marketing"
+    assert "LDAP_ID" not in (demo.user(uid(demo, "ana")).as_json(visible=demo.visible).get("attributes") or {})
+
+
+# -- offboarding and lost-device actions --------------------------------------------------------
+
+
+def test_offline_tokens_are_removed_through_the_consents(demo: KeycloakState, demo_server: RunningTlsServer,
+                                                         ca: TestCA, waits: list[float]) -> None:
+    ana = uid(demo, "ana")
+    demo.add_offline_token(ana, "brand-mobile")
+    demo.add_offline_token(ana, "scheduler")
+    with demo_source(demo_server, ca, waits) as src:
+        assert src.logout(ana).outcome is RevokeOutcome.done
+        assert len(demo.user(ana).consents) == 2  # logout leaves offline records listed
+        done = src.remove_offline_tokens(ana)
+        again = src.remove_offline_tokens(ana)
+    assert done.outcome is RevokeOutcome.done and "brand-mobile" in done.detail
+    assert again.outcome is RevokeOutcome.already_gone and demo.user(ana).consents == []
+    assert [w.path.rsplit("/", 1)[-1] for w in demo.writes if w.action == "revokeConsent"] == [
+        "brand-mobile", "scheduler"]
+
+
+def test_deleting_the_only_otp_requires_totp_set_up_keeping_other_actions(
+        demo: KeycloakState, demo_server: RunningTlsServer, ca: TestCA, waits: list[float]) -> None:
+    from accessward.connectors.idp import KeycloakIdp
+
+    ana = uid(demo, "ana")
+    demo.user(ana).required_actions = ["VERIFY_EMAIL"]
+    [otp] = [c for c in demo.user(ana).credentials if c.type == "otp"]
+    with demo_source(demo_server, ca, waits) as src:
+        idp = KeycloakIdp(src)
+        [method] = [m for m in idp.mfa_methods(ana) if m.kind == "otp"]
+        result = idp.remove_mfa_method(ana, method)
+    assert result.outcome is RevokeOutcome.done and "CONFIGURE_TOTP" in result.detail
+    assert demo.user(ana).required_actions == ["VERIFY_EMAIL", "CONFIGURE_TOTP"]
+    assert otp not in demo.user(ana).credentials
+
+
+@pytest.mark.parametrize("refusal", [PROFILE_REFUSAL, LDAP_READ_ONLY_REFUSAL])
+def test_a_disable_keycloak_refuses_is_a_rejected_error_with_its_message(
+        demo: KeycloakState, demo_server: RunningTlsServer, ca: TestCA, waits: list[float],
+        refusal: dict[str, Any]) -> None:
+    sam = uid(demo, "sam")
+    demo.user(sam).refuse_update = refusal
+    with demo_source(demo_server, ca, waits) as src, pytest.raises(RejectedError) as err:
+        src.disable(sam)
+    assert err.value.status == 400 and refusal["errorMessage"] in err.value.detail
+    assert demo.user(sam).enabled is True
 
 
 # -- actions -------------------------------------------------------------------------------------
@@ -343,7 +482,8 @@ def test_logout_disable_and_delete_credential_are_idempotent(
                     src.preview_delete_credential(ana, otp.id).render()]
 
     base = f"{demo_server.url}/admin/realms/{DEMO_REALM}/users"
-    assert previews == [f"POST {base}/{ana}/logout", f"PUT {base}/{sam}",
+    assert previews == [f"POST {base}/{ana}/logout", f'PUT {base}/{sam}\nContent-Type: application/json\n\n'
+                        '{"enabled": false}',
                         f"DELETE {base}/{ana}/credentials/{otp.id}"]
     assert demo.user(sam).enabled is False and demo.user(ana).sessions == []
     assert all(c.type != "otp" for c in demo.user(ana).credentials)

@@ -216,7 +216,7 @@ def test_a_page_role_is_a_manual_step_in_the_plan_and_never_sent(engine: Engine,
     result = build_plan(engine, policy, {meta.name: meta}, ["dir"], utcnow())
 
     [held] = [h for h in result.held if h.account.startswith("pagerole:")]
-    assert held.held_because.startswith("manual step (no API call does this):")
+    assert "manual step" in held.held_because  # the MANUAL preview (main) or Takes.manual_step
     assert "Page access" in held.held_because
     assert not any(i.account.startswith("pagerole:") for i in result.revocations)
     with pytest.raises(RejectedError):
@@ -353,6 +353,6 @@ def test_an_ended_partner_that_looks_idle_on_pages_is_a_manual_step_not_a_planne
     result = build_plan(engine, policy, {meta.name: meta}, ["dir"], utcnow())
 
     [held] = [h for h in result.held if h.account == f"partner:{AGENCY}"]
-    assert held.held_because.startswith("manual step (no API call does this):")
+    assert held.held_because.startswith("manual step, by hand:")
     assert "ad accounts, catalogs and pixels" in held.held_because
     assert result.revocations == [] and state.is_partner(AGENCY)

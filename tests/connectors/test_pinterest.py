@@ -22,6 +22,7 @@ from accessward.connectors.pinterest import (
     grant_role_and_level,
     rate_limit_wait,
 )
+from accessward.connectors.protocols import Reducer, WideRevoker
 from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
@@ -30,6 +31,7 @@ from accessward.connectors.records import (
     GrantRef,
     Level,
     ResourceRecord,
+    RevocationScope,
     RevokeOutcome,
 )
 from accessward.sandbox.pinterest import (
@@ -538,13 +540,90 @@ def test_partner_removed_meanwhile_gets_404_and_is_already_gone(demo: PinterestS
     assert demo.writes[0].status == 404
 
 
-def test_revoke_system_user(demo: PinterestState, demo_server: RunningServer, waits: list[float]) -> None:
+def test_simulator_has_no_delete_for_system_users(demo: PinterestState, demo_server: RunningServer) -> None:
+    """v5 has PATCH only on the system-user path: a DELETE is an unknown method and removes nothing."""
+    url = f"{demo_server.url}/v5/businesses/{DEMO_BUSINESS_ID}/system_users/{SCHEDULER}"
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
+
+    answer = httpx.delete(url, headers=headers)
+    renamed = httpx.patch(url, headers=headers, json={"name": "scheduler-2"})
+
+    assert answer.status_code == 405 and answer.headers["allow"] == "PATCH"
+    assert set(answer.json()) == {"code", "message"}
+    assert demo.is_member(SCHEDULER) and renamed.status_code == 204
+
+
+def test_a_system_user_is_a_manual_step_never_a_call(demo: PinterestState, demo_server: RunningServer,
+                                                     waits: list[float]) -> None:
     pinterest = demo_connector(demo_server, waits)
-    grant = ref(SCHEDULER, AccountKind.system)
-    assert pinterest.preview_revoke(grant).url.endswith(f"/system_users/{SCHEDULER}")
-    assert pinterest.revoke(grant).outcome is RevokeOutcome.done
-    assert pinterest.revoke(grant).outcome is RevokeOutcome.already_gone
-    assert not demo.is_member(SCHEDULER) and [w.status for w in demo.writes] == [204]
+    grant = ref(SCHEDULER, AccountKind.system, "EMPLOYEE[PROFILE_PUBLISHER]")
+
+    preview = pinterest.preview_revoke(grant)
+    with pytest.raises(RejectedError) as err:
+        pinterest.revoke(grant)
+
+    assert preview.method == "MANUAL" and preview.url.startswith("manual://pinterest/")
+    assert "Business Hub" in (preview.body or "") and SCHEDULER in (preview.body or "")
+    assert "by hand" in str(err.value)
+    assert demo.is_member(SCHEDULER) and demo.writes == []  # nothing was sent
+    assert pinterest.revocation_takes(grant).scope is RevocationScope.grant
+
+
+def test_a_system_user_already_gone_is_already_gone(demo: PinterestState, demo_server: RunningServer,
+                                                    waits: list[float]) -> None:
+    del demo.members[SCHEDULER]
+    result = demo_connector(demo_server, waits).revoke(ref(SCHEDULER, AccountKind.system))
+    assert result.outcome is RevokeOutcome.already_gone and demo.writes == []
+
+
+def test_member_and_partner_removal_declare_the_whole_account(demo_server: RunningServer,
+                                                              waits: list[float]) -> None:
+    pinterest = demo_connector(demo_server, waits)
+    member = pinterest.revocation_takes(ref(DANA, role="EMPLOYEE[PROFILE_PUBLISHER]"))
+    partner = pinterest.revocation_takes(ref(BRIGHTSIDE, AccountKind.agency, "PARTNER[PROFILE_PUBLISHER]"))
+    assert member.scope is partner.scope is RevocationScope.account_on_system
+    assert "membership" in member.note and "partnership" in partner.note
+    assert isinstance(pinterest, WideRevoker) and isinstance(pinterest, Reducer)
+
+
+def test_reduce_lowers_a_biz_admin_to_employee_with_the_previewed_patch(demo: PinterestState,
+                                                                       demo_server: RunningServer,
+                                                                       waits: list[float]) -> None:
+    demo.add_member("kimadmin", "kim@example.com", role="BIZ_ADMIN", member_id="1409000000000007",
+                    assets={"664210000000001": ["PROFILE_PUBLISHER"]})
+    pinterest = demo_connector(demo_server, waits)
+    grant = ref("1409000000000007", role="BIZ_ADMIN[PROFILE_PUBLISHER]")
+
+    roles = pinterest.reduce_roles(grant)
+    [preview] = pinterest.preview_reduce(grant, "EMPLOYEE")
+    result = pinterest.reduce(grant, "EMPLOYEE")
+
+    assert roles == {Level.full_publishing: "EMPLOYEE"}
+    assert result.outcome is RevokeOutcome.done
+    assert demo.members["1409000000000007"].business_roles == ["EMPLOYEE"]
+    [write] = demo.writes
+    assert (write.method, write.status) == ("PATCH", 200)
+    assert write.body == [{"member_id": "1409000000000007", "business_role": "EMPLOYEE"}]
+    assert preview.method == "PATCH" and json.loads(preview.body or "") == write.body
+    again = pinterest.reduce(grant, "EMPLOYEE")
+    assert again.outcome is RevokeOutcome.already_gone and len(demo.writes) == 1
+
+
+def test_reduce_offers_nothing_it_cannot_do(demo_server: RunningServer, waits: list[float]) -> None:
+    pinterest = demo_connector(demo_server, waits)
+    assert pinterest.reduce_roles(ref(ALEX, role="BIZ_ADMIN[ADMIN]")) == {}  # asset ADMIN stays admin
+    assert pinterest.reduce_roles(ref(DANA, role="EMPLOYEE[PROFILE_PUBLISHER]")) == {}
+    assert pinterest.reduce_roles(ref(BRIGHTSIDE, AccountKind.agency, "PARTNER")) == {}
+    assert pinterest.reduce_roles(ref(SCHEDULER, AccountKind.system)) == {}
+    assert pinterest.reduce_roles(ref(ALEX, role="BIZ_ADMIN")) == {Level.full_publishing: "EMPLOYEE"}
+
+
+def test_reducing_the_last_biz_admin_is_refused(demo: PinterestState, demo_server: RunningServer,
+                                               waits: list[float]) -> None:
+    demo.members[ALEX].assets = {"664210000000001": ["ANALYST"]}
+    with pytest.raises(RejectedError) as err:
+        demo_connector(demo_server, waits).reduce(ref(ALEX, role="BIZ_ADMIN[ANALYST]"), "EMPLOYEE")
+    assert LAST_ADMIN_MESSAGE in str(err.value) and demo.members[ALEX].business_roles == ["BIZ_ADMIN"]
 
 
 def test_revoke_with_a_dead_token_is_an_auth_error_not_already_gone(demo: PinterestState,
@@ -575,3 +654,36 @@ def test_revoke_refuses_grants_it_does_not_handle(demo_server: RunningServer, wa
         pinterest.revoke(ref(DANA, business="999"))
     with pytest.raises(RejectedError):
         pinterest.preview_revoke(ref("1409/../../me"))
+
+
+def test_the_plan_holds_a_system_user_as_a_manual_step(sqlite_engine: Any, demo: PinterestState,
+                                                      demo_server: RunningServer, waits: list[float]) -> None:
+    """A finding on a system user is never sent: the plan holds it with the Business Hub instructions."""
+    from sqlalchemy import select as sa_select
+    from sqlmodel import Session
+
+    from accessward.reconcile.plan import build_plan
+    from accessward.reconcile.policy import PolicySettings, RuleSettings
+    from accessward.sync.clock import utcnow
+    from accessward.sync.models import Account, Finding, Grant
+    from accessward.sync.runner import sync_access, sync_identity
+    from tests.fakes import FakeIdentity, person
+
+    pinterest = demo_connector(demo_server, waits)
+    assert sync_identity(sqlite_engine, FakeIdentity(people=[person("ana")])).ok
+    assert sync_access(sqlite_engine, pinterest).ok
+    with Session(sqlite_engine) as session:
+        account = session.execute(sa_select(Account).where(Account.external_id == SCHEDULER)).scalars().one()
+        grant = session.execute(sa_select(Grant).where(Grant.account_id == account.id)).scalars().one()
+        session.add(Finding(key=f"orphaned:grant:{grant.id}", rule="orphaned", system=pinterest.name,
+                            account_id=account.id, grant_id=grant.id, evidence={"reason": "terminated"}))
+        session.commit()
+    policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke")})
+
+    plan = build_plan(sqlite_engine, policy, {pinterest.name: pinterest}, ["dir"], utcnow())
+
+    assert plan.revocations == [] and plan.status == "empty"
+    [held] = plan.held
+    assert held.account == SCHEDULER and "a manual step" in held.held_because
+    assert "Business Hub" in held.held_because
+    assert demo.writes == []

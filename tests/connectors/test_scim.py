@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from accessward.connectors.errors import AuthError, MalformedResponseError, RejectedError, StopError, TransientError
+from accessward.connectors.protocols import Reducer, WideRevoker
 from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
@@ -24,6 +25,7 @@ from accessward.connectors.records import (
     GrantRef,
     Level,
     ResourceRecord,
+    RevocationScope,
     RevokeOutcome,
 )
 from accessward.connectors.scim import (
@@ -434,3 +436,52 @@ def test_revoke_refuses_grants_it_does_not_handle(scim: ScimServer, waits: list[
         suite.revoke(ref("a", workspace="another-workspace"))
     with pytest.raises(StopError):
         suite.revoke(GrantRef("a", WORKSPACE, "Publisher", resource_kind="facebook_page"))
+
+
+# -- wide revocations and reduce --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["deactivate", "delete"])
+def test_revoking_a_scim_user_declares_every_grant_of_the_account(scim: ScimServer, waits: list[float],
+                                                                  mode: str) -> None:
+    suite = connector(scim, waits, revoke_mode=mode)
+    takes = suite.revocation_takes(ref("u1"))
+    assert isinstance(suite, WideRevoker)
+    assert takes.scope is RevocationScope.account_on_system and ("deleting" if mode == "delete" else
+                                                                 "deactivating") in takes.note
+
+
+SUITE_ROLES = {"Read Only": "read_only", "Can Reply": "can_reply", "Publisher": "full_publishing",
+               "Account Owner": "admin"}
+
+
+def test_reduce_replaces_the_role_on_the_real_server(scim: ScimServer, demo: dict[str, str],
+                                                     waits: list[float]) -> None:
+    dana = demo["dana.leaver@example.com"]
+    suite = connector(scim, waits, role_levels=SUITE_ROLES)
+    grant = GrantRef(account_id=dana, resource_id=WORKSPACE, role="Publisher", resource_kind=WORKSPACE_KIND)
+
+    offered = suite.reduce_roles(grant)
+    [preview] = suite.preview_reduce(grant, "Can Reply")
+    result = suite.reduce(grant, "Can Reply")
+
+    assert isinstance(suite, Reducer)
+    assert offered == {Level.read_only: "Read Only", Level.can_reply: "Can Reply"}
+    assert result.outcome is RevokeOutcome.done
+    assert [r["value"] for r in (scim.user(dana) or {})["roles"]] == ["Can Reply"]
+    assert (scim.user(dana) or {})["active"] is True  # reduced, not revoked
+    [write] = scim.faults.writes
+    assert write.method == "PATCH" and write.body == json.loads(preview.body or "")
+    assert write.body["Operations"] == [{"op": "replace", "path": "roles", "value": [{"value": "Can Reply"}]}]
+    level = {g.account_id: g.level for g in grants(list(suite.list_access()))}[dana]
+    assert level is Level.can_reply
+    again = suite.reduce(grant, "Can Reply")
+    assert again.outcome is RevokeOutcome.already_gone and len(scim.faults.writes) == 1
+
+
+def test_reduce_offers_nothing_for_groups_or_without_configured_names(scim: ScimServer, waits: list[float]) -> None:
+    grant = GrantRef(account_id="u1", resource_id=WORKSPACE, role="Publisher", resource_kind=WORKSPACE_KIND)
+    assert connector(scim, waits).reduce_roles(grant) == {}
+    assert connector(scim, waits, role_attribute="groups.display", role_levels=SUITE_ROLES).reduce_roles(grant) == {}
+    with pytest.raises(RejectedError):
+        connector(scim, waits, role_attribute="groups.display").preview_reduce(grant, "Read Only")

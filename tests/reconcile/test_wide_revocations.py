@@ -21,6 +21,7 @@ from accessward.reconcile.policy import PolicySettings, RuleSettings
 from accessward.reconcile.run import reconcile
 from accessward.sandbox.meta import MetaState, create_app
 from accessward.sandbox.server import RunningServer, start_app
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.runner import sync_access, sync_identity
 from tests.fakes import FakeIdentity, person
@@ -170,7 +171,7 @@ def test_another_plans_membership_removal_counts_as_removing_every_grant_it_take
     reconcile(engine, policy)
     plan1 = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
     assert plan1.status == "needs_approval" and any(i.resource == BUSINESS for i in plan1.revocations)
-    executor.approve(engine, plan1.plan_id, actor="ciso")
+    executor.approve(engine, plan1.plan_id, who=principals.ensure(engine, "ciso"))
 
     leavers = directory()
     leavers.people = [p if p.source_key != "sam" else person("sam", email="sam@example.com",

@@ -57,7 +57,8 @@ def test_device_lost_by_device_and_owner(world, rt):
     code, out = run(world, "device", "lost", "Dana's YubiKey", "--owner", "E1002", "--json")
     assert code == 0, out
     report = json.loads(out)
-    assert [a["action"] for a in report["identity_providers"][0]["actions"]] == ["end_sessions", "remove_mfa_method"]
+    actions = [a["action"] for a in report["identity_providers"][0]["actions"]]
+    assert actions == ["end_sessions", "remove_offline_tokens", "remove_mfa_method"]
     labels = {c.user_label for c in world.kc.user(world.kc_ids["dana.leaver"]).credentials}
     assert "Dana's YubiKey" not in labels and "Dana's Pixel 8" in labels
     code, out = run(world, "device", "lost", "some-phone")

@@ -69,7 +69,8 @@ def test_signed_offboarding_removes_everything_on_four_systems_and_the_idp(world
         systems = {s["system"]: s for s in receipt["systems"]}
         assert set(systems) == {"keycloak", "meta", "tiktok", "pinterest", "social-suite"}
         assert all(s["status"] == "done" for s in systems.values())
-        assert [i["action"] for i in systems["keycloak"]["items"]] == ["end_sessions", "disable_account"]
+        assert [i["action"] for i in systems["keycloak"]["items"]] == [  # disable first, then log out
+            "disable_account", "end_sessions", "remove_offline_tokens"]
         assert len(systems["meta"]["items"]) == 3  # main page, careers page, Instagram account
         grants = [i for s in systems.values() for i in s["items"] if i["action"] == "revoke"]
         assert len(grants) == 6 and all(i["state"] == "done" and i["at"] and i["request"] for i in grants)
