@@ -29,14 +29,26 @@ from sqlalchemy import Engine, create_engine, event, text
 from accessward.sync.locks import lock_key
 
 ENV_URL = "ACCESSWARD_DATABASE_URL"
+ENV_URL_FILE = "ACCESSWARD_DATABASE_URL_FILE"
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = "schema-migration"
 log = logging.getLogger("accessward.store")
 
 
 def resolve_url(configured: str | None) -> str:
-    """The environment wins over the settings file, so one file serves dev and production."""
-    return os.environ.get(ENV_URL) or configured or "sqlite:///accessward.db"
+    """The environment wins over the settings file, so one file serves dev and production.
+
+    ``ACCESSWARD_DATABASE_URL_FILE`` names a file holding the URL (a Kubernetes Secret or a Docker
+    secret mounted as a file), since the URL carries the database password.
+    """
+    if os.environ.get(ENV_URL):
+        return os.environ[ENV_URL]
+    if os.environ.get(ENV_URL_FILE):
+        try:
+            return Path(os.environ[ENV_URL_FILE]).read_text().strip()
+        except OSError as exc:
+            raise RuntimeError(f"{ENV_URL_FILE}: cannot read {os.environ[ENV_URL_FILE]}: {exc.strerror}") from None
+    return configured or "sqlite:///accessward.db"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
