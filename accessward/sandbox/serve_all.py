@@ -24,7 +24,9 @@ PORTS = {"meta": 9101, "linkedin": 9102, "tiktok": 9103, "pinterest": 9104, "sci
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="0.0.0.0", help="listen address (default: every interface)")
+    parser.add_argument("--port-offset", type=int, default=0, help="added to every port (tests; default 0)")
     args = parser.parse_args(argv)
+    ports = {name: port + args.port_offset for name, port in PORTS.items()}
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -37,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             "pinterest": pinterest.create_app(pinterest.demo_state())}
     with contextlib.ExitStack() as stack:
         for name, app in apps.items():
-            server = stack.enter_context(start_app(app, args.host, PORTS[name], log_level="info"))
+            server = stack.enter_context(start_app(app, args.host, ports[name], log_level="info"))
             print(f"{name}: listening on {args.host}:{server.port}", flush=True)
-        suite = stack.enter_context(scim.ScimServer(host=args.host, port=PORTS["scim"]))
+        suite = stack.enter_context(scim.ScimServer(host=args.host, port=ports["scim"]))
         scim.demo_users(suite)
         print(f"scim: listening on {args.host}:{suite.port} (/v2)", flush=True)
         stop.wait()
