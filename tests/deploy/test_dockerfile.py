@@ -107,6 +107,11 @@ def test_locked_dependencies_are_installed_with_hashes_before_any_source_is_copi
             "the dependency stage copies the lockfile only, so a source edit keeps its layer cached"
     source_copies = [s.name for s in STAGES for c in s.args("COPY") if re.match(r"accessward\b", c)]
     assert source_copies == ["wheel"]
+    wheel = next(s for s in STAGES if s.name == "wheel")
+    steps = [(i, a) for i, a in wheel.lines if i in ("COPY", "RUN")]
+    assert steps[0] == ("COPY", "requirements/build.txt /tmp/requirements/build.txt")
+    assert "--require-hashes" in steps[1][1], "the build backend is locked with hashes too"
+    assert "--no-build-isolation" in steps[-1][1], "the wheel is built with the locked setuptools, nothing fetched"
 
 
 def test_the_production_image_never_sees_the_demo_extra() -> None:
