@@ -78,7 +78,8 @@ class SecretRef(_Strict):
 
 def _secret(value: Any) -> Any:
     if isinstance(value, str):
-        raise ValueError('secrets are given by reference: { env = "NAME" } or { file = "/path" }, never inline')
+        raise ValueError('secrets are given by reference: { env = "NAME" }, { file = "/path" } or '
+                         '{ credential = "name" } (systemd), never inline')
     return value
 
 

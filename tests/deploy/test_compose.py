@@ -91,9 +91,12 @@ def test_the_required_services_and_the_demo_profile() -> None:
     assert services["openldap"]["build"]["context"] == "./openldap"
     assert services["simulators"]["build"]["target"] == "demo"
     assert services["accessward"]["build"]["target"] == "production"
-    names = {c.name for c in typer.main.get_command(app).commands.values()}  # type: ignore[attr-defined]
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     for svc in accessward_services(compose()).values():
-        assert svc["command"][0] in names
+        command = commands[svc["command"][0]]
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        flags = [w for w in svc["command"][1:] if w.startswith("--")]
+        assert set(flags) <= options, f"{svc['command']}: unknown option(s) {set(flags) - options}"
 
 
 def test_no_two_services_publish_the_same_host_port() -> None:

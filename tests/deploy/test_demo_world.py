@@ -84,6 +84,7 @@ def world(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         _stop(slapd)
 
 
+@pytest.mark.slapd
 def test_the_openldap_image_seeds_the_demo_staff_for_the_reader_only(world: tuple[int, Path]) -> None:
     offset, _tmp = world
     url = f"ldap://127.0.0.1:{1389 + offset}"
@@ -101,6 +102,7 @@ def test_the_openldap_image_seeds_the_demo_staff_for_the_reader_only(world: tupl
     assert "admin-pw" not in config and "{SSHA}" in config  # the password is stored hashed only
 
 
+@pytest.mark.slapd
 def test_the_compose_settings_sync_the_demo_world(world: tuple[int, Path]) -> None:
     offset, tmp = world
     text = (DOCKER / "accessward.toml").read_text()
