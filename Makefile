@@ -42,6 +42,8 @@ lock:
 	$(COMPILE) -o requirements/main.txt
 	$(COMPILE) --extra demo -o requirements/demo.txt
 	$(COMPILE) --extra test -o requirements/test.txt
+	printf 'setuptools>=77\n' | $(BIN)/uv pip compile - --universal --generate-hashes --python-version 3.11 -q \
+		-o requirements/build.txt
 
 clean:
 	rm -rf $(VENV) demo-output bench-output .pytest_cache .mypy_cache .ruff_cache

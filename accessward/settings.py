@@ -2,8 +2,9 @@
 
 Errors name the file, the line and the field (``accessward.toml:14: identity_sources[0].url:
 Field required``). Secrets are never written in the file: a secret field takes a reference,
-``{ env = "NAME" }`` or ``{ file = "/run/secrets/name" }``, resolved only when a connector is
-built, so the value never reaches the store, a log or a report.
+``{ env = "NAME" }``, ``{ file = "/run/secrets/name" }`` or ``{ credential = "name" }`` (a systemd
+credential: ``$CREDENTIALS_DIRECTORY/name``, from ``LoadCredential=``), resolved only when a connector
+is built, so the value never reaches the store, a log or a report.
 """
 
 from __future__ import annotations
@@ -34,15 +35,20 @@ class _Strict(BaseModel):
 
 
 class SecretRef(_Strict):
-    """Where a secret lives. Exactly one of ``env`` or ``file``."""
+    """Where a secret lives. Exactly one of ``env``, ``file`` or ``credential``.
+
+    ``credential`` names a file in the directory systemd gives a unit in ``$CREDENTIALS_DIRECTORY``
+    (``LoadCredential=name:/etc/credstore/name``): the path is only known when the service runs.
+    """
 
     env: str | None = None
     file: str | None = None
+    credential: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError('give exactly one of env = "NAME" or file = "/path"')
+        if sum(v is not None for v in (self.env, self.file, self.credential)) != 1:
+            raise ValueError('give exactly one of env = "NAME", file = "/path" or credential = "name"')
         return self
 
     def resolve(self) -> str:
@@ -51,19 +57,29 @@ class SecretRef(_Strict):
             if value is None:
                 raise SettingsError([f"secret: environment variable {self.env} is not set"])
             return value
-        assert self.file is not None
+        path = self.file
+        if self.credential is not None:
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise SettingsError([f"secret: credential {self.credential}: $CREDENTIALS_DIRECTORY is not set "
+                                     "(run under systemd with LoadCredential=)"])
+            path = str(Path(directory) / self.credential)
+        assert path is not None
         try:
-            return Path(self.file).read_text().strip()
+            return Path(path).read_text().strip()
         except OSError as exc:
-            raise SettingsError([f"secret: cannot read {self.file}: {exc.strerror}"]) from exc
+            raise SettingsError([f"secret: cannot read {path}: {exc.strerror}"]) from exc
 
     def __str__(self) -> str:
+        if self.credential:
+            return f"credential:{self.credential}"
         return f"env:{self.env}" if self.env else f"file:{self.file}"
 
 
 def _secret(value: Any) -> Any:
     if isinstance(value, str):
-        raise ValueError('secrets are given by reference: { env = "NAME" } or { file = "/path" }, never inline')
+        raise ValueError('secrets are given by reference: { env = "NAME" }, { file = "/path" } or '
+                         '{ credential = "name" } (systemd), never inline')
     return value
 
 
