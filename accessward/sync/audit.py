@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, text
 
+from accessward.connectors.scrub import scrub, scrub_value
 from accessward.sync.clock import utcnow
 from accessward.sync.models import AuditEvent
 
@@ -42,7 +43,8 @@ def append(conn: Connection, kind: str, subject: str = "", data: Any = None, *, 
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     prev = conn.execute(select(_TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)).scalar() or ""
     at = utcnow()
-    body = _canonical(data or {})
+    body = scrub_value(_canonical(data or {}))  # no secret enters the trail, where it could not be edited out
+    subject = scrub(subject)
     digest = event_hash(prev, at, actor, kind, subject, body)
     conn.execute(_TABLE.insert().values(
         at=at, actor=actor, kind=kind, subject=subject, data=body, prev_hash=prev, hash=digest,

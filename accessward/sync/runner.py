@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from accessward.connectors.errors import ConnectorError, ResyncRequired
 from accessward.connectors.protocols import AccessSource, ChangeRun, IdentitySource, IncrementalIdentitySource
 from accessward.connectors.records import PersonRecord, RemovedPerson
+from accessward.connectors.scrub import scrub
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.models import SyncRun
@@ -83,6 +84,7 @@ def _finish(engine: Engine, run_id: int, status: str, counts: dict[str, int],
     with Session(engine) as session:
         run = session.get(SyncRun, run_id)
         assert run is not None
+        error = scrub(error) if error else error  # a platform's words may echo a token
         run.status, run.counts, run.error, run.error_kind = status, dict(counts), error, error_kind
         run.cursor, run.full = cursor, full
         run.finished_at = utcnow()
@@ -222,8 +224,9 @@ def _failed(engine: Engine, run_id: int, source: str, counts: dict[str, int],
         log.error("sync failed", extra={"source": source, "run": run_id, "error": message})
     else:
         kind = "internal"
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = scrub(f"internal error: {type(exc).__name__}: {exc}")
         log.exception("sync failed on an unexpected error", extra={"source": source, "run": run_id})
+    message = scrub(message)
     _finish(engine, run_id, "failed", counts, message, kind)
     return SyncOutcome(run_id, source, "failed", dict(counts), message)
 
