@@ -36,7 +36,8 @@ _TOKEN_PATHS = ("/token", "/.well-known/", "/discovery/", "/common/", "/organiza
 class EchoSwitch:
     """ASGI wrapper shared by every simulator: when ``mode`` is set, answer with the caller's secret.
 
-    The credential echoed is the one the request carries: the bearer token, an ``access_token``
+    The credential echoed is the one the request carries: the bearer token (or TikTok's ``Access-Token``
+    header), an ``access_token``
     query parameter, or the ``client_secret`` of a token request. Token endpoints (and msal's
     discovery) pass through unless ``token_requests`` is set, so an OAuth client first gets its
     (JWT) access token and then has *that* echoed back. Requests without a credential pass through.
@@ -98,6 +99,9 @@ def _credential(scope: Scope, body: bytes) -> str | None:
             return base64.b64decode(value).decode().partition(":")[2] or None
         except (ValueError, UnicodeDecodeError):
             return None
+    for name in ("access-token", "x-access-token", "x-api-key"):  # TikTok's Access-Token, and others
+        if headers.get(name):
+            return headers[name]
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if query.get("access_token"):
         return str(query["access_token"][0])
