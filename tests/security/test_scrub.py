@@ -111,7 +111,7 @@ def test_settings_register_resolved_secrets_and_name_an_unset_one(tmp_path: Path
     with pytest.raises(SettingsError) as caught:
         wiring.access_sources(cfg, tmp_path)
     assert caught.value.problems == [
-        f"{path}:9: access_sources[0].access_token: environment variable AW_UNSET_TOKEN is not set"]
+        f"{path}:8: access_sources[0].access_token: environment variable AW_UNSET_TOKEN is not set"]
     monkeypatch.setenv("AW_UNSET_TOKEN", "tiktok-token-value-42")
     wiring.access_sources(cfg, tmp_path)
     assert "tiktok-token-value-42" in scrub.known()
