@@ -8,6 +8,7 @@ known without parsing log lines, and ``start_app`` returns only once connections
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import socket
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, quote
 
 import uvicorn
 
-__all__ = ["ECHO_MODES", "EchoSwitch", "RunningServer", "ServerStartError", "start_app"]
+__all__ = ["ECHO_MODES", "EchoSwitch", "RunningServer", "ServerStartError", "SlowWrites", "start_app"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -73,6 +74,29 @@ class EchoSwitch:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
         await send({"type": "http.response.body", "body": content})
+
+
+class SlowWrites:
+    """ASGI wrapper: every write (any method but GET/HEAD/OPTIONS) waits ``delay`` seconds, and is recorded.
+
+    A platform that takes its time to write is where two runs at once go wrong (the second one
+    resumes the first's plan mid-flight); ``writes`` lists ``(method, path?query)`` as received,
+    so a test can check each revocation was sent exactly once.
+    """
+
+    def __init__(self, app: Any, delay: float = 0.0) -> None:
+        self.app, self.delay = app, delay
+        self.writes: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS"):
+            query = scope.get("query_string", b"").decode("latin-1")
+            with self._lock:
+                self.writes.append((str(scope["method"]), str(scope.get("path", "")) + (f"?{query}" if query else "")))
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        await self.app(scope, receive, send)
 
 
 def _replay(body: bytes) -> Receive:
