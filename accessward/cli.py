@@ -15,6 +15,7 @@ import typer
 from sqlalchemy import Engine
 
 from accessward import exitcodes, logs, ui, wiring
+from accessward.cli_audit import redact as audit_redact
 from accessward.connectors.protocols import Revoker
 from accessward.reconcile import executor, health
 from accessward.reconcile.correlate import correlate
@@ -37,6 +38,7 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(sync_app, name="sync")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+audit_app.command("redact")(audit_redact)
 
 if TYPE_CHECKING:
     from accessward.runtime import Runtime
