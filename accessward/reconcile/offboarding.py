@@ -32,6 +32,7 @@ from accessward.connectors.errors import ConnectorError
 from accessward.connectors.idp import IdentityProvider
 from accessward.connectors.protocols import Revoker
 from accessward.connectors.records import Level
+from accessward.connectors.scrub import scrub
 from accessward.reconcile import executor
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.idp_calls import Retry, call_idp
@@ -160,7 +161,7 @@ def _record_error(engine: Engine, offboarding_id: int, message: str) -> None:
     with Session(engine) as session:
         ob = session.get(Offboarding, offboarding_id)
         if ob is not None:
-            ob.last_error, ob.updated_at = message[:2000], utcnow()
+            ob.last_error, ob.updated_at = scrub(message)[:2000], utcnow()
             session.add(ob)
             session.commit()
 
