@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-REDACTED = "[redacted]"
+REDACTED = "<redacted>"  # not "[redacted]": rich would read that as markup and print nothing
 _MIN_LENGTH = 6  # shorter values ("abc", "1") would redact ordinary words; no real secret is this short
 
 _lock = threading.Lock()
