@@ -203,3 +203,42 @@ def test_executing_and_the_attempt_are_committed_before_the_platform_is_called(e
     _, report = plan_and_apply(engine, REVOKE, revoker)
     assert report.outcomes == {"done": 2} and seen == [("executing", 1), ("executing", 1)]
 
+
+
+# -- survivors of `make mutate` on safety paths ---------------------------------------------------
+
+
+def test_a_new_plan_supersedes_the_open_ones_and_an_offboarding_plan_leaves_them(engine):
+    """An older plan waiting for approval must lapse: approving it later would act on old facts."""
+    from accessward.reconcile.plan import PlanResult, persist_plan
+    from accessward.sync.models import Plan
+
+    _, _, revoker = estate(engine, leavers=6)
+    policy = PolicySettings(max_revocations=5, rules=REVOKE.rules)
+    first, _ = plan_and_apply(engine, policy, revoker)
+    assert first.status == "needs_approval"
+    hr = persist_plan(engine, PlanResult(None, "approved", "offboarding hr-9", revocations=[]), "hr",
+                      supersede=False, approved_by="hr")
+    with Session(engine) as s:
+        assert s.get(Plan, first.plan_id).status == "needs_approval", "an offboarding's plan supersedes nothing"
+    second, _ = plan_and_apply(engine, policy, revoker)
+    with Session(engine) as s:
+        assert s.get(Plan, first.plan_id).status == "superseded"
+        assert s.get(Plan, hr).status == "approved"
+        states = {a.state for a in s.execute(select(Action).where(Action.plan_id == first.plan_id)).scalars()}
+        assert states == {"cancelled"}
+    assert second.status == "needs_approval"
+    try:
+        executor.approve(engine, first.plan_id, actor="ciso")
+    except ValueError as exc:
+        assert "superseded" in str(exc)
+    else:
+        raise AssertionError("a superseded plan was approved")
+
+
+def test_the_revoker_is_told_the_resource_and_account_kind(engine):
+    """Revokers choose the request by kind (a Page's assigned_users, an Instagram asset, a partner)."""
+    _, _, revoker = estate(engine)
+    plan_and_apply(engine, REVOKE, revoker)
+    [call] = revoker.calls
+    assert (call.resource_kind, str(call.account_kind), call.role) == ("facebook_page", "human", "CREATE_CONTENT")
