@@ -7,7 +7,7 @@ in-memory fakes, so ``make mutate`` can run them against every mutant.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlmodel import Session
@@ -242,3 +242,27 @@ def test_the_revoker_is_told_the_resource_and_account_kind(engine):
     plan_and_apply(engine, REVOKE, revoker)
     [call] = revoker.calls
     assert (call.resource_kind, str(call.account_kind), call.role) == ("facebook_page", "human", "CREATE_CONTENT")
+
+
+def test_the_grace_period_counts_from_the_leave_date_and_says_when_it_ends(engine):
+    """Grace starts when the person left (the evidence's ``since``), not when the finding was first seen."""
+    from accessward.connectors.records import PersonStatus
+
+    now = utcnow()
+    people = [person(f"s{i}") for i in range(20)]
+    people += [person("long", status=PersonStatus.terminated, leave_date=now - timedelta(days=10)),
+               person("recent", status=PersonStatus.terminated, leave_date=now - timedelta(days=3))]
+    assert sync_identity(engine, FakeIdentity(people=people)).ok
+    grants = [(f"s{i}", "main", "MANAGE", Level.admin) for i in range(20)]
+    grants += [("long", "main", "CREATE_CONTENT", Level.full_publishing),
+               ("recent", "main", "CREATE_CONTENT", Level.full_publishing)]
+    src = FakeAccess(grants=grants)
+    assert sync_access(engine, src).ok
+    revoker = RecordingRevoker(src)
+    policy = PolicySettings(rules={"orphaned": RuleSettings(action="revoke", grace_days=7)})
+    plan, _ = plan_and_apply(engine, policy, revoker)
+    assert [c.account_id for c in revoker.calls] == ["long"]  # left ten days ago: grace is over
+    [held] = [h for h in plan.held if h.account == "recent"]
+    ends = now - timedelta(days=3) + timedelta(days=7)
+    assert held.held_because.startswith("in grace period until ")
+    assert abs((datetime.strptime(held.held_because[22:38], "%Y-%m-%d %H:%M") - ends).total_seconds()) <= 60
