@@ -266,3 +266,15 @@ def test_the_grace_period_counts_from_the_leave_date_and_says_when_it_ends(engin
     ends = now - timedelta(days=3) + timedelta(days=7)
     assert held.held_because.startswith("in grace period until ")
     assert abs((datetime.strptime(held.held_because[22:38], "%Y-%m-%d %H:%M") - ends).total_seconds()) <= 60
+
+
+def test_a_first_empty_listing_is_fine_and_a_one_record_source_answering_nothing_has_failed(engine):
+    """No baseline: nothing to judge against. A baseline of one: an empty answer is still a failure."""
+    assert sync_access(engine, FakeAccess(name="new", grants=[])).ok
+    one = FakeAccess(name="one", grants=[("ann", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, one).ok
+    one.grants = []
+    outcome = sync_access(engine, one)
+    assert outcome.status == "failed" and "returned 0 records where the store holds 1" in (outcome.error or "")
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(Grant).where(Grant.seen_to.is_(None))).scalar() == 1
