@@ -278,3 +278,32 @@ def test_a_first_empty_listing_is_fine_and_a_one_record_source_answering_nothing
     assert outcome.status == "failed" and "returned 0 records where the store holds 1" in (outcome.error or "")
     with Session(engine) as s:
         assert s.execute(select(func.count()).select_from(Grant).where(Grant.seen_to.is_(None))).scalar() == 1
+
+
+def test_an_offboarding_holds_break_glass_manual_and_unrevokable_grants_with_the_reason(engine):
+    """The offboarding's own hold reasons, on the fast path (the service tests cover them end to end)."""
+    people = [person(f"s{i}") for i in range(5)] + [person("a1", "a1@example.com", employee_id="E1")]
+    assert sync_identity(engine, FakeIdentity(people=people)).ok
+    mail = {a: "a1@example.com" for a in ("own", "bg", "man", "oth")}
+    social = FakeAccess(grants=[("own", "page", "ANALYZE", Level.read_only), ("bg", "page", "ANALYZE", Level.read_only),
+                                ("man", "page", "ANALYZE", Level.read_only), ("s0", "page", "MANAGE", Level.admin)],
+                        emails=mail)
+    other = FakeAccess(name="other", grants=[("oth", "wall", "ANALYZE", Level.read_only)], emails=mail)
+    assert sync_access(engine, social).ok and sync_access(engine, other).ok
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE access_grant SET verifiable = :no WHERE account_id = "
+                          "(SELECT id FROM account WHERE external_id = 'man')"), {"no": False})
+    revoker = RecordingRevoker(social)
+    policy = PolicySettings(break_glass=["bg"], rules=REVOKE.rules)
+    ob, _ = offboarding.request(engine, request_id="hr-2", person_key="E1", effective_at=utcnow(),
+                                requested_by="hr:alice", source="test")
+    status = offboarding.run(engine, ob.id, offboarding.Tools(revokers={"social": revoker}, idps={},
+                                                              policy=policy, sleep=lambda s: None))
+    assert [c.account_id for c in revoker.calls] == ["own"] and status == "partially_done"
+    with Session(engine) as s:
+        items = {i.target: i for i in s.execute(select(OffboardingItem)).scalars()}
+    assert {k: items[k].state for k in ("own", "bg", "man", "oth")} == {
+        "own": "done", "bg": "held", "man": "held", "oth": "held"}
+    assert items["bg"].detail == "break-glass account: never revoked"
+    assert items["man"].detail.startswith("no API to revoke through (manual inventory): DELETE https://social.test/page")
+    assert items["oth"].detail == "no revoker configured for other"
