@@ -307,3 +307,14 @@ def test_an_offboarding_holds_break_glass_manual_and_unrevokable_grants_with_the
     assert items["bg"].detail == "break-glass account: never revoked"
     assert items["man"].detail.startswith("no API to revoke through (manual inventory): DELETE https://social.test/page")
     assert items["oth"].detail == "no revoker configured for other"
+
+
+def test_a_drop_of_exactly_max_drop_passes_and_one_more_is_quarantined(engine):
+    ident = FakeIdentity(people=[person(f"p{i}") for i in range(20)])
+    assert sync_identity(engine, ident).ok
+    ident.people = ident.people[:14]  # 6 of 20 gone: exactly 30 %
+    assert sync_identity(engine, ident).ok
+    other = FakeIdentity(name="other", people=[person(f"q{i}") for i in range(20)])
+    assert sync_identity(engine, other).ok
+    other.people = other.people[:13]  # 7 of 20: more than 30 %
+    assert sync_identity(engine, other).status == "quarantined"
