@@ -318,3 +318,30 @@ def test_a_drop_of_exactly_max_drop_passes_and_one_more_is_quarantined(engine):
     assert sync_identity(engine, other).ok
     other.people = other.people[:13]  # 7 of 20: more than 30 %
     assert sync_identity(engine, other).status == "quarantined"
+
+
+def test_at_execution_another_plan_s_pending_admin_removal_counts_as_done(engine):
+    """Two approved plans (an offboarding's runs outside the apply lock) each remove one of two admins:
+    the first to run sees the other's pending removal and keeps its admin."""
+    from accessward.reconcile.plan import Item, PlanResult, persist_plan
+
+    src = FakeAccess(grants=[("x", "main", "MANAGE", Level.admin), ("y", "main", "MANAGE", Level.admin),
+                             ("z", "other", "ANALYZE", Level.read_only)])
+    assert sync_access(engine, src).ok
+    revoker = RecordingRevoker(src)
+    with engine.connect() as conn:
+        ids = dict(conn.execute(text("SELECT a.external_id, g.id FROM access_grant g JOIN account a "
+                                     "ON a.id = g.account_id")).all())
+
+    def plan_for(account: str) -> int:
+        item = Item(finding_id=None, grant_id=ids[account], rule="offboarding", system="social", account=account,
+                    account_name=account, resource="main", resource_name="Main", role="MANAGE",
+                    level=int(Level.admin), reason="test", request="DELETE main")
+        return persist_plan(engine, PlanResult(None, "approved", f"offboarding {account}", revocations=[item]),
+                            "hr", supersede=False, approved_by="hr")
+
+    first, second = plan_for("x"), plan_for("y")
+    report = executor.execute(engine, first, {"social": revoker}, sleep=lambda s: None)
+    assert report.outcomes == {"failed": 1} and "last admin" in report.failures[0] and revoker.calls == []
+    report = executor.execute(engine, second, {"social": revoker}, sleep=lambda s: None)
+    assert report.outcomes == {"done": 1} and [c.account_id for c in revoker.calls] == ["y"]
