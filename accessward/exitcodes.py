@@ -7,3 +7,4 @@ NEEDS_APPROVAL = 3  # a plan stopped at the revocation threshold and waits for a
 SOURCE_FAILED = 4  # a sync failed or was quarantined; its data was left as it was
 ACTION_FAILED = 5  # some revocations failed or were stopped; see the outbox
 AUDIT_BROKEN = 6  # the audit chain does not verify
+CHECK_MISSING = 7  # accessward check: a permission the settings or the policy rely on is missing

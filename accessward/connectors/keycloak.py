@@ -636,3 +636,32 @@ class KeycloakSource:
                                     "lists it", system=self.name, detail=exc.detail, status=exc.status) from exc
             return RevokeResult(RevokeOutcome.already_gone, f"credential already deleted ({exc.detail})")
         return RevokeResult(RevokeOutcome.done, "credential deleted")
+
+
+# -- accessward check -----------------------------------------------------------------------------
+# (imported here, at the end, so this section merges apart from the connector above)
+from accessward.connectors.preflight import CheckItem, probe  # noqa: E402
+
+
+def check(source: KeycloakSource) -> list[CheckItem]:
+    """Read-only preflight: users readable (``/users/count``, role view-users) and every attribute this
+    source reads declared in the realm's user profile (:meth:`KeycloakSource.check_profile`)."""
+
+    def count() -> str:
+        return f"{source._call('the user count', source._admin.users_count)} user(s)"
+
+    def profile() -> str:
+        source.check_profile()
+        return "declared: " + (", ".join(source.configured_attributes()) or "none read")
+
+    return [
+        probe("users readable", count, fix=f"give the service account of client {source.client_id} the "
+                                           "realm-management role view-users"),
+        probe("user-profile attributes declared", profile,
+              fix="declare the attribute in Realm settings > User profile (admin may view)"),
+        CheckItem("end sessions / disable users", "unknown",
+                  "Keycloak answers no read-only call for the service account's own rights short of its role "
+                  "mappings, which need view-clients",
+                  f"give the service account of client {source.client_id} the realm-management role manage-users",
+                  "revoke"),
+    ]
