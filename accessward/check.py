@@ -101,7 +101,7 @@ def _access_items(cfg: Any, connector: Any) -> list[CheckItem]:
         return checks[kind](connector)
     return [probe("inventory readable", lambda: first_record(connector.list_access),
                   fix=f"fix the inventory file {cfg.path} (line-level errors above)"),
-            CheckItem("revoke", "ok", "a manual inventory: every revocation is a manual step, by hand", "",
+            CheckItem("revocation", "ok", "a manual inventory: every revocation is a manual step, by hand", "",
                       "revoke", False)]
 
 

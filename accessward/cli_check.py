@@ -25,12 +25,13 @@ def tables(report: CheckReport) -> list[Table]:
         table = Table(title=f"{src.source} ({src.type}, {src.role})", title_justify="left", expand=False,
                       show_lines=True)
         table.add_column("capability", overflow="fold", ratio=2)
-        table.add_column("status", no_wrap=True)
-        table.add_column("detail / fix", overflow="fold", ratio=5)
+        table.add_column("for", no_wrap=True)
+        table.add_column("status", overflow="fold")
+        table.add_column("detail / fix", overflow="fold", ratio=4)
         for item in src.items:
             status = _MARK[item.status] + ("" if item.relied_on or item.status == "ok" else " (not used)")
             text = item.detail + (f"\nfix: {item.fix}" if item.fix and item.status != "ok" else "")
-            table.add_row(f"{item.capability}\n[dim]{item.use}[/]", status, text)
+            table.add_row(item.capability, item.use, status, text, end_section=False)
         out.append(table)
     return out
 

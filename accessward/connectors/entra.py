@@ -792,7 +792,7 @@ class EntraSource:
 
 # -- accessward check -----------------------------------------------------------------------------
 # (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, Use  # noqa: E402
+from accessward.connectors.preflight import CheckItem, Use, first_record, probe  # noqa: E402
 
 #: capability -> (the application permissions any of which grants it, the use). Least-privileged first.
 ENTRA_CAPABILITIES: tuple[tuple[str, tuple[str, ...], Use], ...] = (
@@ -810,8 +810,9 @@ _ENTRA_FIX = ("App registrations > {app} > API permissions > Add a permission > 
 
 
 def check(source: EntraSource, *, disable_accounts: bool = False) -> list[CheckItem]:
-    """Read-only preflight from the app token's ``roles`` claim (one token request, no Graph call): each
-    capability this source uses, and leave dates through :meth:`EntraSource.check_leave_date_permission`."""
+    """Read-only preflight from the app token's ``roles`` claim: each capability this source uses, one
+    ``GET /users?$top=1`` to prove Graph answers, and leave dates through
+    :meth:`EntraSource.check_leave_date_permission` (the check every run starts with)."""
     try:
         roles = source.token_roles()
     except ConnectorError as exc:
@@ -824,6 +825,9 @@ def check(source: EntraSource, *, disable_accounts: bool = False) -> list[CheckI
         items.append(CheckItem(capability, "ok" if held else "missing", ", ".join(held) or f"no {perms[0]}",
                                "" if held else _ENTRA_FIX.format(app=source.client_id, perm=perms[0]), use,
                                relied.get(capability, True)))
+    items.append(probe("Graph answers /users", lambda: first_record(
+        lambda: source._pages("users", {"$select": "id", "$top": "1"}, source._next_link)),
+        fix="check graph_url, and grant User.Read.All (admin consent)"))
     try:
         if source.leave_dates:
             source.check_leave_date_permission()

@@ -51,5 +51,5 @@ def probe(capability: str, read: Callable[[], str], *, fix: str, use: Use = "rea
 def first_record(listing: Callable[[], Iterable[object]]) -> str:
     """Read the first record of a lazy listing (a few requests, never the whole source)."""
     for _ in listing():
-        return "listing answers"
-    return "listing answers (empty)"
+        return "read (first record only)"
+    return "read: the listing is empty"
