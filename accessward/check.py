@@ -2,7 +2,9 @@
 
 Builds each connector from the settings (accessward/wiring.py, the same code a sync uses), calls the
 ``check(...)`` at the end of its connector module, and marks which missing items fail the run: a read the
-settings use, and a revoke capability while any policy rule has ``action = "revoke"``. Nothing is written:
+settings use; on an access source, a revoke capability while any policy rule has ``action = "revoke"``; on
+an identity provider (Entra, Keycloak), what offboarding and lost-device response use (they end sessions
+whatever the rules say). Nothing is written:
 no store is opened, no audit event is appended, and the connectors are asked only to read.
 """
 
@@ -55,7 +57,7 @@ class CheckReport:
 CHECK_MISSING = exitcodes.CHECK_MISSING
 
 
-def _identity_items(cfg: Any, source: Any) -> list[CheckItem]:
+def _identity_items(cfg: Any, source: Any, *, disable_accounts: bool = False) -> list[CheckItem]:
     kind = cfg.type
     if kind == "ldap":
         from accessward.connectors.ldap import check as ldap_check
@@ -64,7 +66,7 @@ def _identity_items(cfg: Any, source: Any) -> list[CheckItem]:
     if kind == "entra":
         from accessward.connectors.entra import check as entra_check
 
-        return entra_check(source)
+        return entra_check(source, disable_accounts=disable_accounts, guests=cfg.guests)
     if kind == "keycloak":
         from accessward.connectors.keycloak import check as keycloak_check
 
@@ -116,6 +118,7 @@ def _guarded(build: Callable[[], Any], what: str) -> tuple[Any, CheckItem | None
 
 def _run(cfg: Any, role: str, build: Callable[[], Any], items: Callable[[Any, Any], list[CheckItem]],
          revoking: bool) -> SourceCheck:
+    """``revoking``: whether the revoke items of this source are relied on."""
     connector, failed = _guarded(build, cfg.name)
     found: Iterable[CheckItem]
     if failed is not None:
@@ -129,7 +132,6 @@ def _run(cfg: Any, role: str, build: Callable[[], Any], items: Callable[[Any, An
             close = getattr(connector, "close", None)
             if callable(close):
                 close()
-    # revoke capabilities are relied on only while a rule revokes
     marked = tuple(replace(i, relied_on=i.relied_on and revoking) if i.use == "revoke" else i for i in found)
     return SourceCheck(cfg.name, cfg.type, role, marked)
 
@@ -138,10 +140,12 @@ def run_check(settings: Settings, base: Path, only: set[str] | None = None) -> C
     """Check every configured source (or those named in ``only``), identity sources first."""
     revoking = tuple(sorted(name for name, rule in settings.policy.rules.items() if rule.action == "revoke"))
     out: list[SourceCheck] = []
+    disable = settings.policy.offboarding.disable_account
     for ident in settings.identity_sources:
         if not only or ident.name in only:
-            out.append(_run(ident, "identity", partial(wiring.identity_source, ident, base), _identity_items,
-                            bool(revoking) or settings.policy.offboarding.disable_account))
+            # an Entra or Keycloak source is also the IdP of offboarding and lost devices, whatever the rules
+            out.append(_run(ident, "identity", partial(wiring.identity_source, ident, base),
+                            partial(_identity_items, disable_accounts=disable), True))
     for access in settings.access_sources:
         if not only or access.name in only:
             out.append(_run(access, "access", partial(wiring.access_connector, access, base), _access_items,

@@ -809,7 +809,7 @@ _ENTRA_FIX = ("App registrations > {app} > API permissions > Add a permission > 
               "permissions > {perm}, then Grant admin consent")
 
 
-def check(source: EntraSource, *, disable_accounts: bool = False) -> list[CheckItem]:
+def check(source: EntraSource, *, disable_accounts: bool = False, guests: str = "disable") -> list[CheckItem]:
     """Read-only preflight from the app token's ``roles`` claim: each capability this source uses, one
     ``GET /users?$top=1`` to prove Graph answers, and leave dates through
     :meth:`EntraSource.check_leave_date_permission` (the check every run starts with)."""
@@ -819,8 +819,13 @@ def check(source: EntraSource, *, disable_accounts: bool = False) -> list[CheckI
         return [CheckItem("app token", "unknown" if exc.kind == "transient" else "missing", f"{exc.kind}: {exc}",
                           "check tenant_id, client_id and the client secret (Certificates & secrets)")]
     items = [CheckItem("app token", "ok", f"roles: {', '.join(sorted(roles)) or 'none'}")]
-    relied = {"read MFA methods (posture)": source._with_posture, "disable accounts": disable_accounts}
-    for capability, perms, use in ENTRA_CAPABILITIES:
+    # offboarding and lost devices end sessions on every IdP; a guest is disabled (or deleted) instead
+    relied = {"read MFA methods (posture)": source._with_posture,
+              "disable accounts": disable_accounts or guests == "disable"}
+    capabilities = list(ENTRA_CAPABILITIES)
+    if guests == "delete":
+        capabilities.append(("delete guests", ("User.ReadWrite.All", "Directory.ReadWrite.All"), "revoke"))
+    for capability, perms, use in capabilities:
         held = sorted(roles & set(perms))
         items.append(CheckItem(capability, "ok" if held else "missing", ", ".join(held) or f"no {perms[0]}",
                                "" if held else _ENTRA_FIX.format(app=source.client_id, perm=perms[0]), use,

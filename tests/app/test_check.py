@@ -303,14 +303,21 @@ def test_entra_leave_dates_unreadable_fails_while_used(world: World) -> None:
     assert ("entra", "leave dates readable") not in failing(off) and off.exit_code == exitcodes.OK
 
 
-def test_entra_revoke_sessions_and_read_permissions(world: World) -> None:
+def test_entra_idp_actions_are_relied_on_whatever_the_rules(world: World) -> None:
+    """Offboarding and lost devices end sessions (and disable guests) on the IdP even in flag-only mode."""
     world.graph.apps[graph.DEMO_CLIENT_ID].roles = frozenset({"User.Read.All", "User-LifeCycleInfo.Read.All",
                                                                "UserAuthenticationMethod.Read.All"})
+    world.rules = ""
     report = world.report()
     assert item(report, "entra", "read users").status == "ok"
     sessions = item(report, "entra", "end sign-in sessions")
     assert sessions.status == "missing" and "User.RevokeSessions.All" in sessions.fix
-    assert failing(report) == {("entra", "end sign-in sessions"), ("entra", "remove MFA methods (lost device)")}
+    assert failing(report) == {("entra", "end sign-in sessions"), ("entra", "remove MFA methods (lost device)"),
+                               ("entra", "disable accounts")}
+    assert report.exit_code == exitcodes.CHECK_MISSING
+    world.graph.apps[graph.DEMO_CLIENT_ID].roles |= {"User.RevokeSessions.All", "User.EnableDisableAccount.All",
+                                                      "UserAuthenticationMethod.ReadWrite.All"}
+    assert world.report().exit_code == exitcodes.OK  # the least-privileged set is enough
     world.graph.apps[graph.DEMO_CLIENT_ID].roles = frozenset()
     none = world.report()
     assert item(none, "entra", "read users").status == "missing"
