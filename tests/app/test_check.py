@@ -406,3 +406,32 @@ def test_manual_inventory_with_a_bad_row_is_missing(world: World) -> None:
         report = run_check(load_settings(config), config.parent)
     assert item(report, "x-youtube", "inventory readable").status == "missing"
 
+
+
+def test_meta_page_token_for_each_page(world: World) -> None:
+    """With the Page-token code (branch meta): a Page the system user may not manage has no Page token."""
+    from accessward.connectors.meta import MetaBusinessConnector
+
+    if not hasattr(MetaBusinessConnector, "page_token"):
+        pytest.skip("this build reads Page edges with the system-user token (no Page-token code yet)")
+    pages = sorted(world.meta.pages)
+    world.meta.tokens[meta.DEMO_TOKEN].pages = frozenset(pages[1:])  # type: ignore[attr-defined,unused-ignore]
+    report = world.report()
+    refused = item(report, "meta", f"Page token {pages[0]}")
+    assert refused.status == "missing" and "PROFILE_PLUS_FULL_CONTROL" in refused.fix
+    assert all(item(report, "meta", f"Page token {p}").status == "ok" for p in pages[1:])
+    assert report.exit_code == exitcodes.CHECK_MISSING
+    assert world.meta.revoke_calls == []
+    blob = json.dumps(report.as_json())
+    assert not any(t.startswith("EAAP") and t in blob for t in world.meta.tokens)  # no Page token shown
+
+
+def test_meta_page_tokens_without_page_token_code_are_one_unknown_row(world: World) -> None:
+    from accessward.connectors.meta import MetaBusinessConnector
+
+    report = world.report()
+    rows = [i for s in report.sources if s.source == "meta" for i in s.items if i.capability.startswith("Page token")]
+    if hasattr(MetaBusinessConnector, "page_token"):
+        assert rows and all(r.status == "ok" for r in rows)
+    else:
+        assert [(r.capability, r.status, r.relied_on) for r in rows] == [("Page tokens", "unknown", False)]
