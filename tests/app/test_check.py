@@ -435,3 +435,34 @@ def test_meta_page_tokens_without_page_token_code_are_one_unknown_row(world: Wor
         assert rows and all(r.status == "ok" for r in rows)
     else:
         assert [(r.capability, r.status, r.relied_on) for r in rows] == [("Page tokens", "unknown", False)]
+
+
+# -- Active Directory on a slapd with the AD test schema (the real AD runs in tests/connectors/test_samba_ad.py) --
+
+
+def test_ad_nested_groups_invisible_is_missing_and_deleted_objects_unknown_off_a_dc(
+        slapd_factory: SlapdFactory) -> None:
+    """A slapd with the AD schema has no ``group`` objects and no highestCommittedUSN: the check says the
+    nested groups are not visible (missing, the AD preset expands them) and cannot tell Deleted Objects."""
+    from accessward.connectors.ldap import LdapSource, LdapSourceConfig
+    from accessward.connectors.ldap import check as ldap_check
+    from accessward.sandbox.slapd import SeedPerson
+
+    base = "dc=corp,dc=example,dc=com"
+    group = f"cn=Social Media Admins,ou=groups,{base}"
+    people = [SeedPerson("jdoe", sn="Doe", mail="jdoe@example.com", groups=(group,))]
+    server = slapd_factory(people_ldif(people, base_dn=base, flavor="active_directory"), base_dn=base,
+                           ad_schema=True)
+    source = LdapSource(LdapSourceConfig(name="ad", url=server.url, base_dn=base, bind_dn=server.bind_dn,
+                                         password=server.password, schema="active_directory",
+                                         user_filter="(objectClass=user)"))
+    items = {i.capability: i for i in ldap_check(source)}
+    assert items["bind and read people"].status == "ok"
+    nested = items["nested groups visible"]
+    assert nested.status == "missing" and nested.relied_on and "memberOf" in nested.fix
+    deleted = items["Deleted Objects readable"]
+    assert deleted.status == "unknown" and "not an AD DC" in deleted.detail
+    off = LdapSource(LdapSourceConfig(name="ad", url=server.url, base_dn=base, bind_dn=server.bind_dn,
+                                      password=server.password, schema="active_directory",
+                                      user_filter="(objectClass=user)", deleted_objects=False))
+    assert not {i.capability: i for i in ldap_check(off)}["Deleted Objects readable"].relied_on
