@@ -640,6 +640,8 @@ class KeycloakSource:
 
 # -- accessward check -----------------------------------------------------------------------------
 # (imported here, at the end, so this section merges apart from the connector above)
+import base64  # noqa: E402
+
 from accessward.connectors.preflight import CheckItem, probe  # noqa: E402
 
 
@@ -659,9 +661,29 @@ def check(source: KeycloakSource) -> list[CheckItem]:
                                            "realm-management role view-users"),
         probe("user-profile attributes declared", profile,
               fix="declare the attribute in Realm settings > User profile (admin may view)"),
-        CheckItem("end sessions / disable users", "unknown",
-                  "Keycloak answers no read-only call for the service account's own rights short of its role "
-                  "mappings, which need view-clients",
-                  f"give the service account of client {source.client_id} the realm-management role manage-users",
-                  "revoke"),
+        _manage_users(source),
     ]
+
+
+def _manage_users(source: KeycloakSource) -> CheckItem:
+    """``manage-users`` from the access token's ``resource_access.realm-management.roles`` (a service
+    account's client roles; the token is only read, it came from Keycloak's token endpoint)."""
+    fix = f"give the service account of client {source.client_id} the realm-management role manage-users"
+    what = "end sessions / disable users (manage-users)"
+    token = (getattr(source._connection, "token", None) or {}).get("access_token")
+    parts = token.split(".") if isinstance(token, str) else []
+    claims: object = None
+    if len(parts) == 3:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except ValueError:
+            claims = None
+    access = claims.get("resource_access") if isinstance(claims, dict) else None
+    if not isinstance(access, dict):
+        return CheckItem(what, "unknown", "the access token carries no resource_access claim (an opaque token, or "
+                         "the roles client scope is off)", fix, "revoke")
+    roles = (access.get("realm-management") or {}).get("roles") or []
+    if "manage-users" in roles:
+        return CheckItem(what, "ok", "realm-management: manage-users", "", "revoke")
+    return CheckItem(what, "missing", f"realm-management roles: {', '.join(sorted(map(str, roles))) or 'none'}",
+                     fix, "revoke")

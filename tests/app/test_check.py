@@ -345,6 +345,20 @@ def test_keycloak_without_view_users_is_missing(world: World) -> None:
     assert item(report, "keycloak", "users readable").status == "missing"
 
 
+def test_keycloak_manage_users_from_the_token_roles(world: World) -> None:
+    manage = "end sessions / disable users (manage-users)"
+    assert item(world.report(), "keycloak", manage).status == "ok"
+    world.keycloak.clients[(keycloak.DEMO_REALM, keycloak.DEMO_CLIENT_ID)].roles = frozenset({"view-users",
+                                                                                            "query-users"})
+    world.rules = ""
+    report = world.report()
+    got = item(report, "keycloak", manage)
+    assert got.status == "missing" and "manage-users" in got.fix and "view-users" in got.detail
+    assert item(report, "keycloak", "users readable").status == "ok"
+    assert report.exit_code == exitcodes.CHECK_MISSING  # offboarding ends Keycloak sessions whatever the rules
+    assert world.keycloak.writes == []
+
+
 def test_linkedin_member_not_administrator(world: World) -> None:
     world.linkedin.add_token("analyst", linkedin.DEMO_MEMBERS["priya"])
     world.env["CHK_LINKEDIN_TOKEN"] = "analyst"
