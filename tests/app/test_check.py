@@ -231,6 +231,10 @@ def test_a_well_set_world_passes_and_nothing_is_written(world: World) -> None:
     assert recorded_writes(world) == []
     assert world.meta.revoke_calls == [] and world.linkedin.writes == [] and world.pinterest.writes == []
     assert sorted(p.name for p in world.directory.iterdir()) == ["accessward.toml", "inventory.csv"]  # no store
+    blob = json.dumps(report.as_json())
+    for secret in (meta.DEMO_TOKEN, linkedin.DEMO_TOKEN, tiktok.DEMO_TOKEN, pinterest.DEMO_TOKEN, scim.DEMO_TOKEN,
+                   graph.DEMO_SECRET, keycloak.DEMO_SECRET, world.slapd.password):
+        assert secret not in blob
 
 
 def test_cli_json_exit_code_and_a_narrow_table(world: World) -> None:
@@ -248,6 +252,9 @@ def test_cli_json_exit_code_and_a_narrow_table(world: World) -> None:
     assert max(len(line) for line in table.stdout.splitlines()) <= 60
     assert "missing" in table.stdout and "ADMIN of BC" in table.stdout.replace("\n", " ")
     assert "\x1b[" not in table.stdout  # not a terminal: no colour codes
+    with world.running() as config:
+        only = runner.invoke(app, ["-c", str(config), "check", "-f", "json", "--source", "meta"])
+    assert only.exit_code == exitcodes.OK and [s["source"] for s in json.loads(only.stdout)["sources"]] == ["meta"]
     assert recorded_writes(world) == []
     assert not (world.directory / "accessward.db").exists()
 
