@@ -599,9 +599,6 @@ def _absent(target: _Removal) -> str:
 
 # -- accessward check -----------------------------------------------------------------------------
 # (imported here, at the end, so this section merges apart from the connector above)
-from collections.abc import Callable  # noqa: E402
-
-from accessward.connectors.http import require_list  # noqa: E402
 from accessward.connectors.preflight import CheckItem, Use, probe  # noqa: E402
 
 #: Permission -> (what relies on it, the use). business_management: every business edge and removal;
@@ -614,7 +611,7 @@ META_PERMISSION_FIX = ("give the app the permission and issue a new system-user 
 
 def check(connector: MetaBusinessConnector, *, max_pages: int = 20) -> list[CheckItem]:
     """Read-only preflight: the business is visible, the token's permissions (``GET /me/permissions``), and a
-    Page token per Page (``GET /{page-id}?fields=access_token``) where this connector reads Page edges with one."""
+    Page token per Page (:meth:`MetaBusinessConnector.page_token`, the call every listing makes for Page edges)."""
     items = [probe("business visible", lambda: f"business {connector._business_name() or connector.business_id}",
                    fix=f"check business_id {connector.business_id} and that the system user belongs to it")]
     try:
@@ -646,14 +643,9 @@ def check(connector: MetaBusinessConnector, *, max_pages: int = 20) -> list[Chec
         items.append(CheckItem("Pages listed", "missing", str(exc), "grant business_management and pages_show_list"))
         return items
     items.append(CheckItem("Pages listed", "ok", f"{len(pages)} Page(s) (first {max_pages} checked)"))
-    page_token: Callable[[str], str] | None = getattr(connector, "page_token", None)
-    if page_token is None:
-        items.append(CheckItem("Page tokens", "unknown", "this version reads Page edges with the system-user token",
-                               "", "read", False))
-        return items
     for page_id in pages:
-        def obtain(page: str = page_id, get: Callable[[str], str] = page_token) -> str:
-            get(page)
+        def obtain(page: str = page_id) -> str:
+            connector.page_token(page)  # the same call a listing makes; the token is not kept here
             return "obtainable (not kept)"
         items.append(probe(f"Page token {page_id}", obtain,
                            fix="assign the system user to the Page with full control (MANAGE / "
