@@ -610,3 +610,7 @@ cli_reports.register(app)
 from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
 
 app.add_typer(review_app, name="review")
+
+from accessward.cli_check import check as _check_command  # noqa: E402  (accessward check: read-only preflight)
+
+app.command("check")(_check_command)
