@@ -29,7 +29,7 @@ from accessward.sync.clock import utcnow
 from accessward.sync.runner import SyncGuard, sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
 
-LOOSE = SyncGuard(min_baseline=100)  # these estates are tiny: a drop of one grant is not a quarantine
+LOOSE = SyncGuard(max_drop=1.0)  # these estates are tiny: a drop of one grant is not a quarantine
 REVOKE = PolicySettings(max_revocations=0, rules={"orphaned": RuleSettings(action="revoke")})
 
 
