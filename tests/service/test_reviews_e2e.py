@@ -9,6 +9,7 @@ from datetime import UTC
 from sqlmodel import Session, col, select
 
 from accessward import jobs_reviews, tokens
+from accessward.notify import outbox
 from accessward.reconcile import reviews
 from accessward.reports.reviews import campaign_rows
 from accessward.runtime import Runtime
@@ -18,6 +19,7 @@ from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.db import open_store
 from accessward.sync.models import AuditEvent
+from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, MailServer, Receiver, mail_server, receiver  # noqa: F401
 from tests.service.world import DANA, World
 
 MAIN, SHOP = "200000000000001", "200000000000003"
@@ -38,9 +40,34 @@ on_no_response = "revoke"
 """
 
 
-def review_runtime(world: World) -> Runtime:
+def notifications(mail: MailServer, hook: Receiver) -> str:
+    """Review notices to the IT-security mailbox (and each reviewer), Slack and Teams."""
+    return f"""
+[notifications]
+base_url = "https://accessward.corp.test/"
+[notifications.channels.mail]
+type = "email"
+host = "127.0.0.1"
+port = {mail.port}
+username = "{SMTP_USER}"
+password = {{ env = "T_SMTP_PASSWORD" }}
+ca_file = "{mail.ca_file}"
+from = "accessward@corp.test"
+to = ["it-security@corp.test"]
+[notifications.channels.slack]
+type = "slack"
+url = {{ env = "T_SLACK_URL" }}
+[notifications.channels.teams]
+type = "teams"
+url = {{ env = "T_TEAMS_URL" }}
+[notifications.events]
+"review.assigned" = ["mail", "slack", "teams"]
+"""
+
+
+def review_runtime(world: World, extra: str = "") -> Runtime:
     path = world.write_settings()
-    path.write_text(path.read_text() + REVIEWS)
+    path.write_text(path.read_text() + REVIEWS + extra)
     rt = Runtime(load_settings(path), world.dir, open_store(f"sqlite:///{world.dir / 'store.db'}"),
                  sleep=lambda s: None)
     world._runtimes.append(rt)
@@ -67,8 +94,13 @@ def decisions_in_trail(rt: Runtime) -> dict[int, str]:
         return {int(i["item"]): e.actor for e in events for i in e.data["items"]}
 
 
-def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_closed_through_the_outbox(world):
-    rt = review_runtime(world)
+def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_closed_through_the_outbox(
+        world, mail_server, receiver, monkeypatch):  # noqa: F811  (fixtures from tests/notify)
+    monkeypatch.setenv("T_SMTP_PASSWORD", SMTP_PASSWORD)
+    monkeypatch.setenv("T_SLACK_URL", receiver.url + "/services/T01/B02/slack-part")
+    monkeypatch.setenv("T_TEAMS_URL", receiver.url + "/workflows/teams-sig")
+    rt = review_runtime(world, notifications(mail_server, receiver))
+    assert outbox.scan(rt.engine, rt.settings.notifications) == 0  # the notifier starts at the end of the trail
     world.sync(rt)
     service = Service(rt, instance="test")
     spec = next(s for s in service.specs if s.key == "review:quarterly-access")
@@ -146,6 +178,18 @@ def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_close
     assert rows[dana.id]["justification"] == "moved to another team in October"
     assert rows[dana.id]["decided_by"] == actor(ALEX) and rows[dana.id]["decided_at"]
     assert rows[dana.id]["outcome"] == "done" and rows[sam_shop.id]["outcome"] == "held"
+
+    # the reviewers were told, through the real SMTP server and the webhook receiver, with the console link
+    outbox.scan(rt.engine, rt.settings.notifications)
+    sent = outbox.deliver(rt.engine, rt.settings.notifications)
+    assert sent.dead == 0 and sent.retrying == 0, sent.errors
+    mails = [m for m in mail_server.arrived if "Access review" in str(m.message["Subject"])]
+    assert {r for m in mails for r in m.rcpt} >= {ALEX, PRIYA, "it-security@corp.test"}
+    assert all(m.tls and m.authenticated for m in mails)
+    assert all("https://accessward.corp.test/reviews/" in m.message.get_payload(decode=True).decode()
+               for m in mails)
+    hooks = {r["path"] for r in receiver.requests}
+    assert hooks == {"/services/T01/B02/slack-part", "/workflows/teams-sig"}
     assert report["campaign"]["completion"] == round(5 / 6, 3) if len(items) == 6 else True
     assert rows == {r["item"]: r for r in campaign_rows(rt.engine, campaign.id)}
 
