@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from accessward import exitcodes, logs, ui, wiring
 from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
 from accessward.cli_notify import notify_app
+from accessward.cli_types import DeviceStatus, LogFormat, LogLevel, MetavarGroup, TokenRole, date_text
 from accessward.connectors.protocols import Revoker
 from accessward.reconcile import executor, health, scim_unmatched
 from accessward.reconcile.correlate import correlate
@@ -24,11 +25,11 @@ from accessward.reconcile.plan import PlanResult, build_plan
 from accessward.reconcile.run import reconcile as run_reconcile
 from accessward.settings import Settings, SettingsError, load_settings
 from accessward.sync import audit
-from accessward.sync.clock import to_naive_utc, utcnow
+from accessward.sync.clock import utcnow
 from accessward.sync.db import open_store
 from accessward.sync.runner import SyncGuard, SyncOutcome, confirm_run, sync_access, sync_identity
 
-app = typer.Typer(help="Who can still act as our brand on social media, and should they?",
+app = typer.Typer(help="Who can still act as our brand on social media, and should they?", cls=MetavarGroup,
                   no_args_is_help=True, pretty_exceptions_enable=False)
 sync_app = typer.Typer(help="Pull people and access from every configured source.", invoke_without_command=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
@@ -59,8 +60,10 @@ def actor() -> str:
 def main(
     config: Annotated[Path, typer.Option("--config", "-c", envvar="ACCESSWARD_CONFIG",
                                          help="Settings file.")] = Path("accessward.toml"),
-    log_format: Annotated[str, typer.Option(help="text | json")] = "text",
-    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "warning",
+    log_format: Annotated[LogFormat, typer.Option(
+                                            help="Lines for people, or one JSON object per line.")] = "text",
+    log_level: Annotated[LogLevel, typer.Option(
+                                           help="The least severe messages logged (on stderr).")] = "warning",
 ) -> None:
     logs.configure(log_format, log_level)
     CTX.config = config
@@ -293,7 +296,8 @@ def accept(
     finding: Annotated[int | None, typer.Argument(help="The finding to accept (or give a pattern).")] = None,
     owner: Annotated[str, typer.Option(help="Who owns the risk.")] = "",
     reason: Annotated[str, typer.Option(help="Why it is accepted.")] = "",
-    until: Annotated[str, typer.Option(help="ISO date/time it expires.")] = "",
+    until: Annotated[str, typer.Option(parser=date_text, help="When it expires (required): a date (that whole "
+                                       "day) or an ISO date/time.")] = "",
     rule: Annotated[str | None, typer.Option(help="Pattern: this rule.")] = None,
     system: Annotated[str | None, typer.Option(help="Pattern: this system.")] = None,
     account: Annotated[str | None, typer.Option(help="Pattern: this account id or email.")] = None,
@@ -304,13 +308,24 @@ def accept(
     from accessward.reconcile import exceptions
     from accessward.reconcile.four_eyes import check_finding_not_own
 
+    missing = [name for name, value in (("--owner", owner), ("--reason", reason), ("--until", until)) if not value]
+    if missing:
+        ui.err.print(f"[red]error[/]: accepting a risk needs --owner, --reason and --until; missing: "
+                     f"{', '.join(missing)}", highlight=False)
+        ui.err.print("e.g. accessward accept 5 --owner ciso@example.com --reason 'agency contract renewal' "
+                     "--until 2026-12-31", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG)
+    if finding is None and not any((rule, system, account, resource)):
+        ui.err.print("[red]error[/]: give the FINDING to accept, or a pattern (--rule, --system, --account, "
+                     "--resource)", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG)
     cfg = settings()
     engine = store(cfg)
     who = current_principal(engine, token, "approver")
     try:
         if finding is not None and cfg.policy.four_eyes:
             check_finding_not_own(engine, who, finding)
-        expires = _as_of(until or "(missing)", "--until")
+        expires = _as_of(until, "--until")
         if until and len(until.strip()) == 10:  # a date: the exception lasts until the end of that day
             expires += timedelta(days=1)
         exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=expires, actor=who.actor,
@@ -335,16 +350,17 @@ def withdraw(exception: Annotated[int, typer.Argument(help="The exception to wit
 
 
 def _as_of(value: str | None, option: str = "--as-of") -> datetime:
+    """Every date the CLI takes goes through the reports' parser (``evidence.moment``), with one message."""
+    from accessward.cli_types import DATE_HINT
+    from accessward.reports.evidence import moment
+
     if not value:
         return utcnow()
     try:
-        parsed = datetime.fromisoformat(value)
+        return moment(value, end_of_day=False)
     except ValueError:
-        ui.err.print(f"[red]error[/]: {option} {value!r} is not an ISO date or datetime")
+        ui.err.print(f"[red]error[/]: {option} {value!r} is not a date: {DATE_HINT}", highlight=False)
         raise typer.Exit(exitcodes.CONFIG) from None
-    result = to_naive_utc(parsed)
-    assert result is not None
-    return result
 
 
 @audit_app.command("verify")
@@ -406,7 +422,8 @@ def serve(
 @app.command()
 def offboard(
     person: Annotated[str, typer.Argument(help="Employee id, UPN or email.")],
-    at: Annotated[str | None, typer.Option("--at", help="ISO date/time it takes effect (default: now).")] = None,
+    at: Annotated[str | None, typer.Option("--at", parser=date_text,
+                                           help="ISO date/time it takes effect (default: now).")] = None,
     request_id: Annotated[str | None, typer.Option(help="Idempotency key (default: a new one).")] = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the receipt).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
@@ -466,7 +483,7 @@ def _show_receipt(rt: Runtime, request_id: str, as_json: bool) -> int:
 def device_lost(
     target: Annotated[str, typer.Argument(help="The device (with --owner), or the owner (employee id, UPN, email).")],
     owner: Annotated[str | None, typer.Option(help="The device's owner, when TARGET names the device.")] = None,
-    status: Annotated[str, typer.Option(help="lost | stolen")] = "lost",
+    status: Annotated[DeviceStatus, typer.Option(help="What happened to it.")] = "lost",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """End the owner's IdP sessions, remove the device's MFA method, flag access SSO cannot cut."""
@@ -501,7 +518,7 @@ def device_lost(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="hr | service_desk | auditor | approver | reviewer | admin")],
+    role: Annotated[TokenRole, typer.Option(help="What the token may do.")],
     name: Annotated[str, typer.Option(help="Who or what uses it (unique).")],
     principal: Annotated[str | None, typer.Option(help="A personal token of this person (principal id).")] = None,
     expires: Annotated[str | None, typer.Option(help="Expires after this long: 90d, 12h, 2w.")] = None,
