@@ -19,6 +19,8 @@ from accessward.cli_auth import TokenOpt, current_principal, optional_principal,
 from accessward.cli_notify import notify_app
 from accessward.cli_types import DeviceStatus, LogFormat, LogLevel, MetavarGroup, TokenRole, date_text
 from accessward.connectors.protocols import Revoker
+from accessward.example import DirectoryKind
+from accessward.plan_view import PlanFormat
 from accessward.reconcile import executor, health, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import PlanResult, build_plan
@@ -101,16 +103,44 @@ def guarded(fn: Callable[[], T]) -> T:
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example settings.")] = Path("accessward.toml"),
+    directory: Annotated[DirectoryKind | None, typer.Option(
+        help="Your staff directory (asked when omitted on a terminal).")] = None,
+    every_kind: Annotated[bool, typer.Option("--every-kind", help="Also write one example per directory kind "
+                                             "beside it (accessward.openldap.toml, ...).")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented example settings file (every rule flag-only)."""
-    from accessward.example import EXAMPLE
+    """Write a commented example settings file for your directory (every rule flag-only)."""
+    from accessward import example
 
-    if path.exists() and not force:
-        ui.err.print(f"[red]error[/]: {path} exists; use --force to overwrite")
+    if directory is None:
+        if sys.stdin.isatty():
+            choices = list(example.DIRECTORY_NAMES)
+            for n, kind in enumerate(choices, 1):
+                ui.out.print(f"  {n}. {example.DIRECTORY_NAMES[kind]}", highlight=False)
+            answer = typer.prompt("Which directory holds your staff? (1-3)", default="1")
+            picked = choices[int(answer) - 1] if answer.isdigit() and 1 <= int(answer) <= len(choices) else answer
+            if picked not in example.DIRECTORIES:
+                ui.err.print(f"[red]error[/]: {answer!r}: answer 1, 2 or 3", highlight=False)
+                raise typer.Exit(exitcodes.CONFIG)
+            directory = picked  # type: ignore[assignment]
+        else:
+            directory = "openldap"
+            ui.err.print("directory: OpenLDAP (stdin is not a terminal; choose with --directory "
+                         "openldap|active_directory|entra)", highlight=False)
+    assert directory is not None
+    targets = {path: example.render(directory)}
+    if every_kind:
+        targets.update({path.with_name(f"{path.stem}.{kind}{path.suffix}"): example.render(kind)  # type: ignore[arg-type]
+                        for kind in example.DIRECTORIES})
+    existing = [str(p) for p in targets if p.exists()]
+    if existing and not force:
+        ui.err.print(f"[red]error[/]: {', '.join(existing)} exists; use --force to overwrite", highlight=False)
         raise typer.Exit(exitcodes.CONFIG)
-    path.write_text(EXAMPLE)
-    ui.out.print(f"wrote {path}")
+    for target, text in targets.items():
+        target.write_text(text)
+        ui.out.print(f"wrote {target}", highlight=False)
+    ui.out.print(f"identity source: {example.DIRECTORY_NAMES[directory]}; edit it, then check it with "
+                 "`accessward plan`", highlight=False)
 
 
 def run_syncs(cfg: Settings, only: set[str] | None = None, *, full: bool = False) -> list[SyncOutcome]:
@@ -165,32 +195,43 @@ def reconcile() -> None:
     cfg = settings()
     result = run_reconcile(store(cfg), cfg.policy, actor=actor(),
                            identity_sources=[s.name for s in cfg.identity_sources])
-    c = result.correlation
-    ui.out.print(f"accounts {c.accounts}: matched {dict(c.matched)}, disputed {c.disputed}, unmatched {c.unmatched}")
-    for rule, counts in result.findings.items():
-        ui.out.print(f"{rule}: {counts.current} open, {counts.reopened} reopened, {counts.resolved} resolved")
+    for table in ui.reconcile_tables(result):
+        ui.out.print(table)
 
 
-def _plan(cfg: Settings, engine: Engine) -> PlanResult:
+def _plan(cfg: Settings, engine: Engine, *, preview: bool = False, fmt: PlanFormat = "table",
+          output: Path | None = None) -> PlanResult:
+    """Reconcile, then plan. ``preview``: revokers built without secrets (the plan only shows requests)."""
+    from accessward import plan_view
+
     run_reconcile(engine, cfg.policy, actor=actor(), identity_sources=[s.name for s in cfg.identity_sources])
     starter = optional_principal(engine)  # four-eyes: whoever starts it cannot approve it
-    plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg, CTX.config.parent)),
-                      [s.name for s in cfg.identity_sources], utcnow(), actor=starter.actor if starter else actor(),
-                      principal_id=starter.id if starter else None)
-    for table in ui.plan_tables(plan):
-        ui.out.print(table)
-    ui.out.print(f"plan: {plan.status} — {plan.reason}; {len(plan.revocations)} to revoke, "
-                 f"{len(plan.held)} held back, {plan.flagged} flag-only")
+    revokers = guarded(lambda: wiring.revokers(cfg, CTX.config.parent, resolve=not preview))
+    plan = build_plan(engine, cfg.policy, revokers, [s.name for s in cfg.identity_sources], utcnow(),
+                      actor=starter.actor if starter else actor(), principal_id=starter.id if starter else None)
+    if output is not None:
+        output.write_text(plan_view.render(plan, fmt, width=100))
+        ui.out.print(f"wrote {output}; " + plan_view.summary(plan), highlight=False)
+    else:
+        plan_view.show(ui.out, plan, fmt)
     return plan
 
 
 @app.command()
-def plan() -> None:
-    """Reconcile and show what would be revoked, with the exact requests, and what is held back."""
+def plan(
+    fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="table: a table on a wide terminal, one record "
+                                            "per revocation elsewhere.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the plan to this file.")] = None,
+) -> None:
+    """Reconcile and show what would be revoked, with the exact requests, and what is held back.
+
+    Needs no write token: the requests are built from the store, without resolving any secret.
+    """
     cfg = settings()
-    result = _plan(cfg, store(cfg))
+    result = _plan(cfg, store(cfg), preview=True, fmt=fmt, output=output)
     if result.status == "needs_approval":
-        ui.out.print(f"approve with: accessward approve {result.plan_id}")
+        (ui.err if fmt == "json" and output is None else ui.out).print(
+            f"approve with: accessward approve {result.plan_id}")
         raise typer.Exit(exitcodes.NEEDS_APPROVAL)
 
 
@@ -464,16 +505,21 @@ def _show_receipt(rt: Runtime, request_id: str, as_json: bool) -> int:
     import json
 
     from accessward.reconcile.receipt import build
-    from accessward.service_view import receipt_table
+    from accessward.service_view import receipt_table, will_remove, will_remove_table
 
     found = build(rt.engine, request_id, stale_after_hours=rt.settings.policy.stale_after_hours)
     if found is None:
         ui.err.print(f"[red]error[/]: no offboarding {request_id!r}")
         return exitcodes.CONFIG
+    pending = will_remove(rt.engine, request_id) if found["status"] == "scheduled" else []
     if as_json:
-        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+        sys.stdout.write(json.dumps({**found, "will_remove": pending} if pending else found, indent=2) + "\n")
     else:
         ui.out.print(receipt_table(found))
+        if pending:
+            ui.out.print(will_remove_table(pending, str(found["effective_at"])))
+            ui.out.print("[yellow]note[/]: their identity-provider sessions end then too; the list is recomputed "
+                         "when it takes effect")
         for note in found["notes"]:
             ui.out.print(f"[yellow]note[/]: {note}")
     return exitcodes.ACTION_FAILED if found["status"] == "partially_done" else exitcodes.OK
