@@ -76,14 +76,18 @@ def sentences(reports: Path) -> list[str]:
                          + (f" to {r['reduce_to']}" if r.get("reduce_to") else "") for r in decided)
         out.append(f"Changed by the access review: {len(decided)} — {what}.")
 
-    manual = [f for f in findings if f["state"] == "open" and f["system"] in _unverifiable(after)]
+    unverifiable = _unverifiable(after)
+    manual = [f"{f['account']} on {f['resource']} ({f['system']}, no API: a manual inventory)"
+              for f in findings if f["state"] == "open" and f["system"] in unverifiable]
+    held_all = plan.get("held", [])
+    by_hand = [h for h in held_all if h["system"] not in unverifiable and _is_manual(h["held_because"])]
+    manual += [f"{h['account_name'] or h['account']} on {h['resource_name'] or h['resource']} ({h['system']}, "
+               f"{h['rule']})" for h in by_hand]
     if manual:
-        what = "; ".join(f"{f['account']} on {f['resource']} ({f['system']}, {f['rule']}: {f['reason']})"
-                         for f in manual)
-        out.append(f"Needs a manual step (no API to revoke through; remove it by hand, then from the "
-                   f"inventory): {what}.")
+        out.append("Needs a manual step (the platform has no call that removes it, or the settings keep it for a "
+                   "person; remove it by hand, the next sync confirms it): " + "; ".join(manual) + ".")
 
-    held = [h for h in plan.get("held", []) if h["system"] not in _unverifiable(after)]
+    held = [h for h in held_all if h["system"] not in unverifiable and not _is_manual(h["held_because"])]
     if held:
         reasons: Counter[str] = Counter(_held_reason(h["held_because"]) for h in held)
         out.append(f"Held back, not revoked ({len(held)}): " + "; ".join(
@@ -93,6 +97,10 @@ def sentences(reports: Path) -> list[str]:
         out.append(f"Left to revoke: {len(plan.get('revocations', []))}; {len(plan.get('held', []))} held back or "
                    f"waiting for a manual step; {plan.get('flagged', 0)} findings are flag-only by policy.")
     return out
+
+
+def _is_manual(reason: str) -> bool:
+    return "manual step" in reason or reason.startswith("no API")
 
 
 def _unverifiable(rows: list[dict[str, str]]) -> set[str]:

@@ -1,5 +1,5 @@
 """`make demo` keeps working and its story is true: every network shows findings, the plan stops for approval,
-then revokes; a second cycle takes what only the first revealed; nothing the policy says to revoke is left; and its
+then revokes; a second cycle judges what only the first revealed; nothing the policy says to revoke is left; and its
 output, as a log (no TTY, 80 columns), fits the width and shows no Python repr or traceback."""
 
 from __future__ import annotations
@@ -75,8 +75,13 @@ def check_story(demo, out):  # type: ignore[no-untyped-def]
     # the before and after reports each carry findings (a reconcile precedes each)
     assert sum(int(r["findings"]) for r in before) > 0
     assert sum(int(r["findings"]) for r in after) > 0
-    # the ended agency is gone everywhere, its business partnership included (the second cycle)
-    assert not [r for r in after if r["account"] in ("Old Pixel Studio", "oldpixelstudio")], "engagement ended"
+    # the ended agency is gone everywhere, except what no API call removes here (a whole Meta partnership, with
+    # remove_partnerships off): that is held back in the closing preview as a manual step, with its instructions
+    by_hand = {(h["system"], h["account"], h["resource"]) for h in plan_after["held"]
+               if "manual step" in h["held_because"]}
+    for r in after:
+        if r["account"] in ("Old Pixel Studio", "oldpixelstudio"):
+            assert (r["system"], r["account_id"], r["resource_id"]) in by_hand, r
     assert not [r for r in after if r["person"] == "Dana Leaver" and r["system"] != "x-youtube"]
     # nothing the policy says to revoke is left: the closing preview (no write token) plans no revocation, and
     # every open finding of a revoking rule is held back with its reason, or waits for a manual step
