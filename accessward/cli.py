@@ -18,18 +18,21 @@ from accessward import exitcodes, logs, ui, wiring
 from accessward.cli_audit import redact as audit_redact
 from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
 from accessward.cli_notify import notify_app
+from accessward.cli_types import DeviceStatus, LogFormat, LogLevel, MetavarGroup, TokenRole, date_text
 from accessward.connectors.protocols import Revoker
+from accessward.example import DirectoryKind
+from accessward.plan_view import PlanFormat
 from accessward.reconcile import executor, health, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import PlanResult, build_plan
 from accessward.reconcile.run import reconcile as run_reconcile
 from accessward.settings import Settings, SettingsError, load_settings
 from accessward.sync import audit
-from accessward.sync.clock import to_naive_utc, utcnow
+from accessward.sync.clock import utcnow
 from accessward.sync.db import open_store
 from accessward.sync.runner import SyncGuard, SyncOutcome, confirm_run, sync_access, sync_identity
 
-app = typer.Typer(help="Who can still act as our brand on social media, and should they?",
+app = typer.Typer(help="Who can still act as our brand on social media, and should they?", cls=MetavarGroup,
                   no_args_is_help=True, pretty_exceptions_enable=False)
 sync_app = typer.Typer(help="Pull people and access from every configured source.", invoke_without_command=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
@@ -61,8 +64,10 @@ def actor() -> str:
 def main(
     config: Annotated[Path, typer.Option("--config", "-c", envvar="ACCESSWARD_CONFIG",
                                          help="Settings file.")] = Path("accessward.toml"),
-    log_format: Annotated[str, typer.Option(help="text | json")] = "text",
-    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "warning",
+    log_format: Annotated[LogFormat, typer.Option(
+                                            help="Lines for people, or one JSON object per line.")] = "text",
+    log_level: Annotated[LogLevel, typer.Option(
+                                           help="The least severe messages logged (on stderr).")] = "warning",
 ) -> None:
     logs.configure(log_format, log_level)
     CTX.config = config
@@ -119,16 +124,44 @@ def guarded(fn: Callable[[], T]) -> T:
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example settings.")] = Path("accessward.toml"),
+    directory: Annotated[DirectoryKind | None, typer.Option(
+        help="Your staff directory (asked when omitted on a terminal).")] = None,
+    every_kind: Annotated[bool, typer.Option("--every-kind", help="Also write one example per directory kind "
+                                             "beside it (accessward.openldap.toml, ...).")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented example settings file (every rule flag-only)."""
-    from accessward.example import EXAMPLE
+    """Write a commented example settings file for your directory (every rule flag-only)."""
+    from accessward import example
 
-    if path.exists() and not force:
-        ui.err.print(f"[red]error[/]: {path} exists; use --force to overwrite")
+    if directory is None:
+        if sys.stdin.isatty():
+            choices = list(example.DIRECTORY_NAMES)
+            for n, kind in enumerate(choices, 1):
+                ui.out.print(f"  {n}. {example.DIRECTORY_NAMES[kind]}", highlight=False)
+            answer = typer.prompt("Which directory holds your staff? (1-3)", default="1")
+            picked = choices[int(answer) - 1] if answer.isdigit() and 1 <= int(answer) <= len(choices) else answer
+            if picked not in example.DIRECTORIES:
+                ui.err.print(f"[red]error[/]: {answer!r}: answer 1, 2 or 3", highlight=False)
+                raise typer.Exit(exitcodes.CONFIG)
+            directory = picked  # type: ignore[assignment]
+        else:
+            directory = "openldap"
+            ui.err.print("directory: OpenLDAP (stdin is not a terminal; choose with --directory "
+                         "openldap|active_directory|entra)", highlight=False)
+    assert directory is not None
+    targets = {path: example.render(directory)}
+    if every_kind:
+        targets.update({path.with_name(f"{path.stem}.{kind}{path.suffix}"): example.render(kind)  # type: ignore[arg-type]
+                        for kind in example.DIRECTORIES})
+    existing = [str(p) for p in targets if p.exists()]
+    if existing and not force:
+        ui.err.print(f"[red]error[/]: {', '.join(existing)} exists; use --force to overwrite", highlight=False)
         raise typer.Exit(exitcodes.CONFIG)
-    path.write_text(EXAMPLE)
-    ui.out.print(f"wrote {path}")
+    for target, text in targets.items():
+        target.write_text(text)
+        ui.out.print(f"wrote {target}", highlight=False)
+    ui.out.print(f"identity source: {example.DIRECTORY_NAMES[directory]}; edit it, then check it with "
+                 "`accessward plan`", highlight=False)
 
 
 def run_syncs(cfg: Settings, only: set[str] | None = None, *, full: bool = False) -> list[SyncOutcome]:
@@ -183,32 +216,43 @@ def reconcile() -> None:
     cfg = settings()
     result = run_reconcile(store(cfg), cfg.policy, actor=actor(),
                            identity_sources=[s.name for s in cfg.identity_sources])
-    c = result.correlation
-    ui.out.print(f"accounts {c.accounts}: matched {dict(c.matched)}, disputed {c.disputed}, unmatched {c.unmatched}")
-    for rule, counts in result.findings.items():
-        ui.out.print(f"{rule}: {counts.current} open, {counts.reopened} reopened, {counts.resolved} resolved")
+    for table in ui.reconcile_tables(result):
+        ui.out.print(table)
 
 
-def _plan(cfg: Settings, engine: Engine) -> PlanResult:
+def _plan(cfg: Settings, engine: Engine, *, preview: bool = False, fmt: PlanFormat = "table",
+          output: Path | None = None) -> PlanResult:
+    """Reconcile, then plan. ``preview``: revokers built without secrets (the plan only shows requests)."""
+    from accessward import plan_view
+
     run_reconcile(engine, cfg.policy, actor=actor(), identity_sources=[s.name for s in cfg.identity_sources])
     starter = optional_principal(engine)  # four-eyes: whoever starts it cannot approve it
-    plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg, CTX.config.parent)),
-                      [s.name for s in cfg.identity_sources], utcnow(), actor=starter.actor if starter else actor(),
-                      principal_id=starter.id if starter else None)
-    for table in ui.plan_tables(plan):
-        ui.out.print(table)
-    ui.out.print(f"plan: {plan.status} — {plan.reason}; {len(plan.revocations)} to revoke, "
-                 f"{len(plan.held)} held back, {plan.flagged} flag-only")
+    revokers = guarded(lambda: wiring.revokers(cfg, CTX.config.parent, resolve=not preview))
+    plan = build_plan(engine, cfg.policy, revokers, [s.name for s in cfg.identity_sources], utcnow(),
+                      actor=starter.actor if starter else actor(), principal_id=starter.id if starter else None)
+    if output is not None:
+        output.write_text(plan_view.render(plan, fmt, width=100))
+        ui.out.print(f"wrote {output}; " + plan_view.summary(plan), highlight=False)
+    else:
+        plan_view.show(ui.out, plan, fmt)
     return plan
 
 
 @app.command()
-def plan() -> None:
-    """Reconcile and show what would be revoked, with the exact requests, and what is held back."""
+def plan(
+    fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="table: a table on a wide terminal, one record "
+                                            "per revocation elsewhere.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the plan to this file.")] = None,
+) -> None:
+    """Reconcile and show what would be revoked, with the exact requests, and what is held back.
+
+    Needs no write token: the requests are built from the store, without resolving any secret.
+    """
     cfg = settings()
-    result = _plan(cfg, store(cfg))
+    result = _plan(cfg, store(cfg), preview=True, fmt=fmt, output=output)
     if result.status == "needs_approval":
-        ui.out.print(f"approve with: accessward approve {result.plan_id}")
+        (ui.err if fmt == "json" and output is None else ui.out).print(
+            f"approve with: accessward approve {result.plan_id}")
         raise typer.Exit(exitcodes.NEEDS_APPROVAL)
 
 
@@ -332,7 +376,8 @@ def accept(
     finding: Annotated[int | None, typer.Argument(help="The finding to accept (or give a pattern).")] = None,
     owner: Annotated[str, typer.Option(help="Who owns the risk.")] = "",
     reason: Annotated[str, typer.Option(help="Why it is accepted.")] = "",
-    until: Annotated[str, typer.Option(help="ISO date/time it expires.")] = "",
+    until: Annotated[str, typer.Option(parser=date_text, help="When it expires (required): a date (that whole "
+                                       "day) or an ISO date/time.")] = "",
     rule: Annotated[str | None, typer.Option(help="Pattern: this rule.")] = None,
     system: Annotated[str | None, typer.Option(help="Pattern: this system.")] = None,
     account: Annotated[str | None, typer.Option(help="Pattern: this account id or email.")] = None,
@@ -343,13 +388,24 @@ def accept(
     from accessward.reconcile import exceptions
     from accessward.reconcile.four_eyes import check_finding_not_own
 
+    missing = [name for name, value in (("--owner", owner), ("--reason", reason), ("--until", until)) if not value]
+    if missing:
+        ui.err.print(f"[red]error[/]: accepting a risk needs --owner, --reason and --until; missing: "
+                     f"{', '.join(missing)}", highlight=False)
+        ui.err.print("e.g. accessward accept 5 --owner ciso@example.com --reason 'agency contract renewal' "
+                     "--until 2026-12-31", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG)
+    if finding is None and not any((rule, system, account, resource)):
+        ui.err.print("[red]error[/]: give the FINDING to accept, or a pattern (--rule, --system, --account, "
+                     "--resource)", highlight=False)
+        raise typer.Exit(exitcodes.CONFIG)
     cfg = settings()
     engine = store(cfg)
     who = current_principal(engine, token, "approver")
     try:
         if finding is not None and cfg.policy.four_eyes:
             check_finding_not_own(engine, who, finding)
-        expires = _as_of(until or "(missing)", "--until")
+        expires = _as_of(until, "--until")
         if until and len(until.strip()) == 10:  # a date: the exception lasts until the end of that day
             expires += timedelta(days=1)
         exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=expires, actor=who.actor,
@@ -374,16 +430,17 @@ def withdraw(exception: Annotated[int, typer.Argument(help="The exception to wit
 
 
 def _as_of(value: str | None, option: str = "--as-of") -> datetime:
+    """Every date the CLI takes goes through the reports' parser (``evidence.moment``), with one message."""
+    from accessward.cli_types import DATE_HINT
+    from accessward.reports.evidence import moment
+
     if not value:
         return utcnow()
     try:
-        parsed = datetime.fromisoformat(value)
+        return moment(value, end_of_day=False)
     except ValueError:
-        ui.err.print(f"[red]error[/]: {option} {value!r} is not an ISO date or datetime")
+        ui.err.print(f"[red]error[/]: {option} {value!r} is not a date: {DATE_HINT}", highlight=False)
         raise typer.Exit(exitcodes.CONFIG) from None
-    result = to_naive_utc(parsed)
-    assert result is not None
-    return result
 
 
 @audit_app.command("verify")
@@ -445,7 +502,8 @@ def serve(
 @app.command()
 def offboard(
     person: Annotated[str, typer.Argument(help="Employee id, UPN or email.")],
-    at: Annotated[str | None, typer.Option("--at", help="ISO date/time it takes effect (default: now).")] = None,
+    at: Annotated[str | None, typer.Option("--at", parser=date_text,
+                                           help="ISO date/time it takes effect (default: now).")] = None,
     request_id: Annotated[str | None, typer.Option(help="Idempotency key (default: a new one).")] = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the receipt).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
@@ -486,16 +544,21 @@ def _show_receipt(rt: Runtime, request_id: str, as_json: bool) -> int:
     import json
 
     from accessward.reconcile.receipt import build
-    from accessward.service_view import receipt_table
+    from accessward.service_view import receipt_table, will_remove, will_remove_table
 
     found = build(rt.engine, request_id, stale_after_hours=rt.settings.policy.stale_after_hours)
     if found is None:
         ui.err.print(f"[red]error[/]: no offboarding {request_id!r}")
         return exitcodes.CONFIG
+    pending = will_remove(rt.engine, request_id) if found["status"] == "scheduled" else []
     if as_json:
-        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+        sys.stdout.write(json.dumps({**found, "will_remove": pending} if pending else found, indent=2) + "\n")
     else:
         ui.out.print(receipt_table(found))
+        if pending:
+            ui.out.print(will_remove_table(pending, str(found["effective_at"])))
+            ui.out.print("[yellow]note[/]: their identity-provider sessions end then too; the list is recomputed "
+                         "when it takes effect")
         for note in found["notes"]:
             ui.out.print(f"[yellow]note[/]: {note}")
     return exitcodes.ACTION_FAILED if found["status"] == "partially_done" else exitcodes.OK
@@ -505,7 +568,7 @@ def _show_receipt(rt: Runtime, request_id: str, as_json: bool) -> int:
 def device_lost(
     target: Annotated[str, typer.Argument(help="The device (with --owner), or the owner (employee id, UPN, email).")],
     owner: Annotated[str | None, typer.Option(help="The device's owner, when TARGET names the device.")] = None,
-    status: Annotated[str, typer.Option(help="lost | stolen")] = "lost",
+    status: Annotated[DeviceStatus, typer.Option(help="What happened to it.")] = "lost",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """End the owner's IdP sessions, remove the device's MFA method, flag access SSO cannot cut."""
@@ -540,7 +603,7 @@ def device_lost(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="hr | service_desk | auditor | approver | reviewer | admin")],
+    role: Annotated[TokenRole, typer.Option(help="What the token may do.")],
     name: Annotated[str, typer.Option(help="Who or what uses it (unique).")],
     principal: Annotated[str | None, typer.Option(help="A personal token of this person (principal id).")] = None,
     expires: Annotated[str | None, typer.Option(help="Expires after this long: 90d, 12h, 2w.")] = None,

@@ -17,6 +17,7 @@ import typer
 
 from accessward import exitcodes, ui
 from accessward.cli import CTX, _as_of, settings, store
+from accessward.cli_types import ActionState, FindingState, PersonState, ReportFormat, Severity, date_text
 from accessward.reports import evidence, keys, render
 from accessward.reports.access import as_of_warning
 from accessward.reports.catalog import REPORTS, Query
@@ -28,8 +29,8 @@ from accessward.settings import SecretRef, Settings, SettingsError
 report_app = typer.Typer(help="Exports for auditors, the evidence pack and its verification.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys that sign evidence packs.", no_args_is_help=True)
 
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help=" | ".join(render.ALL_FORMATS)
-                                        + " (xlsx, html and pdf need --output)")]
+FormatOpt = Annotated[ReportFormat, typer.Option("--format", "-f",
+                                        help="xlsx, html and pdf need --output")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")]
 SystemOpt = Annotated[str | None, typer.Option("--system", help="Only this system (an access or identity source).")]
 ResourceOpt = Annotated[str | None, typer.Option("--resource", help="Only this resource (id or name).")]
@@ -37,12 +38,20 @@ PersonOpt = Annotated[str | None, typer.Option("--person", help="Only this perso
                                                "email or name.")]
 DeptOpt = Annotated[str | None, typer.Option("--department", help="Only people of this department.")]
 RuleOpt = Annotated[str | None, typer.Option("--rule", help="Only this rule.")]
-SeverityOpt = Annotated[str | None, typer.Option("--severity", help="low | medium | high | critical")]
+SeverityOpt = Annotated[Severity | None, typer.Option("--severity",
+                                                 help="Only findings of this severity.")]
 StateOpt = Annotated[str | None, typer.Option("--state", help="Only this state (findings: open | accepted | "
                                               "resolved | revoked; actions: done | failed | ...).")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="Start of the date range (ISO date or datetime).")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="End of the date range (a date: that whole day).")]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="ISO date/time: the state then (default now).")]
+ActionStateOpt = Annotated[ActionState | None, typer.Option("--state", help="Only actions in this state.")]
+PersonStateOpt = Annotated[PersonState | None, typer.Option("--state", help="Only people with this status.")]
+FindingStateOpt = Annotated[FindingState | None, typer.Option("--state",
+                                                     help="Only findings in this state.")]
+FromOpt = Annotated[str | None, typer.Option("--from", parser=date_text,
+                                             help="Start of the date range (ISO date or datetime).")]
+ToOpt = Annotated[str | None, typer.Option("--to", parser=date_text,
+                                           help="End of the date range (a date: that whole day).")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", parser=date_text,
+                                             help="ISO date/time: the state then (default now).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -116,11 +125,9 @@ def report_access_changes(fmt: FormatOpt = "csv", output: OutputOpt = None, sinc
 @report_app.command("findings")
 def report_findings(fmt: FormatOpt = "csv", output: OutputOpt = None, system: SystemOpt = None,
                     resource: ResourceOpt = None, person: PersonOpt = None, department: DeptOpt = None,
-                    rule: RuleOpt = None, severity: SeverityOpt = None, state: StateOpt = None,
+                    rule: RuleOpt = None, severity: SeverityOpt = None, state: FindingStateOpt = None,
                     since: FromOpt = None, until: ToOpt = None) -> None:
     """Every finding with its ids, severity, exception, plan and approver, revocation and time-to-revoke."""
-    if state is not None and state not in ("open", "accepted", "resolved", "revoked"):
-        raise _fail("--state is one of open, accepted, resolved, revoked")
     _emit("findings", Query(_as_of(None), _filters(system, resource, person, department, rule, severity, state,
                                                    since, until)), fmt, output)
 
@@ -128,7 +135,8 @@ def report_findings(fmt: FormatOpt = "csv", output: OutputOpt = None, system: Sy
 @report_app.command("actions")
 def report_actions(fmt: FormatOpt = "csv", output: OutputOpt = None, system: SystemOpt = None,
                    resource: ResourceOpt = None, person: PersonOpt = None, department: DeptOpt = None,
-                   rule: RuleOpt = None, state: StateOpt = None, since: FromOpt = None, until: ToOpt = None) -> None:
+                   rule: RuleOpt = None, state: ActionStateOpt = None, since: FromOpt = None,
+                   until: ToOpt = None) -> None:
     """Every revocation and manual step: trigger, plan, approver, request sent, outcome, attempts."""
     _emit("actions", Query(_as_of(None), _filters(system, resource, person, department, rule, None, state,
                                                   since, until)), fmt, output)
@@ -146,8 +154,7 @@ def report_offboardings(fmt: FormatOpt = "csv", output: OutputOpt = None, system
 @report_app.command("people")
 def report_people(fmt: FormatOpt = "csv", output: OutputOpt = None, system: SystemOpt = None,
                   person: PersonOpt = None, department: DeptOpt = None,
-                  state: Annotated[str | None, typer.Option("--state", help="active | suspended | terminated | "
-                                                            "missing")] = None) -> None:
+                  state: PersonStateOpt = None) -> None:
     """Every identity and its status per source, groups, SSO/MFA posture (also: accessward people)."""
     _emit("people", Query(_as_of(None), _filters(system, person=person, department=department, state=state)),
           fmt, output)
@@ -155,8 +162,7 @@ def report_people(fmt: FormatOpt = "csv", output: OutputOpt = None, system: Syst
 
 def people(fmt: FormatOpt = "csv", output: OutputOpt = None, system: SystemOpt = None,
            person: PersonOpt = None, department: DeptOpt = None,
-           state: Annotated[str | None, typer.Option("--state", help="active | suspended | terminated | "
-                                                     "missing")] = None) -> None:
+           state: PersonStateOpt = None) -> None:
     """List people: every identity and its status per source (the same as `report people`)."""
     report_people(fmt, output, system, person, department, state)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -208,12 +208,11 @@ def close(campaign: Annotated[str, typer.Argument(help="Campaign id, key or name
 @review_app.command("report")
 def report(
     campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv | json | xlsx | table")] = "table",
+    fmt: Annotated[Literal["table", "csv", "json", "xlsx"], typer.Option("--format", "-f",
+                                                                          help="xlsx needs --output.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """The campaign report: item, reviewer, decision, justification, time, outcome, and completion."""
-    if fmt not in ("csv", "json", "xlsx", "table"):
-        raise _fail(ValueError(f"unknown format {fmt!r}; choose csv, json, xlsx or table"))
     rt = _rt()
     try:
         cid = _campaign_id(rt, campaign)

@@ -3,9 +3,12 @@
 It starts a throwaway slapd seeded with a small staff directory (Dana Leaver has left), the
 simulators of Meta, LinkedIn, TikTok and Pinterest and a real SCIM server (scim2-server), each
 seeded with the same brand, writes a manual inventory for X and YouTube, and runs the same
-commands a person would: sync, report, apply (which stops at the revocation threshold),
-approve, apply, sync, report. Revocation is switched on for ``orphaned`` and ``agency`` in the
-demo's settings only, to show the loop end to end; ``accessward init`` writes flag-only settings.
+commands a person would: sync, reconcile, report, apply (which stops at the revocation
+threshold), approve, apply, sync, a second apply (an ended agency's business partnership shows
+only once its page shares are gone, and is a manual step), sync, reconcile, report, an access review, a preview plan
+that finds nothing left to revoke, and the auditor's evidence; it ends with the story in words.
+Revocation is switched on for ``orphaned`` and ``agency`` in the demo's settings only, to show
+the loop end to end; ``accessward init`` writes flag-only settings.
 """
 
 from __future__ import annotations
@@ -217,6 +220,7 @@ QUARTER = f"{_TODAY.year}-Q{(_TODAY.month - 1) // 3 + 1}"
 # (title, arguments, accepted exit codes, whose personal token is in ACCESSWARD_TOKEN)
 STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("pull staff from LDAP and access from every network", ["sync"], (0,), None),
+    ("correlate accounts to people and evaluate the policy, before anything changes", ["reconcile"], (0,), None),
     ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,), None),
     ("LinkedIn members carry no email: the IT lead links the leaver's by hand (report unmatched names the "
      "candidate)", ["link", "linkedin", linkedin.DEMO_DANA_URN, "--person", "E1002"], (0,), "it-lead"),
@@ -225,7 +229,14 @@ STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("the IT lead cannot approve their own plan (four-eyes)", ["approve", "1"], (exitcodes.CONFIG,), "it-lead"),
     ("the CISO reviews the plan and approves it", ["approve", "1", "--by", "change CAB-42"], (0,), "ciso"),
     ("revoke through the outbox", ["apply", "--plan", "1"], (0, exitcodes.ACTION_FAILED), None),
+    ("sync again: with its page and Instagram shares gone, Old Pixel Studio's business partnership shows",
+     ["sync"], (0,), None),
+    ("a second cycle: the partnership the first revealed is held as a manual step (it can hold ad accounts "
+     "too)", ["apply"],
+     (0, exitcodes.ACTION_FAILED), None),
     ("sync again: the platforms agree", ["sync"], (0,), None),
+    ("the findings after: what is left is held back, needs a manual step, or is flag-only", ["reconcile"], (0,),
+     None),
     ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,), None),
     ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,), None),
     ("a quarterly access review starts (the service starts it on its schedule)",
@@ -246,6 +257,8 @@ STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("the campaign report", ["review", "report", "quarterly-access"], (0,), None),
     ("the campaign report for the auditors",
      ["review", "report", "quarterly-access", "-f", "csv", "-o", "reports/review.csv"], (0,), None),
+    ("nothing the policy says to revoke is left (a reviewer's preview: no write token needed)",
+     ["plan", "--format", "json", "-o", "reports/plan-after.json"], (0,), None),
     ("the audit trail is intact", ["audit", "verify"], (0,), None),
     # -- the auditor's side: a workbook, a page, and a signed evidence pack checked against the public key
     ("the findings as a workbook (typed cells, frozen header, filters)", ["report", "findings", "-f", "xlsx", "-o",
@@ -278,11 +291,18 @@ def run_demo(directory: Path) -> int:
         personal["alex"] = _personal_token("alex", env, directory, role="reviewer")
         for title, args, ok, who in STEPS:
             step_env = {**env, "ACCESSWARD_TOKEN": personal[who]} if who else env
+            if args[0] == "plan":  # a preview from the store: no write token at all
+                step_env = {k: v for k, v in step_env.items() if k not in world.env or k == "DEMO_LDAP_PASSWORD"}
             code = _step(title, args, step_env, directory)
             if code not in ok:
                 ui.err.print(f"[red]step failed with exit code {code}[/]")
                 return exitcodes.ERROR
     ui.out.rule("[bold green]demo finished[/]")
+    from accessward.demo_story import story
+
+    for line in story(directory / "reports", width=ui.out.width):
+        ui.out.print(line, markup=False, highlight=False)
+    ui.out.print()
     ui.out.print(f"Settings:  {directory / 'accessward.toml'}")
     ui.out.print(f"Store:     {directory / 'accessward.db'}")
     ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv, "

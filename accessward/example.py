@@ -1,6 +1,19 @@
-"""The commented example written by ``accessward init``."""
+"""The commented example written by ``accessward init``: one per kind of directory.
 
-EXAMPLE = '''\
+An AD shop should not have to discover ``directory = "active_directory"``, nor an Entra shop that
+its directory is an app registration and not LDAP: ``init`` asks (or takes ``--directory``), and
+writes the identity source for that directory, with what that directory needs said beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+DirectoryKind = Literal["openldap", "active_directory", "entra"]
+DIRECTORY_NAMES: dict[str, str] = {"openldap": "OpenLDAP", "active_directory": "Active Directory",
+                                   "entra": "Entra ID (Azure AD)"}
+
+TEMPLATE = '''\
 # Accessward settings. Secrets are never written here: give { env = "NAME" } or { file = "/path" }.
 # Validate with: accessward plan   (errors name this file, the line and the field)
 
@@ -26,22 +39,7 @@ sync_every_minutes = 60       # incremental syncs in between (0: none)
 disable_account = false       # also disable the IdP account (sessions always end)
 
 # --- Identity sources: who works here, and who has left -------------------------------------
-[[identity_sources]]
-name = "corp-ldap"
-type = "ldap"
-url = "ldaps://ldap.example.com:636"
-bind_dn = "cn=accessward,ou=services,dc=example,dc=com"
-bind_password = { env = "ACCESSWARD_LDAP_PASSWORD" }
-base_dn = "ou=people,dc=example,dc=com"
-directory = "openldap"            # or "active_directory"
-# user_filter = "(objectClass=inetOrgPerson)"   # the default for OpenLDAP
-page_size = 500                   # Active Directory caps pages at 1000
-# ca_file = "ca.pem"              # verify ldaps:// or start_tls against this CA
-# Account state comes from ppolicy/shadowExpire (OpenLDAP) or userAccountControl/accountExpires
-# (AD). A site-specific employment status can be added:
-# status_attribute = "employeeType"
-# status_values = { former = "terminated", leaver = "terminated", "on-leave" = "suspended" }
-
+@DIRECTORY@
 # An agency's roster (its current staff) is an identity source too:
 # [[identity_sources]]
 # name = "brightside-roster"
@@ -162,3 +160,69 @@ action = "flag"
 # severity = "low"
 days = 90
 '''
+
+DIRECTORIES: dict[str, str] = {
+    "openldap": '''\
+[[identity_sources]]
+name = "corp-ldap"
+type = "ldap"
+directory = "openldap"
+url = "ldaps://ldap.example.com:636"
+bind_dn = "cn=accessward,ou=services,dc=example,dc=com"
+bind_password = { env = "ACCESSWARD_LDAP_PASSWORD" }
+base_dn = "ou=people,dc=example,dc=com"
+# user_filter = "(objectClass=inetOrgPerson)"   # the default
+page_size = 500
+# ca_file = "ca.pem"              # verify ldaps:// or start_tls against this CA
+# start_tls = true                # for ldap://
+# Account state comes from ppolicy (pwdAccountLockedTime) and shadowExpire. Incremental runs use
+# modifyTimestamp, which cannot see deletions: a full run happens at least every full_every_hours.
+# full_every_hours = 24
+# A site-specific employment status can be added:
+# status_attribute = "employeeType"
+# status_values = { former = "terminated", leaver = "terminated", "on-leave" = "suspended" }
+''',
+    "active_directory": '''\
+[[identity_sources]]
+name = "corp-ad"
+type = "ldap"
+directory = "active_directory"
+url = "ldaps://dc01.corp.example.com:636"
+bind_dn = "CN=svc-accessward,OU=Service Accounts,DC=corp,DC=example,DC=com"
+bind_password = { env = "ACCESSWARD_AD_PASSWORD" }
+base_dn = "OU=Staff,DC=corp,DC=example,DC=com"
+# user_filter = "(&(objectCategory=person)(objectClass=user))"   # the default for AD
+page_size = 1000                  # Active Directory caps pages at 1000 (MaxPageSize)
+# ca_file = "corp-root-ca.pem"    # verify ldaps:// against the enterprise CA
+# People are matched on objectGUID; account state comes from userAccountControl and accountExpires.
+# Incremental runs use uSNChanged; deletions are read from the Deleted Objects container, which the
+# bind account must be allowed to list (or set deleted_objects = false: a full run finds them).
+# deleted_objects = true
+# status_attribute = "extensionAttribute1"
+# status_values = { former = "terminated", "on-leave" = "suspended" }
+''',
+    "entra": '''\
+[[identity_sources]]
+name = "entra"
+type = "entra"
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "11111111-1111-1111-1111-111111111111"   # an app registration
+client_secret = { env = "ACCESSWARD_ENTRA_CLIENT_SECRET" }
+# Application permissions: User.Read.All (people), UserAuthenticationMethod.Read.All (posture),
+# User-LifeCycleInfo.Read.All (leave dates); for offboarding and lost devices also
+# User.RevokeSessions.All and UserAuthenticationMethod.ReadWrite.All.
+posture = true                    # read MFA methods for the mfa_required rule
+leave_dates = true                # employeeLeaveDateTime
+guests = "disable"                # what offboarding does to a B2B guest: "disable" | "delete"
+# authority_host = "https://login.microsoftonline.us"   # national clouds
+# graph_url = "https://graph.microsoft.us/v1.0"
+''',
+}
+
+
+def render(directory: DirectoryKind = "openldap") -> str:
+    """The example settings with the identity source of this kind of directory."""
+    return TEMPLATE.replace("@DIRECTORY@\n", DIRECTORIES[directory])
+
+
+EXAMPLE = render("openldap")

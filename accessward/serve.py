@@ -215,8 +215,8 @@ def serve(rt: Runtime, *, host: str, port: int, log_level: str = "warning") -> i
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     service.start()
-    log.warning("accessward serving", extra={"host": host, "port": port, "instance": service.instance,
-                                              "jobs": [s.key for s in service.specs]})
+    log.info("accessward serving", extra={"host": host, "port": port, "instance": service.instance,
+                                           "jobs": [s.key for s in service.specs]})
     try:
         server.run()
     finally:
@@ -224,5 +224,5 @@ def serve(rt: Runtime, *, host: str, port: int, log_level: str = "warning") -> i
         rt.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    log.warning("accessward stopped", extra={"instance": service.instance})
+    log.info("accessward stopped", extra={"instance": service.instance})
     return 0

@@ -46,3 +46,34 @@ def device_table(report: dict[str, Any]) -> Table:
         table.add_row(flag["system"], "flagged", f"{flag['resource_name'] or flag['resource']}: "
                       f"{flag['account_name'] or flag['account']} ({flag['role']})", "[yellow]review[/]", flag["why"])
     return table
+
+
+def will_remove(engine: Any, request_id: str) -> list[dict[str, Any]]:
+    """What a scheduled offboarding will remove when it takes effect, as the store stands now.
+
+    A receipt lists what was done; before the date nothing was, and an empty table said nothing.
+    The grants come from the same query the offboarding will use (``subject.open_grants``).
+    """
+    from accessward.connectors.records import Level
+    from accessward.reconcile import offboarding
+    from accessward.reconcile.subject import open_grants
+
+    ob = offboarding.find(engine, request_id)
+    if ob is None or ob.status != "scheduled":
+        return []
+    out = []
+    for row in open_grants(engine, ob.person_ids):
+        level = row.get("level")
+        out.append({"system": row["system"], "resource": row["resource"], "resource_name": row["resource_name"],
+                    "account": row["account"], "account_name": row["account_name"], "role": row["role"],
+                    "level": Level(level).name if isinstance(level, int) and level in set(Level) else level})
+    return out
+
+
+def will_remove_table(rows: list[dict[str, Any]], effective_at: str) -> Table:
+    table = Table(title=f"To be removed at {effective_at} (as the store stands now)")
+    for col in ("system", "resource", "account", "role"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["system"], r["resource_name"] or r["resource"], r["account_name"] or r["account"], r["role"])
+    return table

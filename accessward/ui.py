@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from accessward.reconcile.plan import PlanResult
+from accessward.reconcile.run import ReconcileResult
 from accessward.sync.runner import SyncOutcome
 
 T = TypeVar("T")
@@ -38,6 +39,24 @@ def sync_table(outcomes: list[SyncOutcome]) -> Table:
         style = STATUS_STYLE.get(o.status, "")
         table.add_row(str(o.run_id), o.source, f"[{style}]{o.status}[/]", counts, o.error or "")
     return table
+
+
+def reconcile_tables(result: ReconcileResult) -> list[Table]:
+    """What a reconcile found: how accounts were matched to people, and each rule's findings."""
+    c = result.correlation
+    links = Table(title=f"Correlation: {c.accounts:,} accounts")
+    links.add_column("matched by")
+    links.add_column("accounts", justify="right")
+    for how, n in sorted(c.matched.items()):
+        links.add_row(str(how).replace("_", " "), f"{n:,}")
+    links.add_row("[yellow]disputed[/] (two people match)", f"{c.disputed:,}")
+    links.add_row("[yellow]unmatched[/]", f"{c.unmatched:,}")
+    rules = Table(title="Findings by rule")
+    for col in ("rule", "open", "reopened", "resolved"):
+        rules.add_column(col, justify="left" if col == "rule" else "right")
+    for rule, counts in result.findings.items():
+        rules.add_row(rule, f"{counts.current:,}", f"{counts.reopened:,}", f"{counts.resolved:,}")
+    return [links, rules]
 
 
 def plan_tables(plan: PlanResult) -> list[Table]:

@@ -25,6 +25,7 @@ from accessward.settings import (
     RosterJsonSource,
     RosterScimSource,
     ScimSource,
+    SecretRef,
     Settings,
     TikTokSource,
 )
@@ -83,33 +84,46 @@ def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
     ))
 
 
-def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
-    """A connector that is both the access source and the revoker of its system."""
+#: What a preview-only connector carries instead of a secret: enough to render the exact request a revocation
+#: would send (which never shows a token), never enough to send it.
+NOT_RESOLVED = "(not resolved: preview only)"
+
+
+def _secret(ref: SecretRef, resolve: bool) -> str:
+    return ref.resolve() if resolve else NOT_RESOLVED
+
+
+def access_connector(cfg: AccessSourceSettings, base: Path, *, resolve: bool = True) -> Any:
+    """A connector that is both the access source and the revoker of its system.
+
+    ``resolve=False`` builds it without its secret: a reviewer previews a plan from the store (the
+    requests a revocation would send) without holding any write token.
+    """
     if isinstance(cfg, MetaSource):
         from accessward.connectors.meta import MetaBusinessConnector
 
         return MetaBusinessConnector(name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id,
-                                     access_token=cfg.access_token.resolve(),
+                                     access_token=_secret(cfg.access_token, resolve),
                                      business_membership=cfg.business_membership, instagram=cfg.instagram,
                                      partners=cfg.partners, remove_partnerships=cfg.remove_partnerships)
     if isinstance(cfg, LinkedInSource):
         from accessward.connectors.linkedin import LinkedInOrganizationConnector
 
         return LinkedInOrganizationConnector(cfg.name, cfg.base_url, cfg.organization_id,
-                                             cfg.access_token.resolve(), linkedin_version=cfg.linkedin_version)
+                                             _secret(cfg.access_token, resolve), linkedin_version=cfg.linkedin_version)
     if isinstance(cfg, TikTokSource):
         from accessward.connectors.tiktok import TikTokBusinessCenterConnector
 
-        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve(),
+        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, _secret(cfg.access_token, resolve),
                                              child_bc_ids=cfg.child_bc_ids)
     if isinstance(cfg, PinterestSource):
         from accessward.connectors.pinterest import PinterestBusinessConnector
 
-        return PinterestBusinessConnector(cfg.name, cfg.base_url, cfg.business_id, cfg.access_token.resolve())
+        return PinterestBusinessConnector(cfg.name, cfg.base_url, cfg.business_id, _secret(cfg.access_token, resolve))
     if isinstance(cfg, ScimSource):
         from accessward.connectors.scim import ScimConnector
 
-        return ScimConnector(cfg.name, cfg.base_url, cfg.token.resolve(), workspace_id=cfg.workspace_id,
+        return ScimConnector(cfg.name, cfg.base_url, _secret(cfg.token, resolve), workspace_id=cfg.workspace_id,
                              workspace_name=cfg.workspace_name, revoke_mode=cfg.revoke_mode,
                              user_filter=cfg.user_filter, role_attribute=cfg.role_attribute,
                              role_levels=dict(cfg.role_levels) or None, default_level=cfg.default_level)
@@ -133,10 +147,11 @@ def access_sources(settings: Settings, base: Path, only: set[str] | None = None)
     return out
 
 
-def revokers(settings: Settings, base: Path) -> dict[str, Revoker]:
+def revokers(settings: Settings, base: Path, *, resolve: bool = True) -> dict[str, Revoker]:
+    """Every access source's revoker; ``resolve=False``: for previews only, built without secrets."""
     out: dict[str, Revoker] = {}
     for s in settings.access_sources:
-        connector = access_connector(s, base)
+        connector = access_connector(s, base, resolve=resolve)
         assert isinstance(connector, Revoker)
         out[s.name] = connector
     return out

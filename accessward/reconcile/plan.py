@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine, Table, func, select, text, update
 from sqlmodel import Session
 
-from accessward.connectors.errors import ConnectorError
+from accessward.connectors.errors import ConnectorError, RejectedError, StopError
 from accessward.connectors.protocols import Revoker
 from accessward.connectors.records import AccountKind, GrantRef, Level
 from accessward.reconcile import health
@@ -159,7 +159,8 @@ def build_plan(
 
     judge_threshold(engine, policy, result, grants_taken=len(taken_here))
     if result.revocations:
-        result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
+        result.plan_id = unchanged_open_plan(engine, result, actor, principal_id) or persist_plan(
+            engine, result, actor, principal_id=principal_id)
     return result
 
 
@@ -219,6 +220,32 @@ def _plan_rows(
         result.revocations.append(replace(item, request=preview + (f"\n{extra}" if extra else ""), takes=taken_ids))
 
 
+def unchanged_open_plan(engine: Engine, result: PlanResult, actor: str, principal_id: int | None) -> int | None:
+    """The open reconciler plan this one repeats exactly (same starter, status, actions), if any.
+
+    Running ``plan`` twice with nothing changed shows the same plan again instead of writing a
+    new one and leaving the first behind as superseded. A different starter gets a plan of their
+    own (four-eyes judges the starter), and any difference at all makes a new plan as before.
+    """
+    def key(i: Any) -> tuple[Any, ...]:
+        return (i.grant_id, i.finding_id, i.rule, i.kind, i.request, i.target_role, i.target_level)
+
+    wanted = sorted((key(i) for i in result.revocations), key=repr)
+    with engine.connect() as conn:
+        open_plans = conn.execute(select(_PLANS.c.id).where(
+            _PLANS.c.status == result.status, _PLANS.c.origin == "reconcile", _PLANS.c.reason == result.reason,
+            _PLANS.c.started_by == actor,
+            _PLANS.c.started_by_principal_id.is_(None) if principal_id is None
+            else _PLANS.c.started_by_principal_id == principal_id,
+        ).order_by(_PLANS.c.id.desc()).limit(1)).scalars().all()
+        for plan_id in open_plans:
+            actions = conn.execute(select(_ACTIONS).where(_ACTIONS.c.plan_id == plan_id,
+                                                          _ACTIONS.c.state == "planned")).all()
+            if sorted((key(a) for a in actions), key=repr) == wanted:
+                return int(plan_id)
+    return None
+
+
 def _hold_reason(
     row: Mapping[Any, Any], evidence: Mapping[Any, Any], grace_days: float, now: datetime,
     access_problems: Mapping[str, str], identity_problems: Mapping[str, str], break_glass: set[str],
@@ -254,7 +281,10 @@ def manual_step(revoker: Revoker, row: Mapping[Any, Any]) -> str | None:
 
     Such a revoker previews the revocation as a ``MANUAL`` request carrying the instructions.
     """
-    preview = revoker.preview_revoke(grant_ref(row))
+    try:
+        preview = revoker.preview_revoke(grant_ref(row))
+    except (RejectedError, StopError) as exc:  # the connector cannot send this removal: say so, never crash
+        return f"no API call removes this (a manual step): {exc}"
     if preview.method == "MANUAL":
         return f"no API to revoke through (a manual step): {preview.render()}"
     return None

@@ -154,8 +154,10 @@ offboarding_check_seconds = 5
             proc.kill()
         stderr = proc.stderr.read() if proc.stderr else ""
     assert "accessward stopped" in stderr
+    assert "info    accessward.serve: accessward serving" in stderr, "the start is logged at info"
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     with Session(engine) as s:
         calls = [(e.subject, e.data["status"]) for e in s.execute(select(AuditEvent)).scalars()
                  if e.kind == "api.call"]
     assert calls == [("POST /v1/offboarding", 401)]
+
