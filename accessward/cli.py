@@ -15,6 +15,8 @@ import typer
 from sqlalchemy import Engine
 
 from accessward import exitcodes, logs, ui, wiring
+from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
+from accessward.cli_notify import notify_app
 from accessward.connectors.protocols import Revoker
 from accessward.reconcile import executor, health
 from accessward.reconcile.correlate import correlate
@@ -37,6 +39,8 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(sync_app, name="sync")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+app.add_typer(principal_app, name="principal")
+app.add_typer(notify_app, name="notify")
 
 if TYPE_CHECKING:
     from accessward.runtime import Runtime
@@ -169,8 +173,10 @@ def reconcile() -> None:
 
 def _plan(cfg: Settings, engine: Engine) -> PlanResult:
     run_reconcile(engine, cfg.policy, actor=actor(), identity_sources=[s.name for s in cfg.identity_sources])
+    starter = optional_principal(engine)  # four-eyes: whoever starts it cannot approve it
     plan = build_plan(engine, cfg.policy, guarded(lambda: wiring.revokers(cfg, CTX.config.parent)),
-                      [s.name for s in cfg.identity_sources], utcnow(), actor=actor())
+                      [s.name for s in cfg.identity_sources], utcnow(), actor=starter.actor if starter else actor(),
+                      principal_id=starter.id if starter else None)
     for table in ui.plan_tables(plan):
         ui.out.print(table)
     ui.out.print(f"plan: {plan.status} — {plan.reason}; {len(plan.revocations)} to revoke, "
@@ -191,16 +197,19 @@ def plan() -> None:
 @app.command()
 def approve(
     plan_id: Annotated[int, typer.Argument(help="The plan to approve.")],
-    by: Annotated[str, typer.Option(help="Who approves (recorded in the audit trail).")],
+    token: TokenOpt = None,
+    by: Annotated[str, typer.Option(help="A note kept with the approval (who you are comes from the token).")] = "",
 ) -> None:
-    """Approve a plan that stopped at the revocation threshold."""
-    engine = store(settings())
+    """Approve a plan that stopped at the revocation threshold (four-eyes: not the one who started it)."""
+    cfg = settings()
+    engine = store(cfg)
+    who = current_principal(engine, token, "approver")
     try:
-        executor.approve(engine, plan_id, actor=by)
+        executor.approve(engine, plan_id, who=who, four_eyes=cfg.policy.four_eyes, note=by)
     except ValueError as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(exitcodes.CONFIG) from None
-    ui.out.print(f"plan {plan_id} approved by {by}; run: accessward apply --plan {plan_id}")
+    ui.out.print(f"plan {plan_id} approved by {who.display_name or who.key}; run: accessward apply --plan {plan_id}")
 
 
 @app.command()
@@ -261,19 +270,21 @@ def link_account(
     account: Annotated[str, typer.Argument(help="The account's id on that system.")],
     person: Annotated[str | None, typer.Option(help="Employee id, email, username or source key.")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Drop the manual link instead.")] = False,
+    token: TokenOpt = None,
 ) -> None:
-    """Link an account to a person by hand (for unidentifiable or disputed accounts)."""
+    """Link an account to a person by hand (for unidentifiable or disputed accounts); needs a personal token."""
     from accessward.reconcile import links
 
     engine = store(settings())
+    who = current_principal(engine, token, "approver", "reviewer")
     try:
         if remove:
-            links.unlink(engine, system, account, actor=actor())
+            links.unlink(engine, system, account, actor=who.actor)
             ui.out.print(f"manual link of {system}:{account} removed")
             return
         if not person:
             raise ValueError("give --person, or --remove")
-        links.link(engine, system, account, person, actor=actor())
+        links.link(engine, system, account, person, actor=who.actor)
     except ValueError as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(exitcodes.CONFIG) from None
@@ -290,16 +301,22 @@ def accept(
     system: Annotated[str | None, typer.Option(help="Pattern: this system.")] = None,
     account: Annotated[str | None, typer.Option(help="Pattern: this account id or email.")] = None,
     resource: Annotated[str | None, typer.Option(help="Pattern: this resource id.")] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Accept a risk: the finding (or every finding of a pattern) is not revoked until it expires."""
     from accessward.reconcile import exceptions
+    from accessward.reconcile.four_eyes import check_finding_not_own
 
-    engine = store(settings())
+    cfg = settings()
+    engine = store(cfg)
+    who = current_principal(engine, token, "approver")
     try:
+        if finding is not None and cfg.policy.four_eyes:
+            check_finding_not_own(engine, who, finding)
         expires = _as_of(until or "(missing)", "--until")
         if until and len(until.strip()) == 10:  # a date: the exception lasts until the end of that day
             expires += timedelta(days=1)
-        exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=expires, actor=actor(),
+        exc_id = exceptions.create(engine, owner=owner, reason=reason, expires_at=expires, actor=who.actor,
                                    finding_id=finding, rule=rule, system=system, account=account, resource=resource)
     except ValueError as exc:
         ui.err.print(f"[red]error[/]: {exc}")
@@ -407,7 +424,7 @@ def demo(
 # -- the service: serve, offboard, lost devices, API tokens ----------------------------------------
 
 device_app = typer.Typer(help="Lost and stolen devices.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens of the HTTP API (roles: hr, service_desk, auditor, admin).",
+token_app = typer.Typer(help="API tokens (roles: hr, service_desk, auditor, approver, reviewer, admin).",
                         no_args_is_help=True)
 app.add_typer(device_app, name="device")
 app.add_typer(token_app, name="token")
@@ -531,14 +548,25 @@ def device_lost(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="hr | service_desk | auditor | admin")],
+    role: Annotated[str, typer.Option(help="hr | service_desk | auditor | approver | reviewer | admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it (unique).")],
+    principal: Annotated[str | None, typer.Option(help="A personal token of this person (principal id).")] = None,
+    expires: Annotated[str | None, typer.Option(help="Expires after this long: 90d, 12h, 2w.")] = None,
 ) -> None:
     """Create an API token and print it once; only its hash is kept."""
     from accessward import tokens
+    from accessward.sync import principals
 
+    cfg = settings()
+    engine = store(cfg)
     try:
-        value = tokens.create(store(settings()), name=name, role=role, actor=actor())
+        expires_at = utcnow() + tokens.parse_duration(expires) if expires else None
+        principals.sync_from_settings(engine, cfg, actor=actor())
+        who = principals.by_key(engine, principal) if principal else None
+        if principal and (who is None or not who.is_person):
+            raise ValueError(f"no person principal {principal!r} (add it: [[principals]] or accessward principal add)")
+        value = tokens.create(engine, name=name, role=role, actor=actor(), principal_id=who.id if who else None,
+                              expires_at=expires_at)
     except ValueError as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(exitcodes.CONFIG) from None
@@ -552,12 +580,18 @@ def token_list() -> None:
     from rich.table import Table
 
     from accessward import tokens
+    from accessward.sync import principals
 
     table = Table(title="API tokens")
-    for col in ("name", "role", "created", "by", "last used", "revoked"):
+    for col in ("name", "role", "principal", "created", "by", "expires", "last used", "revoked"):
         table.add_column(col)
-    for t in tokens.listing(store(settings())):
-        table.add_row(t.name, t.role, f"{t.created_at:%Y-%m-%d %H:%M}", t.created_by,
+    now = utcnow()
+    engine = store(settings())
+    for t in tokens.listing(engine):
+        who = principals.get(engine, t.principal_id) if t.principal_id else None
+        expiry = "" if t.expires_at is None else (
+            f"{t.expires_at:%Y-%m-%d %H:%M}" + (" (expired)" if t.expires_at <= now else ""))
+        table.add_row(t.name, t.role, who.key if who else "", f"{t.created_at:%Y-%m-%d %H:%M}", t.created_by, expiry,
                       f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
                       f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "")
     ui.out.print(table)

@@ -100,8 +100,19 @@ name = "x-youtube"
 type = "manual"
 path = "inventory.csv"
 
+[[principals]]
+id = "it-lead"
+name = "IT lead"
+email = "it.lead@example.com"
+
+[[principals]]
+id = "ciso"
+name = "CISO"
+email = "ciso@example.com"
+
 [policy]
 max_revocations = 5
+four_eyes = true
 
 [[policy.agencies]]
 name = "Brightside Agency"
@@ -171,19 +182,30 @@ def _step(title: str, args: list[str], env: dict[str, str], directory: Path) -> 
     return subprocess.call([sys.executable, "-m", "accessward", *args], env=env, cwd=directory)
 
 
-STEPS: list[tuple[str, list[str], tuple[int, ...]]] = [
-    ("pull staff from LDAP and access from every network", ["sync"], (0,)),
-    ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,)),
-    ("LinkedIn members are bare URNs: link the leaver's by hand",
-     ["link", "linkedin", "urn:li:person:danaLeaver02", "--person", "E1002"], (0,)),
-    ("reconcile and plan: more revocations than max_revocations, so it stops", ["apply"],
-     (exitcodes.NEEDS_APPROVAL,)),
-    ("a person reviews the plan and approves it", ["approve", "1", "--by", "ciso@example.com"], (0,)),
-    ("revoke through the outbox", ["apply", "--plan", "1"], (0, exitcodes.ACTION_FAILED)),
-    ("sync again: the platforms agree", ["sync"], (0,)),
-    ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,)),
-    ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,)),
-    ("the audit trail is intact", ["audit", "verify"], (0,)),
+def _personal_token(principal: str, env: dict[str, str], directory: Path) -> str:
+    """A personal approver token of a demo principal (printed once on stdout by `token create`)."""
+    args = ["token", "create", "--principal", principal, "--role", "approver", "--name", f"{principal}-demo"]
+    ui.out.rule(f"[bold]$ accessward {' '.join(args)}[/]  — a personal token: decisions are recorded as theirs")
+    done = subprocess.run([sys.executable, "-m", "accessward", *args], env=env, cwd=directory, capture_output=True,
+                          text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+# (title, arguments, accepted exit codes, whose personal token is in ACCESSWARD_TOKEN)
+STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
+    ("pull staff from LDAP and access from every network", ["sync"], (0,), None),
+    ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,), None),
+    ("LinkedIn members are bare URNs: the IT lead links the leaver's by hand",
+     ["link", "linkedin", "urn:li:person:danaLeaver02", "--person", "E1002"], (0,), "it-lead"),
+    ("the IT lead reconciles and plans: more revocations than max_revocations, so it stops", ["apply"],
+     (exitcodes.NEEDS_APPROVAL,), "it-lead"),
+    ("the IT lead cannot approve their own plan (four-eyes)", ["approve", "1"], (exitcodes.CONFIG,), "it-lead"),
+    ("the CISO reviews the plan and approves it", ["approve", "1", "--by", "change CAB-42"], (0,), "ciso"),
+    ("revoke through the outbox", ["apply", "--plan", "1"], (0, exitcodes.ACTION_FAILED), None),
+    ("sync again: the platforms agree", ["sync"], (0,), None),
+    ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,), None),
+    ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,), None),
+    ("the audit trail is intact", ["audit", "verify"], (0,), None),
 ]
 
 
@@ -200,8 +222,11 @@ def run_demo(directory: Path) -> int:
         env = {**os.environ, **world.env, "ACCESSWARD_CONFIG": str(directory / "accessward.toml"),
                "ACCESSWARD_ACTOR": "demo"}
         env.pop("ACCESSWARD_DATABASE_URL", None)
-        for title, args, ok in STEPS:
-            code = _step(title, args, env, directory)
+        env.pop("ACCESSWARD_TOKEN", None)
+        personal = {who: _personal_token(who, env, directory) for who in ("it-lead", "ciso")}
+        for title, args, ok, who in STEPS:
+            step_env = {**env, "ACCESSWARD_TOKEN": personal[who]} if who else env
+            code = _step(title, args, step_env, directory)
             if code not in ok:
                 ui.err.print(f"[red]step failed with exit code {code}[/]")
                 return exitcodes.ERROR

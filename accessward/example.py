@@ -56,10 +56,53 @@ base_url = "https://graph.facebook.com/v21.0"
 business_id = "1234567890"
 access_token = { env = "ACCESSWARD_META_TOKEN" }   # a system-user token with business_management
 
+# --- People who approve, review and accept risks --------------------------------------------------
+# Each gets personal tokens: accessward token create --principal alice --role approver --name alice-laptop
+# [[principals]]
+# id = "alice"                      # stable: an employee id is a good choice
+# name = "Alice Approver"
+# email = "alice@example.com"
+# person_key = "E1001"              # finds her own records in the directory (never her own approver)
+
+# --- Notifications: who is told what, with a link to the console page that acts on it -----------
+# Events: plan.needs_approval, review.assigned, review.due_soon, review.overdue, offboarding.partial,
+# offboarding.unmatched, source.failing, source.quarantined, device.lost. Check a channel with
+# `accessward notify test NAME`; `accessward serve` delivers (and retries) every check_seconds.
+# [notifications]
+# base_url = "https://accessward.example.com"
+# source_failures = 3                       # a source failing this many runs in a row is reported
+#
+# [notifications.channels.security-mail]
+# type = "email"
+# host = "smtp.example.com"
+# port = 587                                # STARTTLS (security = "tls" for port 465)
+# username = "accessward"
+# password = { env = "ACCESSWARD_SMTP_PASSWORD" }
+# from = "accessward@example.com"
+# to = ["it-security@example.com"]
+#
+# [notifications.channels.secops-slack]
+# type = "slack"                            # a Slack incoming webhook; the URL is a secret
+# url = { env = "ACCESSWARD_SLACK_WEBHOOK" }
+#
+# [notifications.channels.secops-teams]
+# type = "teams"                            # a Teams Workflows webhook (posts an Adaptive Card)
+# url = { env = "ACCESSWARD_TEAMS_WEBHOOK" }
+#
+# [notifications.events]
+# "plan.needs_approval" = ["security-mail", "secops-teams"]
+# "offboarding.partial" = ["security-mail"]
+# "offboarding.unmatched" = ["security-mail"]
+# "source.failing" = ["secops-slack"]
+# "source.quarantined" = ["secops-slack"]
+# "device.lost" = ["security-mail", "secops-slack"]
+# "review.assigned" = ["security-mail"]     # also mailed to the reviewer
+# "review.overdue" = ["security-mail"]
+
 # --- Policy -------------------------------------------------------------------------------------
 [policy]
 # A plan above either threshold stops before the first revocation and waits for
-# `accessward approve PLAN --by NAME`.
+# `accessward approve PLAN` with a personal token (ACCESSWARD_TOKEN or --token).
 max_revocations = 25
 max_revocation_share = 0.10
 min_revocations_for_share = 5
@@ -69,6 +112,9 @@ stale_after_hours = 36
 max_drop = 0.30
 # Accounts that are never revoked: "system:account-id", an account id, or an email.
 break_glass = []
+# Four-eyes: whoever started a plan cannot approve it, and nobody decides on their own access.
+# (A plan the scheduler built may be approved by any approver; an HR offboarding is HR's decision.)
+four_eyes = true
 
 # The highest level people may hold, by group (DN or name), kind or department. The most
 # restrictive match wins; the role_ceiling rule flags anything above it.

@@ -131,6 +131,18 @@ def due_offboardings(rt: Runtime, stop: threading.Event) -> str:
     return ", ".join(done) or "none due"
 
 
+def notifications(rt: Runtime, stop: threading.Event) -> str:
+    """Turn new audit events into notifications and send what is due (accessward.notify.outbox)."""
+    from accessward.notify import outbox
+
+    cfg = rt.settings.notifications
+    written = outbox.scan(rt.engine, cfg)
+    if stop.is_set():
+        raise Abandoned(f"{written} notification(s) recorded; stopped before sending")
+    report = outbox.deliver(rt.engine, cfg)
+    return f"{written} recorded, {report.sent} sent, {report.retrying} to retry, {report.dead} given up"
+
+
 def housekeeping(rt: Runtime, stop: threading.Event) -> str:
     """Forget signatures too old to verify anyway; resolve lost-device findings whose access is gone."""
     cutoff = utcnow() - timedelta(seconds=3 * rt.settings.service.signature_tolerance_seconds)

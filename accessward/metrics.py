@@ -44,6 +44,8 @@ class StoreCollector(Collector):
         revocations = GaugeMetricFamily("accessward_revocations", "Outbox actions (revocations) by outcome",
                                         labels=["outcome"])
         offboardings = GaugeMetricFamily("accessward_offboardings", "Offboardings by status", labels=["status"])
+        notifications = GaugeMetricFamily("accessward_notifications", "Notification outbox by state (dead: given up)",
+                                          labels=["state"])
         with self.engine.connect() as conn:
             runs = conn.execute(text(NEWEST_RUNS_SQL).columns(counts=JSON, started_at=DateTime,
                                                               finished_at=DateTime)).all()
@@ -60,7 +62,9 @@ class StoreCollector(Collector):
                 revocations.add_metric([state], float(n))
             for status, n in conn.execute(text("SELECT status, COUNT(*) FROM offboarding GROUP BY status")):
                 offboardings.add_metric([status], float(n))
-        yield from (duration, records, success, findings, revocations, offboardings)
+            for state, n in conn.execute(text("SELECT state, COUNT(*) FROM notification GROUP BY state")):
+                notifications.add_metric([state], float(n))
+        yield from (duration, records, success, findings, revocations, offboardings, notifications)
 
 
 class Metrics:

@@ -72,6 +72,10 @@ def default_jobs(rt: Runtime) -> list[JobSpec]:
         JobSpec("housekeeping", IntervalTrigger(hours=1, start_date=EPOCH, timezone=zone),
                 lambda s: jobs.housekeeping(rt, s)),
     ]
+    if rt.settings.notifications.channels:
+        specs.append(JobSpec("notifications", IntervalTrigger(seconds=rt.settings.notifications.check_seconds,
+                                                              start_date=EPOCH, timezone=zone),
+                             lambda s: jobs.notifications(rt, s)))
     if svc.sync_every_minutes:
         specs.append(JobSpec("sync", IntervalTrigger(minutes=svc.sync_every_minutes, start_date=EPOCH, timezone=zone),
                              lambda s: jobs.frequent_sync(rt, s)))

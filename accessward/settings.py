@@ -248,6 +248,8 @@ class ServiceSettings(_Strict):
     # HR's signed webhook (POST /v1/offboarding): HMAC-SHA256 over "<timestamp>.<body>".
     hr_webhook_secret: SecretRef | None = None
     signature_tolerance_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+    # Request bodies above this are refused (413) before authentication and before parsing.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     timezone: str = "UTC"
     nightly: str = "0 2 * * *"  # full sync + reconcile + apply (crontab: minute hour day month weekday)
     sync_every_minutes: Annotated[int, Field(ge=0)] = 60  # 0: no syncs between nightly runs
@@ -283,8 +285,93 @@ class ServiceSettings(_Strict):
         return value
 
 
+NOTIFY_EVENTS = ("plan.needs_approval", "review.assigned", "review.due_soon", "review.overdue",
+                 "offboarding.partial", "offboarding.unmatched", "source.failing", "source.quarantined",
+                 "device.lost")
+
+
+class EmailChannel(_Strict):
+    """Mail over SMTP: STARTTLS on the submission port by default, AUTH with a secret reference."""
+
+    type: Literal["email"]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"  # "none" only for a relay on localhost
+    username: str | None = None
+    password: SecretRef | None = None
+    ca_file: str | None = None  # a private CA for the mail server's certificate
+    sender: str = Field(alias="from")
+    to: Annotated[list[str], Field(min_length=1)]
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 15
+
+    _check_secret = field_validator("password", mode="before")(_secret)
+
+    @model_validator(mode="after")
+    def _auth_needs_tls(self) -> EmailChannel:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        if self.username is not None and self.security == "none":
+            raise ValueError("SMTP AUTH without TLS would send the password in the clear: use starttls or tls")
+        return self
+
+
+class WebhookChannel(_Strict):
+    """A chat webhook: Slack incoming webhook, or a Microsoft Teams Workflows webhook (Adaptive Card).
+    The URL carries the credential, so it is a secret reference."""
+
+    type: Literal["slack", "teams"]
+    url: SecretRef
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 15
+    ca_file: str | None = None
+
+    _check_secret = field_validator("url", mode="before")(_secret)
+
+
+ChannelSettings = Annotated[EmailChannel | WebhookChannel, Field(discriminator="type")]
+
+
+class NotificationSettings(_Strict):
+    """Who is told what: channels, and per event the channels it goes to (accessward.notify)."""
+
+    base_url: str = "http://127.0.0.1:8080"  # the console; every message links to the page that acts on it
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    events: dict[str, list[str]] = Field(default_factory=dict)
+    source_failures: Annotated[int, Field(ge=1)] = 3  # a source failing this many runs in a row is reported
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 10
+    retry_seconds: Annotated[float, Field(ge=0)] = 30  # first retry; doubles up to an hour
+    check_seconds: Annotated[int, Field(ge=5)] = 30  # how often `serve` delivers
+
+    @model_validator(mode="after")
+    def _known(self) -> NotificationSettings:
+        unknown = sorted(set(self.events) - set(NOTIFY_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(NOTIFY_EVENTS)}")
+        missing = sorted({c for chans in self.events.values() for c in chans} - set(self.channels))
+        if missing:
+            raise ValueError(f"events name undefined channel(s): {', '.join(missing)}")
+        return self
+
+
+class PrincipalSettings(_Strict):
+    """A person who approves, reviews or accepts risks, before (or beside) the console's IdP login.
+
+    ``id`` is stable (an employee id is a good choice); ``person_key`` finds their own records in
+    the directory (employee id, UPN or source key; the email is used too), so they never decide on
+    their own access. ``issuer`` + ``subject`` pre-bind their console login (OIDC ``iss``/``sub``).
+    """
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")]
+    name: str = ""
+    email: str | None = None
+    person_key: str | None = None
+    issuer: str | None = None
+    subject: str | None = None
+
+
 class Settings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
+    principals: list[PrincipalSettings] = Field(default_factory=list)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     identity_sources: list[IdentitySourceSettings] = Field(default_factory=list)
     access_sources: list[AccessSourceSettings] = Field(default_factory=list)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -11,13 +11,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from accessward import __version__
-from accessward.api import devices, offboarding, reports, scim
+from accessward.api import devices, offboarding, plans, reports, scim
 from accessward.api.auth import Caller
+from accessward.api.limits import TOO_LARGE_FLAG, BodyLimit, method_label, validation_problem
 from accessward.api.scim_patch import ScimProblem
 from accessward.runtime import Runtime
 from accessward.sync import audit
@@ -42,12 +44,14 @@ within 5 minutes and a signature is accepted once.
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Accessward", version=__version__, description=DESCRIPTION)
     app.state.runtime = runtime
-    for router in (offboarding.router, devices.router, reports.router, scim.router):
+    for router in (offboarding.router, devices.router, plans.router, reports.router, scim.router):
         app.include_router(router)
 
     @app.exception_handler(ScimProblem)
     async def scim_problem(request: Request, exc: ScimProblem) -> Response:
         return scim.problem_response(exc)
+
+    app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.middleware("http")
     async def audited(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -57,9 +61,11 @@ def create_app(runtime: Runtime) -> FastAPI:
             status = response.status_code
             return response
         finally:
+            if request.scope.get(TOO_LARGE_FLAG):
+                status = 413
             route = request.scope.get("route")
             template = getattr(route, "path", "unmatched")
-            runtime.metrics.http_requests.labels(request.method, template, str(status)).inc()
+            runtime.metrics.http_requests.labels(method_label(request.method), template, str(status)).inc()
             if not request.url.path.startswith(UNAUDITED):
                 await run_in_threadpool(_audit, runtime, request, template, status)
 
@@ -78,13 +84,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         body, content_type = runtime.metrics.render()
         return Response(body, media_type=content_type)
 
+    # outermost: before authentication, before anything reads the body
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.service.max_body_bytes)
     return app
 
 
 def _audit(runtime: Runtime, request: Request, template: str, status: int) -> None:
     caller: Caller | None = getattr(request.state, "caller", None)
     try:
-        audit.record(runtime.engine, "api.call", f"{request.method} {template}", {
+        audit.record(runtime.engine, "api.call", f"{method_label(request.method)} {template}", {
             "path": request.url.path, "query": request.url.query, "status": status,
             "role": caller.role if caller else None, "via": caller.via if caller else None,
             "client": request.client.host if request.client else None,

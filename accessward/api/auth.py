@@ -7,13 +7,17 @@ minutes by default) away from now, or the signature does not match; a signature 
 replay and is refused (409) before anything else happens. Signed callers act with the ``hr`` role.
 
 Otherwise ``Authorization: Bearer <token>``: the token's role must be one the endpoint allows
-(``admin`` may do everything). Who called is left on ``request.state.caller`` for the audit trail.
+(``admin`` may do everything); an expired token is refused like a revoked one. A personal token
+(bound to a principal) acts as that principal: ``Caller.actor`` is the principal's, and
+:func:`require_person` admits only such callers (approvals, review decisions). Who called is left
+on ``request.state.caller`` for the audit trail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,12 +32,15 @@ from starlette.concurrency import run_in_threadpool
 
 from accessward import tokens
 from accessward.runtime import Runtime
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
+from accessward.sync.principals import PrincipalRef
 from accessward.sync.service_models import SeenNonce
 
 SIGNATURE_HEADER = "X-Accessward-Signature"
 TIMESTAMP_HEADER = "X-Accessward-Timestamp"
 WEBHOOK_ROLE = "hr"
+_UNIX_SECONDS = re.compile(r"^\s*[0-9]{1,12}\s*$")  # anything longer is no timestamp (and would overflow)
 
 _bearer = HTTPBearer(auto_error=False, description="An API token (accessward token create)")
 _signature = APIKeyHeader(name=SIGNATURE_HEADER, auto_error=False,
@@ -42,9 +49,10 @@ _signature = APIKeyHeader(name=SIGNATURE_HEADER, auto_error=False,
 
 @dataclass(frozen=True)
 class Caller:
-    actor: str  # token:<name> | webhook:hr
+    actor: str  # principal:<key> (a personal token) | token:<name> | webhook:hr
     role: str
     via: str  # bearer | signature
+    principal: PrincipalRef | None = None  # set for a personal token
 
 
 class AuthProblem(Exception):
@@ -65,10 +73,9 @@ def verify_signature(rt: Runtime, headers: Mapping[str, str], body: bytes, now: 
     if svc.hr_webhook_secret is None:
         raise AuthProblem(401, "signed requests are not configured (service.hr_webhook_secret)")
     stamp, given = headers.get(TIMESTAMP_HEADER, ""), headers.get(SIGNATURE_HEADER, "")
-    try:
-        sent = int(stamp)
-    except ValueError:
-        raise AuthProblem(401, f"{TIMESTAMP_HEADER} must be Unix seconds") from None
+    if not _UNIX_SECONDS.match(stamp):
+        raise AuthProblem(401, f"{TIMESTAMP_HEADER} must be Unix seconds")
+    sent = int(stamp)
     if abs((now if now is not None else time.time()) - sent) > svc.signature_tolerance_seconds:
         raise AuthProblem(401, f"{TIMESTAMP_HEADER} is more than {svc.signature_tolerance_seconds} s from now")
     expected = sign(svc.hr_webhook_secret.resolve(), stamp, body)
@@ -76,6 +83,18 @@ def verify_signature(rt: Runtime, headers: Mapping[str, str], body: bytes, now: 
         raise AuthProblem(401, "the signature does not match")
     _remember(rt, hashlib.sha256(expected.encode()).hexdigest(), svc.signature_tolerance_seconds)
     return Caller("webhook:hr", WEBHOOK_ROLE, "signature")
+
+
+def signature_matches(rt: Runtime, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether the signature verifies, without recording it as used (for answering 401 vs 422)."""
+    svc = rt.settings.service
+    stamp = headers.get(TIMESTAMP_HEADER, "")
+    if svc.hr_webhook_secret is None or not _UNIX_SECONDS.match(stamp):
+        return False
+    if abs(time.time() - int(stamp)) > svc.signature_tolerance_seconds:
+        return False
+    expected = sign(svc.hr_webhook_secret.resolve(), stamp, body)
+    return hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").strip().lower().encode())
 
 
 def _remember(rt: Runtime, nonce: str, tolerance: int) -> None:
@@ -91,10 +110,30 @@ def _remember(rt: Runtime, nonce: str, tolerance: int) -> None:
 
 
 def verify_token(rt: Runtime, token: str) -> Caller:
-    found = tokens.authenticate(rt.engine, token)
+    found, problem = tokens.lookup(rt.engine, token)
     if found is None:
-        raise AuthProblem(401, "unknown or revoked API token")
+        raise AuthProblem(401, problem)
+    if found.principal_id is not None:
+        who = principals.get(rt.engine, found.principal_id)
+        if who is None:
+            raise AuthProblem(401, f"API token {found.name!r}: its principal is disabled")
+        return Caller(who.actor, found.role, "bearer", who)
     return Caller(f"token:{found.name}", found.role, "bearer")
+
+
+def require_person(*roles: str) -> Callable[..., Awaitable[Caller]]:
+    """Like :func:`require`, and the caller must be a person: a personal token (``Caller.principal`` set)."""
+    inner = require(*roles)
+
+    async def dependency(request: Request, bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+                         signature: str | None = Depends(_signature)) -> Caller:
+        caller = await inner(request, bearer, signature)
+        if caller.principal is None or not caller.principal.is_person:
+            raise HTTPException(403, "this decision is recorded against a person: use a personal API token "
+                                     "(accessward token create --principal ID)")
+        return caller
+
+    return dependency
 
 
 def require(*roles: str) -> Callable[..., Awaitable[Caller]]:

@@ -25,6 +25,7 @@ from accessward.reconcile.plan import grant_ref
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, Plan
+from accessward.sync.principals import PrincipalRef
 
 log = logging.getLogger("accessward.apply")
 _ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
@@ -65,17 +66,36 @@ def unfinished_plans(engine: Engine) -> list[int]:
         ).scalars())
 
 
-def approve(engine: Engine, plan_id: int, *, actor: str) -> None:
+def approve(engine: Engine, plan_id: int, *, who: PrincipalRef, four_eyes: bool = True, note: str = "") -> None:
+    """Approve a plan that stopped at the threshold, as ``who`` (an authenticated person).
+
+    With ``four_eyes`` the one who started the plan cannot approve it (a scheduler's plan belongs
+    to the system: any approver may). ``note`` is free text kept beside the principal (``--by``).
+    """
+    from accessward.reconcile.four_eyes import FourEyesRefused, check_may_approve
+
+    if not who.is_person:
+        raise FourEyesRefused(f"{who.actor} is not a person: only a person approves a plan")
     with Session(engine) as session:
         plan = session.get(Plan, plan_id)
         if plan is None:
             raise ValueError(f"no plan {plan_id}")
         if plan.status != "needs_approval":
             raise ValueError(f"plan {plan_id} is {plan.status}; only a plan that needs approval can be approved")
-        plan.status, plan.approved_by, plan.approved_at = "approved", actor, utcnow()
+        if four_eyes:
+            try:
+                check_may_approve(plan, who)
+            except FourEyesRefused as exc:
+                audit.append(session.connection(), "plan.approval_refused", f"plan:{plan_id}",
+                             {"reason": str(exc), "principal_id": who.id}, actor=who.actor)
+                session.commit()
+                raise
+        plan.status, plan.approved_by, plan.approved_at = "approved", who.actor, utcnow()
+        plan.approved_by_principal_id = who.id
         session.add(plan)
-        audit.append(session.connection(), "plan.approved", f"plan:{plan_id}", {"revocations": plan.revocations},
-                     actor=actor)
+        audit.append(session.connection(), "plan.approved", f"plan:{plan_id}", {
+            "revocations": plan.revocations, "principal_id": who.id, "started_by": plan.started_by,
+            "four_eyes": four_eyes, "note": note}, actor=who.actor)
         session.commit()
 
 

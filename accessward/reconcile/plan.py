@@ -127,6 +127,7 @@ def build_plan(
     now: datetime,
     *,
     actor: str = "system",
+    principal_id: int | None = None,
 ) -> PlanResult:
     access_problems = health.problems(engine, revokers.keys(), now, policy.stale_after_hours)
     identity_problems = health.problems(engine, identity_sources, now, policy.stale_after_hours)
@@ -182,7 +183,7 @@ def build_plan(
 
     _judge_threshold(engine, policy, result)
     if result.revocations:
-        result.plan_id = persist_plan(engine, result, actor)
+        result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
     return result
 
 
@@ -248,11 +249,13 @@ def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult)
 
 
 def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
-             approved_by: str | None = None) -> int:
+                 approved_by: str | None = None, principal_id: int | None = None) -> int:
     """Write the plan and its actions (the outbox) in one transaction; older open plans lapse.
 
     ``supersede=False`` with ``approved_by`` writes a plan decided outside the reconciler (an HR
     offboarding): it is approved as written and leaves the reconciler's open plans alone.
+    ``actor`` (and ``principal_id`` when a person started it with their token) is who started the
+    plan: four-eyes keeps them from approving it.
     """
     with Session(engine) as session:
         conn = session.connection()
@@ -263,7 +266,8 @@ def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: b
             conn.execute(update(_ACTIONS).where(_ACTIONS.c.plan_id.in_(stale), _ACTIONS.c.state == "planned")
                          .values(state="cancelled", last_error="superseded by a newer plan"))
         plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations),
-                    approved_by=approved_by, approved_at=utcnow() if approved_by else None)
+                    approved_by=approved_by, approved_at=utcnow() if approved_by else None,
+                    started_by=actor, started_by_principal_id=principal_id)
         session.add(plan)
         session.flush()
         assert plan.id is not None

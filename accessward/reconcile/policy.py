@@ -68,6 +68,8 @@ class PolicySettings(_Strict):
     """Safety knobs first; every rule starts in flag-only mode (invariant 6)."""
 
     max_revocations: Annotated[int, Field(ge=0)] = 25
+    # Invariant 8: whoever started a plan cannot approve it; nobody decides on their own access.
+    four_eyes: bool = True
     max_revocation_share: Annotated[float, Field(ge=0, le=1)] = 0.10
     # The share is judged only from this many revocations up, so one leaver in a small estate
     # does not need a second pair of eyes.

@@ -204,6 +204,11 @@ class Plan(SQLModel, table=True):
     revocations: int = 0
     approved_by: str | None = None
     approved_at: NaiveDatetime | None = None
+    # Who started it (four-eyes: they cannot approve it): an actor string ("scheduler" for the
+    # system) and, when a person started it with their token, their principal.
+    started_by: str = ""
+    started_by_principal_id: int | None = None
+    approved_by_principal_id: int | None = None
 
 
 class Action(SQLModel, table=True):

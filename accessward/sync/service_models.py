@@ -15,6 +15,7 @@ from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from accessward.sync import principal_models  # noqa: F401  (api_token.principal_id refers to it)
 from accessward.sync.clock import utcnow
 
 
@@ -25,12 +26,15 @@ class ApiToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
-    role: str  # hr | service_desk | auditor | admin
+    role: str  # hr | service_desk | auditor | approver | reviewer | admin
     token_hash: str = Field(unique=True)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     created_by: str = ""
     last_used_at: NaiveDatetime | None = None
     revoked_at: NaiveDatetime | None = None
+    # A personal token is bound to a person principal; a service token (an HR system) has none.
+    principal_id: int | None = Field(default=None, foreign_key="principal.id", index=True)
+    expires_at: NaiveDatetime | None = None  # refused from then on
 
 
 class Offboarding(SQLModel, table=True):

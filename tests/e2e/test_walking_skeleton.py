@@ -58,6 +58,10 @@ base_url = "{self.meta_server.url}/v21.0"
 business_id = "{self.meta.business_id}"
 access_token = {{ env = "E2E_META_TOKEN" }}
 
+[[principals]]
+id = "ciso"
+email = "ciso@example.com"
+
 [policy]
 max_revocations = {max_revocations}
 
@@ -179,7 +183,10 @@ def test_threshold_stops_before_the_first_revocation(world):
         (action,) = s.execute(select(Action)).scalars().all()
         plan_id = action.plan_id
     assert action.state == "planned"
-    assert world.run("approve", str(plan_id), "--by", "ciso@example.com")[0] == 0
+    assert world.run("approve", str(plan_id))[0] == exitcodes.CONFIG  # a personal token is needed
+    code, out = world.run("token", "create", "--principal", "ciso", "--role", "approver", "--name", "ciso")
+    assert code == 0, out
+    assert world.run("approve", str(plan_id), "--token", out.strip().splitlines()[-1])[0] == 0
     code, out = world.run("apply", "--plan", str(plan_id))
     assert code == 0, out
     assert len(world.meta.revoke_calls) == 1

@@ -14,6 +14,7 @@ from accessward.reconcile import executor
 from accessward.reconcile.plan import build_plan
 from accessward.reconcile.policy import PolicySettings, RuleSettings
 from accessward.reconcile.run import reconcile
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, AuditEvent, Plan
 from accessward.sync.runner import sync_access, sync_identity
@@ -110,11 +111,11 @@ def test_threshold_stops_before_the_first_revocation_until_approved(engine):
     assert revoker.calls == []
     with Session(engine) as s:
         assert {a.state for a in s.execute(select(Action)).scalars()} == {"planned"}
-    executor.approve(engine, plan.plan_id, actor="ciso")
+    executor.approve(engine, plan.plan_id, who=principals.ensure(engine, "ciso"))
     report = executor.execute(engine, plan.plan_id, {revoker.name: revoker})
     assert report.outcomes == {"done": 6} and len(revoker.calls) == 6
     with Session(engine) as s:
-        assert s.get(Plan, plan.plan_id).approved_by == "ciso"
+        assert s.get(Plan, plan.plan_id).approved_by == "principal:ciso"
 
 
 def test_share_threshold(engine):
@@ -230,7 +231,7 @@ def test_two_plans_can_never_remove_the_last_admin_together(engine):
     policy = PolicySettings(max_revocations=0, rules=REVOKE.rules)
     reconcile(engine, policy)
     plan1 = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
-    executor.approve(engine, plan1.plan_id, actor="ciso")
+    executor.approve(engine, plan1.plan_id, who=principals.ensure(engine, "ciso"))
     sync_identity(engine, FakeIdentity(people=[person("alice", status=PersonStatus.terminated),
                                                person("bob", status=PersonStatus.terminated)]))
     reconcile(engine, policy)
