@@ -608,3 +608,8 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
         ui.err.print(f"[red]error[/]: {exc}")
         raise typer.Exit(exitcodes.CONFIG) from None
     ui.out.print(f"token {name!r} revoked")
+
+
+from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
+
+app.add_typer(review_app, name="review")

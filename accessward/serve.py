@@ -79,7 +79,9 @@ def default_jobs(rt: Runtime) -> list[JobSpec]:
     if svc.sync_every_minutes:
         specs.append(JobSpec("sync", IntervalTrigger(minutes=svc.sync_every_minutes, start_date=EPOCH, timezone=zone),
                              lambda s: jobs.frequent_sync(rt, s)))
-    return specs
+    from accessward.jobs_reviews import review_jobs  # access reviews: a job per scheduled campaign, hourly tick
+
+    return specs + review_jobs(rt)
 
 
 def latest_fire_time(trigger: Any, now: datetime, lookback: timedelta) -> datetime | None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accessward.reconcile.policy import LEVEL_NAMES, PolicySettings
+from accessward.review_settings import ReviewCampaignSettings, unique_names
 from accessward.toml_lines import line_of
 
 
@@ -377,9 +378,11 @@ class Settings(_Strict):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    reviews: list[ReviewCampaignSettings] = Field(default_factory=list)  # access reviews (review_settings)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
+        unique_names(self.reviews)
         names = [s.name for s in self.identity_sources] + [s.name for s in self.access_sources]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -103,3 +103,32 @@ class RecordingRevoker:
         if len(self.source.grants) == before:
             return RevokeResult(RevokeOutcome.already_gone)
         return RevokeResult(RevokeOutcome.done)
+
+
+@dataclass
+class ReducingRevoker(RecordingRevoker):
+    """A RecordingRevoker that can also set a lower role in place (the ``Reducer`` protocol).
+
+    ``roles`` maps each level it can set to the platform's role string; empty means the platform has
+    no such call (a reduce then becomes a revocation plus a manual step).
+    """
+
+    roles: dict[Level, str] = field(default_factory=lambda: {Level.read_only: "ANALYZE",
+                                                             Level.full_publishing: "CREATE_CONTENT"})
+    reductions: list[tuple[GrantRef, str]] = field(default_factory=list)
+
+    def reduce_roles(self, grant: GrantRef) -> dict[Level, str]:
+        return dict(self.roles)
+
+    def preview_reduce(self, grant: GrantRef, role: str) -> list[RequestPreview]:
+        return [RequestPreview("POST", f"https://social.test/{grant.resource_id}/assigned_users",
+                               {"user": grant.account_id, "tasks": role})]
+
+    def reduce(self, grant: GrantRef, role: str) -> RevokeResult:
+        self.reductions.append((grant, role))
+        for i, g in enumerate(self.source.grants):
+            if g[0] == grant.account_id and g[1] == grant.resource_id and g[2] == grant.role:
+                level = next(lvl for lvl, r in self.roles.items() if r == role)
+                self.source.grants[i] = (g[0], g[1], role, level)
+                return RevokeResult(RevokeOutcome.done)
+        return RevokeResult(RevokeOutcome.already_gone)

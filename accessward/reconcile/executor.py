@@ -4,6 +4,10 @@ For each action: record ``executing`` and the attempt (committed), then call the
 then record the outcome (committed) with its audit event. A crash between the two leaves the
 action ``executing``; the next apply calls revoke again, which is safe because every revoker
 treats "already gone" as success. Nothing outside the outbox is ever revoked.
+
+An action of kind ``reduce`` (an access review's decision) sets a lower role in place through the
+system's ``Reducer``; the last-admin guard treats a downgrade from admin as the removal of an admin, and
+a reduction that succeeds closes the old grant (``closed_by = 'reduced'``) and opens one at the new role.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import DateTime, Engine, Table, select, text, update
 from sqlmodel import Session, col
 
 from accessward.connectors.errors import AuthError, ConnectorError, NotFoundError, StopError, TransientError
-from accessward.connectors.protocols import Revoker
+from accessward.connectors.protocols import Reducer, Revoker
 from accessward.connectors.records import Level, RevokeOutcome
 from accessward.reconcile.plan import grant_ref
 from accessward.sync import audit
@@ -31,8 +35,9 @@ log = logging.getLogger("accessward.apply")
 _ACTIONS: Table = Action.__table__  # type: ignore[attr-defined]
 
 ACTION_SQL = """
-SELECT x.id, x.state, x.attempts, x.grant_id, x.finding_id, x.system, x.request,
-       g.role, g.seen_to, g.level, g.resource_id, a.external_id AS account, a.kind AS account_kind,
+SELECT x.id, x.state, x.attempts, x.grant_id, x.finding_id, x.system, x.request, x.kind, x.target_role,
+       x.target_level, g.account_id AS account_row, g.verifiable, g.role, g.seen_to,
+       g.level, g.resource_id, a.external_id AS account, a.kind AS account_kind,
        r.external_id AS resource, r.kind AS resource_kind, f.state AS finding_state
 FROM action x
 JOIN access_grant g ON g.id = x.grant_id
@@ -145,6 +150,9 @@ def execute(
             report.failures.append(f"{row['system']} {row['resource']} {row['account']}: last admin, not removed")
             continue
         outcome, message = _attempt(engine, row, revokers[row["system"]], max_attempts, backoff, sleep)
+        if row["kind"] == "reduce" and outcome == "already_gone":
+            outcome = "failed"  # the grant to lower is not there: nothing was reduced, say so
+            message = f"the grant to reduce is gone on the platform: {message}"
         if outcome == "stop":
             stopped[row["system"]] = message
             _finish(engine, row, "planned", message, actor, terminal=False)
@@ -183,12 +191,19 @@ def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attem
              sleep: Callable[[float], None]) -> tuple[str, str]:
     """Call revoke with the attempt recorded first; map the taxonomy onto an outcome."""
     ref = grant_ref(row)
+    reduce = row["kind"] == "reduce"
+    if reduce and not isinstance(revoker, Reducer):
+        return "failed", f"{row['system']} has no call to set a lower role; nothing was sent"
     for attempt in range(1, max_attempts + 1):
         with engine.begin() as conn:
             conn.execute(update(_ACTIONS).where(_ACTIONS.c.id == row["id"]).values(
                 state="executing", attempts=_ACTIONS.c.attempts + 1, updated_at=utcnow()))
         try:
-            result = revoker.revoke(ref)
+            if reduce:
+                assert isinstance(revoker, Reducer)
+                result = revoker.reduce(ref, str(row["target_role"]))
+            else:
+                result = revoker.revoke(ref)
         except NotFoundError as exc:
             return "already_gone", str(exc)
         except TransientError as exc:
@@ -213,8 +228,12 @@ def _finish(engine: Engine, row: Mapping[Any, Any], state: str, message: str, ac
         conn.execute(update(_ACTIONS).where(_ACTIONS.c.id == row["id"]).values(
             state=state, last_error=None if state in ("done", "already_gone") else message, updated_at=now))
         if state in ("done", "already_gone"):
-            conn.execute(text("UPDATE access_grant SET seen_to = :now, closed_by = 'revoked' "
-                              "WHERE id = :id AND seen_to IS NULL"), {"now": now, "id": row["grant_id"]})
+            reduced = row.get("kind") == "reduce"
+            conn.execute(text("UPDATE access_grant SET seen_to = :now, closed_by = :how "
+                              "WHERE id = :id AND seen_to IS NULL"),
+                         {"now": now, "id": row["grant_id"], "how": "reduced" if reduced else "revoked"})
+            if reduced:
+                _open_reduced_grant(conn, row, now)
             if row["finding_id"] is not None:
                 conn.execute(text("UPDATE finding SET state = 'revoked', resolved_at = :now WHERE id = :id"),
                              {"now": now, "id": row["finding_id"]})
@@ -223,7 +242,22 @@ def _finish(engine: Engine, row: Mapping[Any, Any], state: str, message: str, ac
                               "AND state IN ('open', 'accepted') AND id <> :id"),
                          {"now": now, "g": row["grant_id"], "id": row["finding_id"] or -1})
         if terminal:
-            audit.append(conn, f"revocation.{state}", f"grant:{row['grant_id']}", {
-                "action": row["id"], "system": row["system"], "account": row["account"],
-                "resource": row["resource"], "role": row["role"], "request": row["request"], "message": message,
-            }, actor=actor)
+            data = {"action": row["id"], "system": row["system"], "account": row["account"],
+                    "resource": row["resource"], "role": row["role"], "request": row["request"], "message": message}
+            if row.get("kind") == "reduce":
+                data["to_role"] = row["target_role"]
+            audit.append(conn, f"{'reduction' if row.get('kind') == 'reduce' else 'revocation'}.{state}",
+                         f"grant:{row['grant_id']}", data, actor=actor)
+
+
+def _open_reduced_grant(conn: Any, row: Mapping[Any, Any], now: datetime) -> None:
+    """The lower role is what the account holds now; the next sync confirms (or closes) it."""
+    exists = conn.execute(text("SELECT 1 FROM access_grant WHERE account_id = :a AND resource_id = :r "
+                               "AND role = :role AND seen_to IS NULL"),
+                          {"a": row["account_row"], "r": row["resource_id"], "role": row["target_role"]}).first()
+    if exists is None:
+        conn.execute(text("INSERT INTO access_grant (system, account_id, resource_id, role, level, seen_from, "
+                          "last_seen, verifiable) VALUES (:s, :a, :r, :role, :level, :now, :now, :v)"),
+                     {"s": row["system"], "a": row["account_row"], "r": row["resource_id"],
+                      "role": row["target_role"], "level": int(row["target_level"] or 0), "now": now,
+                      "v": bool(row["verifiable"])})

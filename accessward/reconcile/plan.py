@@ -61,6 +61,9 @@ class Item:
     reason: str
     request: str = ""
     held_because: str = ""
+    kind: str = "revoke"  # revoke | reduce (to target_role / target_level, through a Reducer)
+    target_role: str | None = None
+    target_level: int | None = None
 
 
 @dataclass
@@ -181,7 +184,7 @@ def build_plan(
         planned[row["grant_id"]] = len(result.revocations)
         result.revocations.append(replace(item, request=preview.render()))
 
-    _judge_threshold(engine, policy, result)
+    judge_threshold(engine, policy, result)
     if result.revocations:
         result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
     return result
@@ -228,7 +231,7 @@ def manual_step(revoker: Revoker, row: Mapping[Any, Any]) -> str | None:
     return None
 
 
-def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) -> None:
+def judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) -> None:
     n = len(result.revocations)
     if n == 0:
         result.status, result.reason = "empty", "nothing to revoke"
@@ -249,17 +252,20 @@ def _judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult)
 
 
 def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,
-                 approved_by: str | None = None, principal_id: int | None = None) -> int:
-    """Write the plan and its actions (the outbox) in one transaction; older open plans lapse.
+                 approved_by: str | None = None, principal_id: int | None = None,
+                 origin: str = "reconcile") -> int:
+    """Write the plan and its actions (the outbox) in one transaction; the reconciler's older open plans lapse.
 
-    ``supersede=False`` with ``approved_by`` writes a plan decided outside the reconciler (an HR
-    offboarding): it is approved as written and leaves the reconciler's open plans alone.
+    ``supersede=False`` writes a plan decided outside the reconciler and leaves the reconciler's open plans
+    alone: an HR offboarding (with ``approved_by``: approved as written), or a closed access review
+    (``origin="review"``: judged by the threshold, and not superseded while it waits for approval).
     ``actor`` (and ``principal_id`` when a person started it with their token) is who started the
     plan: four-eyes keeps them from approving it.
     """
     with Session(engine) as session:
         conn = session.connection()
-        stale = list(conn.execute(select(_PLANS.c.id).where(_PLANS.c.status.in_(["ready", "needs_approval"])))
+        stale = list(conn.execute(select(_PLANS.c.id).where(_PLANS.c.status.in_(["ready", "needs_approval"]),
+                                                            _PLANS.c.origin == "reconcile"))
                      .scalars()) if supersede else []
         if stale:
             conn.execute(update(_PLANS).where(_PLANS.c.id.in_(stale)).values(status="superseded"))
@@ -267,17 +273,18 @@ def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: b
                          .values(state="cancelled", last_error="superseded by a newer plan"))
         plan = Plan(status=result.status, reason=result.reason, revocations=len(result.revocations),
                     approved_by=approved_by, approved_at=utcnow() if approved_by else None,
-                    started_by=actor, started_by_principal_id=principal_id)
+                    started_by=actor, started_by_principal_id=principal_id, origin=origin)
         session.add(plan)
         session.flush()
         assert plan.id is not None
         session.add_all(Action(
             plan_id=plan.id, idempotency_key=f"plan:{plan.id}:grant:{i.grant_id}", finding_id=i.finding_id,
-            grant_id=i.grant_id, system=i.system, rule=i.rule, request=i.request,
+            grant_id=i.grant_id, system=i.system, rule=i.rule, request=i.request, kind=i.kind,
+            target_role=i.target_role, target_level=i.target_level,
         ) for i in result.revocations)
         audit.append(session.connection(), "plan.created", f"plan:{plan.id}", {
             "status": result.status, "reason": result.reason, "revocations": len(result.revocations),
-            "held": len(result.held), "superseded": stale,
+            "held": len(result.held), "superseded": stale, "origin": origin,
         }, actor=actor)
         session.commit()
         return plan.id

@@ -209,6 +209,8 @@ class Plan(SQLModel, table=True):
     started_by: str = ""
     started_by_principal_id: int | None = None
     approved_by_principal_id: int | None = None
+    # reconcile | offboarding | review: only the reconciler's own open plans lapse when it plans anew
+    origin: str = "reconcile"
 
 
 class Action(SQLModel, table=True):
@@ -224,6 +226,9 @@ class Action(SQLModel, table=True):
     system: str
     rule: str
     request: str = ""  # the exact request, as shown in the plan
+    kind: str = "revoke"  # revoke | reduce (an access review's lower role, set in place by a Reducer)
+    target_role: str | None = None  # reduce: the platform role to set
+    target_level: int | None = None
     # planned | executing | done | already_gone | failed | cancelled
     state: str = Field(default="planned", index=True)
     attempts: int = 0

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 # Importing the model modules registers their tables on the metadata.
 import accessward.sync.models
 import accessward.sync.principal_models
+import accessward.sync.review_models
 import accessward.sync.service_models  # noqa: F401
 
 config = context.config

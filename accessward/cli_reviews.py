@@ -1,0 +1,207 @@
+"""``accessward review start|list|show|decide|delegate|close|report``: access reviews from the shell.
+
+Decisions need the reviewer's personal API token (``--token`` or ``ACCESSWARD_TOKEN``): a decision is
+recorded against the principal the token belongs to, never against a name typed on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from accessward import exitcodes, jobs_reviews, ui
+from accessward.reconcile import reviews
+from accessward.reports.reviews import REPORT_COLUMNS, campaign_rows, campaign_summary
+from accessward.review_principal import NoPrincipal, cli_principal
+
+if TYPE_CHECKING:
+    from accessward.runtime import Runtime
+
+review_app = typer.Typer(help="Access reviews: campaigns, decisions (keep, revoke, reduce), closing.",
+                         no_args_is_help=True)
+TokenOpt = Annotated[str | None, typer.Option("--token", envvar="ACCESSWARD_TOKEN", show_envvar=True,
+                                              help="Your personal API token.")]
+
+
+def _rt() -> Runtime:
+    from accessward import cli
+
+    return cli._runtime(cli.settings())
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    ui.err.print(f"[red]error[/]: {exc}", highlight=False)
+    return typer.Exit(exitcodes.CONFIG)
+
+
+def _campaign_id(rt: Runtime, ref: str) -> int:
+    found = reviews.find(rt.engine, ref)
+    assert found is not None and found.id is not None
+    return found.id
+
+
+@review_app.command("start")
+def start(name: Annotated[str, typer.Argument(help="A [[reviews]] campaign of the settings.")]) -> None:
+    """Start a campaign now (the scheduler starts scheduled ones on their own)."""
+    from accessward import cli
+
+    rt = _rt()
+    try:
+        found = jobs_reviews.start_by_hand(rt, name, actor=cli.actor())
+    except reviews.ReviewError as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.close()
+    assert found.id is not None
+    summary = campaign_summary(rt.engine, found.id)
+    ui.out.print(f"campaign {found.id} ({found.key}): {summary['items']} item(s), reviewers "
+                 f"{', '.join(summary['reviewers'])}; deadline {found.deadline:%Y-%m-%d %H:%M} UTC")
+
+
+@review_app.command("list")
+def list_campaigns() -> None:
+    """Every campaign: status, deadline, completion."""
+    rt = _rt()
+    table = Table(title="access reviews")
+    for name in ("id", "campaign", "status", "deadline", "items", "decided", "completion"):
+        table.add_column(name)
+    for c in reviews.campaigns(rt.engine):
+        assert c.id is not None
+        s = campaign_summary(rt.engine, c.id)
+        table.add_row(str(c.id), c.key, c.status, f"{c.deadline:%Y-%m-%d}", str(s["items"]), str(s["decided"]),
+                      f"{s['completion']:.0%}")
+    rt.close()
+    ui.out.print(table)
+
+
+@review_app.command("show")
+def show(
+    campaign: Annotated[str, typer.Argument(help="Campaign id, key or name (the newest).")],
+    reviewer: Annotated[str | None, typer.Option(help="Only this reviewer's items.")] = None,
+    pending: Annotated[bool, typer.Option(help="Only undecided items.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Items as JSON, with every fact.")] = False,
+) -> None:
+    """A campaign's items: person, role, level, recommendation, reviewer, decision, outcome."""
+    from accessward.api.reviews import item_json
+
+    rt = _rt()
+    try:
+        cid = _campaign_id(rt, campaign)
+    except reviews.ReviewError as exc:
+        raise _fail(exc) from None
+    rows = reviews.items(rt.engine, cid, reviewer=reviewer, pending=True if pending else None)
+    rt.close()
+    if as_json:
+        sys.stdout.write(json.dumps([item_json(i) for i in rows], indent=2, default=str) + "\n")
+        return
+    table = Table(title=f"campaign {cid}")
+    for name in ("item", "system", "resource", "account", "person", "level", "recommendation", "reviewer",
+                 "decision", "outcome"):
+        table.add_column(name)
+    for i in rows:
+        table.add_row(str(i.id), i.system, i.resource_name or i.resource, i.account_name or i.account,
+                      i.person_name, str(i.facts.get("level")), f"{i.recommendation}: {i.recommendation_reason}",
+                      i.reviewer, (i.decision or "") + (f" to {i.reduce_to}" if i.reduce_to else ""),
+                      (i.outcome + (f": {i.outcome_detail}" if i.outcome_detail else "")) if i.outcome else "")
+    ui.out.print(table)
+
+
+@review_app.command("decide")
+def decide(
+    campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")],
+    items: Annotated[list[int], typer.Argument(help="Item ids (several: a bulk decision).")],
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the access.")] = False,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke the access.")] = False,
+    reduce: Annotated[str | None, typer.Option("--reduce", help="Reduce to this level "
+                                                               "(read_only ... full_publishing).")] = None,
+    justification: Annotated[str, typer.Option("--justification", "-j", help="Why (required by default).")] = "",
+    token: TokenOpt = None,
+) -> None:
+    """Decide on items assigned to you: --keep, --revoke or --reduce LEVEL, with a justification."""
+    chosen = [d for d, on in (("keep", keep), ("revoke", revoke), ("reduce", reduce is not None)) if on]
+    if len(chosen) != 1:
+        raise _fail(ValueError("give exactly one of --keep, --revoke or --reduce LEVEL"))
+    rt = _rt()
+    try:
+        me = cli_principal(rt.engine, token)
+        rows = reviews.decide(rt.engine, _campaign_id(rt, campaign), items, chosen[0], by=me.id, keys=me.keys,
+                              justification=justification, reduce_to=reduce)
+    except (reviews.ReviewError, NoPrincipal) as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.close()
+    ui.out.print(f"{len(rows)} item(s): {chosen[0]}" + (f" to {reduce}" if reduce else "") + f", by {me.id}")
+
+
+@review_app.command("delegate")
+def delegate(
+    campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")],
+    items: Annotated[list[int], typer.Argument(help="Item ids.")],
+    to: Annotated[str, typer.Option("--to", help="The new reviewer (their email).")],
+    justification: Annotated[str, typer.Option("--justification", "-j")] = "",
+    token: TokenOpt = None,
+) -> None:
+    """Hand items assigned to you to another reviewer (an admin token may reassign any)."""
+    rt = _rt()
+    try:
+        me = cli_principal(rt.engine, token)
+        rows = reviews.delegate(rt.engine, _campaign_id(rt, campaign), items, to, by=me.id, keys=me.keys,
+                                justification=justification, may_reassign=me.is_admin)
+    except (reviews.ReviewError, NoPrincipal) as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.close()
+    ui.out.print(f"{len(rows)} item(s) delegated to {to.strip().lower()}")
+
+
+@review_app.command("close")
+def close(campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")]) -> None:
+    """Apply the non-response rule and carry out every revoke/reduce decision. Exit 3 if a plan waits for approval."""
+    from accessward import cli
+
+    rt = _rt()
+    try:
+        result = cli.guarded(lambda: jobs_reviews.close(rt, _campaign_id(rt, campaign), actor=cli.actor()))
+    except reviews.ReviewError as exc:
+        raise _fail(exc) from None
+    finally:
+        rt.close()
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items()))
+    ui.out.print(f"campaign {result.campaign_id}: {result.status}; plan {result.plan_id}: {result.plan_status} "
+                 f"({result.reason}); items: {outcomes}")
+    if result.plan_status == "needs_approval":
+        raise typer.Exit(exitcodes.NEEDS_APPROVAL)
+
+
+@review_app.command("report")
+def report(
+    campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv | json | xlsx | table")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """The campaign report: item, reviewer, decision, justification, time, outcome, and completion."""
+    from accessward import cli
+
+    rt = _rt()
+    try:
+        cid = _campaign_id(rt, campaign)
+    except reviews.ReviewError as exc:
+        raise _fail(exc) from None
+    rows, summary = campaign_rows(rt.engine, cid), campaign_summary(rt.engine, cid)
+    rt.close()
+    if fmt != "table":
+        cli._emit(rows, REPORT_COLUMNS, fmt, output)
+        return
+    table = Table(title=f"{summary['key']}: {summary['status']}, {summary['completion']:.0%} decided by reviewers")
+    for name in ("item", "resource", "account", "reviewer", "decision", "justification", "by", "at", "outcome"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(str(r["item"]), r["resource"], r["account"], r["reviewer"],
+                      r["decision"] + (f" to {r['reduce_to']}" if r["reduce_to"] else ""), r["justification"],
+                      r["decided_by"], r["decided_at"][:16], f"{r['outcome']} {r['outcome_detail']}".strip())
+    ui.out.print(table)

@@ -1,0 +1,57 @@
+"""`accessward review ...`: start, show, decide with a personal token, close through the outbox, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from typer.testing import CliRunner
+
+from accessward import exitcodes, tokens
+from accessward.cli import app
+from tests.service.test_reviews_e2e import ALEX, MAIN, PRIYA, REVIEWS
+from tests.service.world import DANA
+
+
+def run(world, *args: str, token: str | None = None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    env = {"COLUMNS": "250", "ACCESSWARD_ACTOR": "it-sec@example.com"}
+    if token:
+        env["ACCESSWARD_TOKEN"] = token
+    result = CliRunner().invoke(app, ["--config", str(world.dir / "accessward.toml"), *args], env=env,
+                                catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_review_from_the_cli_records_decisions_against_the_token_and_revokes_on_close(world, rt):
+    path = world.dir / "accessward.toml"
+    path.write_text(path.read_text() + REVIEWS.replace('on_no_response = "revoke"', 'on_no_response = "keep"'))
+    alex = tokens.create(rt.engine, name=ALEX, role="reviewer", actor="test")
+    tokens.create(rt.engine, name=PRIYA, role="reviewer", actor="test")
+
+    code, out = run(world, "review", "start", "quarterly-access")
+    assert code == 0 and "campaign 1" in out and ALEX in out
+    assert run(world, "review", "start", "no-such-campaign")[0] == exitcodes.CONFIG
+    code, out = run(world, "review", "show", "quarterly-access", "--json")
+    items = {(i["resource"], i["account_name"]): i for i in json.loads(out)}
+    dana, alex_main = items[(MAIN, "Dana Leaver")], items[(MAIN, "Alex Morgan")]
+    assert dana["facts"]["level"] == "admin" and dana["recommendation_reason"]
+
+    code, out = run(world, "review", "decide", "1", str(dana["id"]), "--revoke", "-j", "left the social team")
+    assert code == exitcodes.CONFIG and "personal API token" in out
+    code, out = run(world, "review", "decide", "1", str(alex_main["id"]), "--keep", "-j", "mine", token=alex)
+    assert code == exitcodes.CONFIG and "not to you" in out
+    code, out = run(world, "review", "decide", "1", str(dana["id"]), "--revoke", "-j", "left the social team",
+                    token=alex)
+    assert code == 0 and f"by token:{ALEX}" in out
+
+    code, out = run(world, "review", "close", "1")
+    assert code == 0 and "closed" in out, out
+    assert not world.meta.is_assigned(MAIN, DANA["meta"]) and len(world.meta.revoke_calls) == 1
+    code, out = run(world, "review", "report", "1", "--format", "csv")
+    rows = {r["item"]: r for r in csv.DictReader(io.StringIO(out))}
+    row = rows[str(dana["id"])]
+    assert (row["decision"], row["decided_by"], row["justification"], row["outcome"]) == (
+        "revoke", f"token:{ALEX}", "left the social team", "done")
+    code, out = run(world, "review", "list")
+    assert code == 0 and "closed" in out
