@@ -22,9 +22,6 @@ from accessward.reconcile import executor, health
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import PlanResult, build_plan
 from accessward.reconcile.run import reconcile as run_reconcile
-from accessward.reports.access import ACCESS_COLUMNS, access_rows
-from accessward.reports.export import FORMATS, write_file, write_rows
-from accessward.reports.findings import FINDING_COLUMNS, finding_rows
 from accessward.settings import Settings, SettingsError, load_settings
 from accessward.sync import audit
 from accessward.sync.clock import to_naive_utc, utcnow
@@ -34,10 +31,8 @@ from accessward.sync.runner import SyncGuard, SyncOutcome, confirm_run, sync_acc
 app = typer.Typer(help="Who can still act as our brand on social media, and should they?",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 sync_app = typer.Typer(help="Pull people and access from every configured source.", invoke_without_command=True)
-report_app = typer.Typer(help="Exports for auditors.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
-app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(principal_app, name="principal")
 app.add_typer(notify_app, name="notify")
@@ -350,50 +345,6 @@ def _as_of(value: str | None, option: str = "--as-of") -> datetime:
     return result
 
 
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help=" | ".join(FORMATS))]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")]
-
-
-def _emit(rows: object, columns: tuple[str, ...], fmt: str, output: Path | None) -> None:
-    if fmt not in FORMATS:
-        ui.err.print(f"[red]error[/]: unknown format {fmt!r}; choose {', '.join(FORMATS)}")
-        raise typer.Exit(exitcodes.CONFIG)
-    if output is None:
-        write_rows(rows, columns, fmt, sys.stdout)  # type: ignore[arg-type]
-        return
-    n = write_file(rows, columns, fmt, output)  # type: ignore[arg-type]
-    ui.err.print(f"wrote {n} rows to {output}")
-
-
-@report_app.command("access")
-def report_access(
-    fmt: FormatOpt = "csv", output: OutputOpt = None,
-    as_of: Annotated[str | None, typer.Option(help="ISO date/time: who had access then.")] = None,
-) -> None:
-    """Who has which role on which resource, matched to which person, with status."""
-    engine = store(settings())
-    _emit(access_rows(engine, _as_of(as_of)), ACCESS_COLUMNS, fmt, output)
-
-
-@report_app.command("findings")
-def report_findings(
-    fmt: FormatOpt = "csv", output: OutputOpt = None,
-    state: Annotated[str | None, typer.Option(help="open | accepted | resolved | revoked")] = None,
-) -> None:
-    """Every finding: rule, reason, first/last seen and what became of it."""
-    engine = store(settings())
-    _emit(finding_rows(engine, state), FINDING_COLUMNS, fmt, output)
-
-
-@report_app.command("unmatched")
-def report_unmatched(fmt: FormatOpt = "csv", output: OutputOpt = None) -> None:
-    """Human accounts that match no person, with the closest candidates (link them: accessward link)."""
-    from accessward.reports.unmatched import UNMATCHED_COLUMNS, unmatched_rows
-
-    engine = store(settings())
-    _emit(unmatched_rows(engine), UNMATCHED_COLUMNS, fmt, output)
-
-
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; exit 6 and name the events if any was edited or removed."""
@@ -613,3 +564,8 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
 from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
 
 app.add_typer(review_app, name="review")
+
+# -- reports, the evidence pack and its keys, people and whois (accessward/cli_reports.py) ---------
+from accessward import cli_reports  # noqa: E402  (it uses the helpers above)
+
+cli_reports.register(app)

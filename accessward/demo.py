@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from accessward import exitcodes, ui
@@ -110,6 +111,9 @@ id = "ciso"
 name = "CISO"
 email = "ciso@example.com"
 
+[reports]
+signing_key = {{ file = "accessward.key" }}
+
 [policy]
 max_revocations = 5
 four_eyes = true
@@ -182,6 +186,8 @@ def _step(title: str, args: list[str], env: dict[str, str], directory: Path) -> 
     return subprocess.call([sys.executable, "-m", "accessward", *args], env=env, cwd=directory)
 
 
+_TODAY = datetime.now(UTC).date()
+QUARTER = f"{_TODAY.year}-Q{(_TODAY.month - 1) // 3 + 1}"
 def _personal_token(principal: str, env: dict[str, str], directory: Path) -> str:
     """A personal approver token of a demo principal (printed once on stdout by `token create`)."""
     args = ["token", "create", "--principal", principal, "--role", "approver", "--name", f"{principal}-demo"]
@@ -206,6 +212,16 @@ STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,), None),
     ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,), None),
     ("the audit trail is intact", ["audit", "verify"], (0,), None),
+    # -- the auditor's side: a workbook, a page, and a signed evidence pack checked against the public key
+    ("the findings as a workbook (typed cells, frozen header, filters)", ["report", "findings", "-f", "xlsx", "-o",
+                                                           "reports/findings.xlsx"], (0,), None),
+    ("the findings as a self-contained page (charts, sortable tables)", ["report", "findings", "-f", "html", "-o",
+                                                                         "reports/findings.html"], (0,), None),
+    ("a key to sign evidence packs", ["keys", "create", "--out", "accessward"], (0,), None),
+    ("the quarter's evidence pack", ["report", "evidence", "--period", QUARTER, "-o", "reports/evidence.zip"], (0,),
+     None),
+    ("the auditor verifies it with the public key", ["report", "verify", "reports/evidence.zip", "--key",
+                                                     "accessward.pub"], (0,), None),
 ]
 
 
@@ -233,6 +249,7 @@ def run_demo(directory: Path) -> int:
     ui.out.rule("[bold green]demo finished[/]")
     ui.out.print(f"Settings:  {directory / 'accessward.toml'}")
     ui.out.print(f"Store:     {directory / 'accessward.db'}")
-    ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv)")
+    ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv, "
+                 "findings.xlsx, findings.html, evidence.zip)")
     ui.out.print(f"Try:       .venv/bin/accessward -c {directory / 'accessward.toml'} report findings -f json")
     return exitcodes.OK

@@ -138,27 +138,27 @@ four_eyes = true
 # Every rule starts flag-only. Switch revocation on per rule once you trust the findings.
 [policy.rules.orphaned]   # leavers, disabled accounts, people not in any directory
 action = "flag"          # "flag" | "revoke"
-severity = "high"        # low | medium | high | critical
+# severity = "high"      # unset: follows the risk (reason, level, account kind); set: overrides
 grace_days = 0           # days after the leave date before revoking
 
 [policy.rules.agency]         # agency access outside an active engagement
 action = "flag"
-severity = "high"
+# severity = "high"
 
 [policy.rules.mfa_required]   # two-factor off on the network
 action = "flag"
-severity = "medium"
+# severity = "medium"
 
 [policy.rules.sso_required]   # native logins instead of SSO
 action = "flag"
-severity = "medium"
+# severity = "medium"
 
 [policy.rules.role_ceiling]   # a role above what the person's group may hold
 action = "flag"
-severity = "high"
+# severity = "high"
 
 [policy.rules.dormant]        # access unused for `days`
 action = "flag"
-severity = "low"
+# severity = "low"
 days = 90
 '''

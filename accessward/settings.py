@@ -239,6 +239,11 @@ class StoreSettings(_Strict):
 
 class ReportSettings(_Strict):
     directory: str = "reports"
+    # The Ed25519 key that signs evidence packs (`accessward keys create`), e.g. { file = "accessward.key" };
+    # a relative file is relative to this settings file.
+    signing_key: SecretRef | None = None
+
+    _check_secret = field_validator("signing_key", mode="before")(_secret)
 
 
 class ServiceSettings(_Strict):

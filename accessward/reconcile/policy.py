@@ -21,7 +21,9 @@ class _Strict(BaseModel):
 
 class RuleSettings(_Strict):
     action: Literal["flag", "revoke"] = "flag"
-    severity: Literal["low", "medium", "high", "critical"] = "high"
+    # Unset: each finding's severity follows its risk (reason, level, account kind; see
+    # reconcile/severity.py). Set: every finding of the rule gets this one.
+    severity: Literal["low", "medium", "high", "critical"] | None = None
     grace_days: Annotated[float, Field(ge=0)] = 0
     # dormant: access unused for this many days
     days: Annotated[int, Field(ge=1)] = 90

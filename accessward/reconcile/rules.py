@@ -5,17 +5,21 @@ their leave date, missing from the identity source, or not found at all. A dispu
 people match) is reported with the reason ``disputed``, and an account with no email, login or
 employee id (LinkedIn members are bare URNs) with ``unidentifiable``: neither is ever eligible for
 revocation until someone links the account by hand.
+
+An account that matches nobody but whose email is on an agency's ``email_domains`` is that
+agency's staff, not an orphan: the ``agency`` rule judges it against the engagement instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 
 from sqlalchemy import DateTime, Engine, text
 
 from accessward.reconcile.findings import FindingDraft
 from accessward.reconcile.policy import RuleSettings
+from accessward.reconcile.severity import severity
 
 # Accounts first, grants last: the conditions on link and person pick the (few) orphaned accounts
 # before any grant is read, and only their open grants are then fetched by account_id. With
@@ -55,14 +59,23 @@ def _reason(row: object, now: datetime) -> tuple[str, datetime | None]:
     return "past_leave_date", r.leave_date  # type: ignore[attr-defined]
 
 
-def orphaned(engine: Engine, rule: RuleSettings, now: datetime) -> Iterator[FindingDraft]:
+def _domain(address: str | None) -> str:
+    return (address or "").rpartition("@")[2].lower() if "@" in (address or "") else ""
+
+
+def orphaned(engine: Engine, rule: RuleSettings, now: datetime,
+             agency_domains: Collection[str] = ()) -> Iterator[FindingDraft]:
+    domains = {d.lower() for d in agency_domains}
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(
             text(ORPHANED_SQL).columns(leave_date=DateTime, missing_since=DateTime), {"now": now})
         for row in result:
             reason, since = _reason(row, now)
+            if reason == "no_person" and domains and (_domain(row.email) or _domain(row.login)) in domains:
+                continue  # agency staff: the agency rule judges them against their engagement
             yield FindingDraft(
-                key=f"orphaned:grant:{row.grant_id}", rule="orphaned", severity=rule.severity,
+                key=f"orphaned:grant:{row.grant_id}", rule="orphaned",
+                severity=severity(rule, "orphaned", reason, row.level),
                 system=row.system, account_id=row.account_id, grant_id=row.grant_id,
                 person_id=row.person_id,
                 evidence={

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, bindparam, text
 from accessward.connectors.records import Level
 from accessward.reconcile.findings import FindingDraft
 from accessward.reconcile.policy import Engagement, PolicySettings
+from accessward.reconcile.severity import worst
 
 SQL = """
 SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name, a.email,
@@ -102,7 +103,9 @@ def agency(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[Fi
             if not found:
                 continue
             yield FindingDraft(
-                key=f"agency:grant:{row.grant_id}", rule="agency", severity=rule.severity, system=row.system,
+                key=f"agency:grant:{row.grant_id}", rule="agency",
+                severity=worst(rule, "agency", found, row.level, row.account_kind),
+                system=row.system,
                 account_id=row.account_id, grant_id=row.grant_id, person_id=row.person_id,
                 evidence={"reason": found[0], "reasons": found, "agency": engagement.name if engagement else None,
                           "sponsor": engagement.sponsor if engagement else None,

@@ -20,7 +20,8 @@ from sqlalchemy import JSON, Boolean, DateTime, Engine, text
 
 from accessward.connectors.records import Level
 from accessward.reconcile.findings import FindingDraft
-from accessward.reconcile.policy import Ceiling, PolicySettings
+from accessward.reconcile.policy import Ceiling, PolicySettings, RuleSettings
+from accessward.reconcile.severity import severity
 
 _BASE = """
 SELECT g.id AS grant_id, g.system, g.account_id, g.level, g.role, a.external_id, a.display_name, a.email,
@@ -49,9 +50,10 @@ def _rows(engine: Engine, condition: str, grant_condition: str = "1 = 1",
         yield from result
 
 
-def _draft(rule: str, severity: str, row: Any, reason: str, **evidence: Any) -> FindingDraft:
+def _draft(rule: str, settings: RuleSettings, row: Any, reason: str, **evidence: Any) -> FindingDraft:
     return FindingDraft(
-        key=f"{rule}:grant:{row.grant_id}", rule=rule, severity=severity, system=row.system,
+        key=f"{rule}:grant:{row.grant_id}", rule=rule, severity=severity(settings, rule, reason, row.level),
+        system=row.system,
         account_id=row.account_id, grant_id=row.grant_id, person_id=row.person_id,
         evidence={"reason": reason, "account": row.external_id, "account_name": row.display_name,
                   "email": row.email, "role": row.role, "level": row.level, "person": row.person_name,
@@ -63,15 +65,15 @@ def mfa_required(engine: Engine, policy: PolicySettings, now: datetime) -> Itera
     rule = policy.rule("mfa_required")
     for row in _rows(engine, "(a.mfa = :off OR p.mfa = :off)", off=False):
         if row.mfa is False:
-            yield _draft("mfa_required", rule.severity, row, "two_factor_off", network=row.system)
+            yield _draft("mfa_required", rule, row, "two_factor_off", network=row.system)
         else:
-            yield _draft("mfa_required", rule.severity, row, "no_mfa_in_idp", idp=row.person_source)
+            yield _draft("mfa_required", rule, row, "no_mfa_in_idp", idp=row.person_source)
 
 
 def sso_required(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[FindingDraft]:
     rule = policy.rule("sso_required")
     for row in _rows(engine, "a.sso = :off", off=False):
-        yield _draft("sso_required", rule.severity, row, "native_login", network=row.system)
+        yield _draft("sso_required", rule, row, "native_login", network=row.system)
 
 
 def dormant(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[FindingDraft]:
@@ -79,7 +81,7 @@ def dormant(engine: Engine, policy: PolicySettings, now: datetime) -> Iterator[F
     cutoff = now - timedelta(days=rule.days)
     for row in _rows(engine, "a.last_active IS NOT NULL AND a.last_active < :cutoff", cutoff=cutoff):
         idle = (now - row.last_active).days
-        yield _draft("dormant", rule.severity, row, "unused", last_active=row.last_active.isoformat(),
+        yield _draft("dormant", rule, row, "unused", last_active=row.last_active.isoformat(),
                      idle_days=idle)
 
 
@@ -105,6 +107,6 @@ def role_ceiling(engine: Engine, policy: PolicySettings, now: datetime) -> Itera
         found = ceiling_for(row.person_kind, row.department, row.groups or [], policy.role_ceilings)
         if found is None or row.level <= found[0]:
             continue
-        yield _draft("role_ceiling", rule.severity, row, "above_ceiling", ceiling=found[0].name,
+        yield _draft("role_ceiling", rule, row, "above_ceiling", ceiling=found[0].name,
                      ceiling_from=found[1], held=Level(row.level).name)
 

@@ -19,7 +19,8 @@ from accessward.sync.clock import utcnow
 Rule = Callable[[Engine, PolicySettings, datetime], Iterator[FindingDraft]]
 
 RULES: dict[str, Rule] = {
-    "orphaned": lambda engine, policy, now: rules.orphaned(engine, policy.rule("orphaned"), now),
+    "orphaned": lambda engine, policy, now: rules.orphaned(
+        engine, policy.rule("orphaned"), now, [d for a in policy.agencies for d in a.email_domains]),
     "agency": rules_agency.agency,
     "mfa_required": rules_posture.mfa_required,
     "sso_required": rules_posture.sso_required,

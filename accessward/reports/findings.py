@@ -1,37 +1,104 @@
-"""Findings: what was found, when first and last seen, and what became of it."""
+"""Findings: what was found, how bad, what became of it, and who decided.
+
+Each row carries the ids an auditor ties it to (finding, account, resource, system), the risk
+acceptance that covers it (owner, reason, expiry), the plan that revoked it and who approved that
+plan, when the access was removed and how long it took from first sight (time-to-revoke).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, text
 
+from accessward.connectors.records import Level
+from accessward.reports.filters import Filters, Where, person_ids
+
 FINDING_COLUMNS = (
-    "id", "rule", "severity", "state", "reason", "system", "resource", "account", "account_email", "role",
-    "person", "person_status", "first_seen", "last_seen", "resolved_at",
+    "id", "rule", "severity", "state", "reason", "system", "resource_id", "resource", "account_id", "account",
+    "account_email", "role", "level", "person", "employee_id", "department", "person_status",
+    "first_seen", "last_seen", "resolved_at",
+    "exception_id", "exception_owner", "exception_reason", "exception_expires",
+    "plan_id", "plan_status", "planned_by", "approved_by", "approved_at", "action_id", "action_state",
+    "revoked_at", "time_to_revoke_hours",
 )
 
 FINDINGS_SQL = """
 SELECT f.id, f.rule, f.severity, f.state, f.evidence, f.system, f.first_seen, f.last_seen, f.resolved_at,
-       r.name AS resource, a.display_name AS account, a.email AS account_email, g.role,
-       p.display_name AS person, p.status AS person_status
+       r.external_id AS resource_id, r.name AS resource, a.external_id AS account_id, a.display_name AS account,
+       a.email AS account_email, g.role, g.level, g.seen_to AS grant_closed, g.closed_by,
+       p.display_name AS person, p.employee_id, p.department, p.status AS person_status,
+       x.id AS exception_id, x.owner AS exception_owner, x.reason AS exception_reason,
+       x.expires_at AS exception_expires,
+       ac.id AS action_id, ac.state AS action_state, ac.updated_at AS action_at,
+       pl.id AS plan_id, pl.status AS plan_status, pl.approved_by, pl.approved_at,
+       (SELECT ev.actor FROM audit_event ev WHERE ev.kind = 'plan.created'
+        AND ev.subject = 'plan:' || CAST(pl.id AS VARCHAR(20)) ORDER BY ev.id LIMIT 1) AS planned_by
 FROM finding f
 LEFT JOIN access_grant g ON g.id = f.grant_id
 LEFT JOIN resource r ON r.id = g.resource_id
 LEFT JOIN account a ON a.id = f.account_id
 LEFT JOIN person p ON p.id = f.person_id
+LEFT JOIN risk_exception x ON x.id = COALESCE(f.exception_id,
+    (SELECT MAX(x2.id) FROM risk_exception x2 WHERE x2.finding_id = f.id))
+LEFT JOIN action ac ON ac.id = COALESCE(
+    (SELECT MAX(a1.id) FROM action a1 WHERE a1.finding_id = f.id),
+    (SELECT MAX(a2.id) FROM action a2 WHERE a2.grant_id = f.grant_id AND a2.state IN ('done', 'already_gone')))
+LEFT JOIN plan pl ON pl.id = ac.plan_id
 {where}
 ORDER BY f.state, f.rule, f.system, f.id
 """
+_TYPES: dict[str, Any] = dict(evidence=JSON, first_seen=DateTime, last_seen=DateTime, resolved_at=DateTime,
+                              grant_closed=DateTime, exception_expires=DateTime, action_at=DateTime,
+                              approved_at=DateTime)
 
 
-def finding_rows(engine: Engine, state: str | None = None) -> Iterator[dict[str, Any]]:
+def where(conn: Any, filters: Filters) -> Where:
+    w = Where()
+    for name, column in (("system", "f.system"), ("rule", "f.rule"), ("severity", "f.severity"),
+                         ("state", "f.state"), ("department", "p.department")):
+        value = getattr(filters, name)
+        if value:
+            w.add(f"{column} = :{name}", **{name: value})
+    if filters.resource:
+        w.add("(r.external_id = :resource OR r.name = :resource)", resource=filters.resource)
+    if filters.person:
+        w.ids("f.person_id IN :pids", "pids", person_ids(conn, filters.person))
+    if filters.until:  # alive at some point of the range: seen before its end, not resolved before its start
+        w.add("f.first_seen < :until", until=filters.until)
+    if filters.since:
+        w.add("(f.resolved_at IS NULL OR f.resolved_at >= :since)", since=filters.since)
+    return w
+
+
+def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds() / 3600, 2)
+
+
+def finding_rows(engine: Engine, state: str | None = None, filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+    filters = filters or Filters(state=state)
+    if state and not filters.state:
+        filters = Filters(**{**vars(filters), "state": state})
     with engine.connect() as conn:
-        for row in conn.execute(
-            text(FINDINGS_SQL.format(where="WHERE f.state = :state" if state else "")).columns(
-                evidence=JSON, first_seen=DateTime, last_seen=DateTime, resolved_at=DateTime), {"state": state}
-        ).mappings():
+        w = where(conn, filters)
+        stmt = w.bind(text(FINDINGS_SQL.format(where=w.sql()))).columns(**_TYPES)
+        for row in conn.execution_options(stream_results=True, yield_per=2000).execute(stmt, w.params).mappings():
             out = dict(row)
             out["reason"] = (out.pop("evidence") or {}).get("reason", "")
+            if out["level"] is not None:
+                try:
+                    out["level"] = Level(out["level"]).name
+                except ValueError:
+                    pass
+            revoked = out.pop("action_at") if out["action_state"] in ("done", "already_gone") else None
+            closed, closed_by = out.pop("grant_closed"), out.pop("closed_by")
+            if revoked is None and closed_by == "revoked":
+                revoked = closed
+            out["revoked_at"] = revoked
+            out["time_to_revoke_hours"] = _hours(out["first_seen"], revoked)
+            out.pop("action_at", None)
             yield out

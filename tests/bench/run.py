@@ -21,6 +21,11 @@ Every figure is measured in this run, on this machine, against a yardstick measu
     grant ids, and the number the data was built to contain) before any figure is printed.
     Goal: reconcile <= 10x the SQL.
 
+(c) Streaming exports. The access report of the store from (b) (every grant) is written as CSV
+    and as XLSX (xlsxwriter, constant-memory mode), each in a fresh process so its peak RSS is the
+    export's own; the yardstick is the same process doing nothing but import and connect. Bounded
+    memory means the peak stays near that baseline however many grants there are.
+
 ``--database-url`` points the stores at PostgreSQL instead of a temporary SQLite file: the
 benchmark then creates throwaway databases on that server (``CREATE DATABASE``; the URL's
 database is only used to connect) and drops them at the end; ``--throwaway-postgres`` starts a
@@ -520,6 +525,35 @@ def reconcile_phase(opts: Options, engine: Engine, stores: Stores, today: date, 
                "for reference only: a slower way to write the yardstick")
 
 
+def export_phase(engine: Engine, grants: int, workdir: Path, report: Report) -> None:
+    """(c) The access report of every grant as CSV and XLSX, each export in a fresh process (its own peak RSS)."""
+    import json
+
+    log(f"\n(c) streamed exports of the access report: {grants:,} grants")
+    url = engine.url.render_as_string(hide_password=False)
+
+    def child(fmt: str) -> dict[str, Any]:
+        out = workdir / f"access.{fmt}"
+        done = subprocess.run([sys.executable, "-m", "tests.bench.export_child", url, fmt, str(out)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"{fmt} export failed: {done.stderr.strip()[-500:]}")
+        out.unlink(missing_ok=True)
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        if fmt != "none" and figures["rows"] != grants:
+            raise BenchError(f"the {fmt} export wrote {figures['rows']:,} rows, not {grants:,}")
+        return figures
+
+    base = child("none")
+    report.add("export", "baseline: a process that imports and connects only, peak RSS", f"{base['peak_mib']:.0f} MiB")
+    for fmt in ("csv", "xlsx"):
+        got = child(fmt)
+        report.add("export", f"access report, {grants:,} rows as {fmt.upper()}", seconds(got["seconds"]),
+                   f"{got['rows'] / got['seconds']:,.0f} rows/s; {got['bytes'] / 2**20:,.0f} MiB written")
+        report.add("export", f"peak RSS of the {fmt.upper()} export process", f"{got['peak_mib']:.0f} MiB",
+                   f"{got['peak_mib'] - base['peak_mib']:+.0f} MiB over the baseline")
+
+
 def run(opts: Options) -> int:
     report = Report()
     today = datetime.now(UTC).date()
@@ -544,6 +578,7 @@ def run(opts: Options) -> int:
                 engine = ldap_phase(opts, stores, workdir, today, report, expected)
             if opts.accounts and opts.resources:
                 reconcile_phase(opts, engine, stores, today, report)
+                export_phase(engine, opts.accounts * opts.resources, workdir, report)
         finally:
             stores.close()
         report.add("run", "peak RSS of this process", f"{peak_rss_mib():.0f} MiB")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 
+import openpyxl
+
 from accessward.demo import run_demo
+from accessward.reports import evidence, keys
 
 
 def test_demo_runs_end_to_end(slapd_factory, tmp_path, capfd):  # slapd_factory: fails in CI without slapd
@@ -24,3 +27,16 @@ def test_demo_runs_end_to_end(slapd_factory, tmp_path, capfd):  # slapd_factory:
         after = list(csv.DictReader(fh))
     assert not [r for r in after if r["person"] == "Dana Leaver" and r["system"] != "x-youtube"]
     assert all(f["state"] != "open" for f in findings if f["account"] == "Dana Leaver" and f["system"] == "meta")
+    assert not [f for f in findings if "brightside.example" in f["account_email"]], "Brightside's staff, not orphans"
+    assert {"critical", "low"} <= {f["severity"] for f in findings}, "severity follows the risk"
+    assert all(f["severity"] == "critical" for f in findings
+               if f["person"] == "Dana Leaver" and f["level"] == "admin" and f["rule"] == "orphaned")
+    # the auditor's side: a workbook, a page, and a pack that verifies against the public key
+    demo = tmp_path / "demo"
+    assert "pack verified" in out
+    book = openpyxl.load_workbook(demo / "reports" / "findings.xlsx")
+    assert book.sheetnames == ["findings"] and book["findings"].max_row == len(findings) + 1
+    assert (demo / "reports" / "findings.html").read_text().count("<svg") == 4
+    result = evidence.verify(demo / "reports" / "evidence.zip", public_key=keys.load_public(demo / "accessward.pub"))
+    assert result.ok and result.files > 10, result.problems
+

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from accessward.connectors.records import AccountKind, Level, PersonKind, PersonRecord
+from accessward.connectors.records import AccountKind, Level, PersonKind, PersonRecord, PersonStatus
 from accessward.reconcile.plan import build_plan
 from accessward.reconcile.policy import Engagement, PolicySettings, RuleSettings
 from accessward.reconcile.run import reconcile
@@ -76,12 +76,33 @@ def test_a_grant_found_by_two_rules_is_revoked_once(engine):
     policy = PolicySettings(agencies=AGENCIES, max_revocation_share=1.0,
                             rules={"agency": RuleSettings(action="revoke"),
                                    "orphaned": RuleSettings(action="revoke", revoke_unmatched=True)})
+    # Lee has left the agency: the roster still lists them, terminated. Orphaned and agency both find the grant.
+    roster = [PersonRecord(source_key="taylor@bright.agency", emails=("taylor@bright.agency",), kind=PersonKind.agency),
+              PersonRecord(source_key="lee@bright.agency", emails=("lee@bright.agency",), kind=PersonKind.agency,
+                           status=PersonStatus.terminated)]
+    sync_identity(engine, FakeIdentity(name="bright-roster", people=roster))
+    src.grants.append(("lee", "main", "MANAGE", Level.admin))
+    src.emails["lee"] = "lee@bright.agency"
+    sync_access(engine, src)
     reconcile(engine, policy)
     plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir", "bright-roster"], utcnow())
-    kim = [i for i in plan.revocations if i.account == "kim"]
-    assert len(kim) == 1 and set(kim[0].rule.split("+")) == {"orphaned", "agency"}
+    lee = [i for i in plan.revocations if i.account == "lee"]
+    assert len(lee) == 1 and set(lee[0].rule.split("+")) == {"orphaned", "agency"}
     with Session(engine) as s:
-        assert len([a for a in s.execute(select(Action)).scalars() if a.grant_id == kim[0].grant_id]) == 1
+        assert len([a for a in s.execute(select(Action)).scalars() if a.grant_id == lee[0].grant_id]) == 1
+    # Kim matches nobody but is on Brightside's domain: agency staff (not on the roster), never "no_person".
+    kim = [i for i in plan.revocations if i.account == "kim"]
+    assert len(kim) == 1 and kim[0].rule == "agency"
+
+
+def test_agency_domain_staff_are_not_orphaned_and_severity_follows_the_risk(engine):
+    setup(engine)
+    reconcile(engine, PolicySettings(agencies=AGENCIES))
+    with Session(engine) as s:
+        found = {(f.rule, f.evidence["account"]): f.severity for f in s.execute(select(Finding)).scalars()}
+    assert ("orphaned", "kim") not in found and ("orphaned", "taylor") not in found
+    assert found[("agency", "kim")] == "critical", "not on the roster, holding admin"
+    assert found[("agency", "old-biz")] == "high", "a partner business, read-only, engagement ended"
 
 
 def test_staff_on_the_roster_but_linked_to_their_idp_record_is_on_the_roster(engine):

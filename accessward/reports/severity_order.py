@@ -1,0 +1,3 @@
+"""Severities from the worst down, as reports sort and chart them."""
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low")

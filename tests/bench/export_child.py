@@ -1,0 +1,39 @@
+"""One streamed export in a fresh process, so its peak RSS is the export's own (``make bench``, part c).
+
+``python -m tests.bench.export_child URL FORMAT PATH`` writes the access report of the store at URL
+(now) as FORMAT (csv | xlsx | none: only import and connect) to PATH and prints one JSON line:
+rows, seconds, peak RSS in MiB, bytes written.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from accessward.reports import export, xlsx
+from accessward.reports.access import ACCESS_COLUMNS, access_rows
+from accessward.sync.clock import utcnow
+from accessward.sync.db import make_engine
+
+
+def main(url: str, fmt: str, path: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    start = time.perf_counter()
+    rows = 0
+    if fmt == "csv":
+        rows = export.write_file(access_rows(engine, utcnow()), ACCESS_COLUMNS, "csv", Path(path))
+    elif fmt == "xlsx":
+        rows = xlsx.write_xlsx(Path(path), [("access", ACCESS_COLUMNS, access_rows(engine, utcnow()))])["access"]
+    elapsed = time.perf_counter() - start
+    size = Path(path).stat().st_size if fmt != "none" else 0
+    print(json.dumps({"rows": rows, "seconds": elapsed, "peak_mib": resource.getrusage(resource.RUSAGE_SELF)
+                      .ru_maxrss / 1024, "bytes": size}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
