@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -185,7 +185,6 @@ def report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """The campaign report: item, reviewer, decision, justification, time, outcome, and completion."""
-    from accessward import cli
 
     rt = _rt()
     try:
@@ -195,7 +194,7 @@ def report(
     rows, summary = campaign_rows(rt.engine, cid), campaign_summary(rt.engine, cid)
     rt.close()
     if fmt != "table":
-        cli._emit(rows, REPORT_COLUMNS, fmt, output)
+        _emit_rows(rows, fmt, output)
         return
     table = Table(title=f"{summary['key']}: {summary['status']}, {summary['completion']:.0%} decided by reviewers")
     for name in ("item", "resource", "account", "reviewer", "decision", "justification", "by", "at", "outcome"):
@@ -205,3 +204,17 @@ def report(
                       r["decision"] + (f" to {r['reduce_to']}" if r["reduce_to"] else ""), r["justification"],
                       r["decided_by"], r["decided_at"][:16], f"{r['outcome']} {r['outcome_detail']}".strip())
     ui.out.print(table)
+
+
+def _emit_rows(rows: list[dict[str, Any]], fmt: str, output: Path | None) -> None:
+    """CSV or JSON of the campaign rows, to a file or stdout (the shared spreadsheet-safe writers)."""
+    from accessward.reports.export import FORMATS, write_file, write_rows
+
+    if fmt not in FORMATS:
+        ui.err.print(f"[red]error[/]: unknown format {fmt!r}; choose table, {', '.join(FORMATS)}")
+        raise typer.Exit(exitcodes.CONFIG)
+    if output is None:
+        write_rows(rows, REPORT_COLUMNS, fmt, sys.stdout)
+        return
+    n = write_file(rows, REPORT_COLUMNS, fmt, output)
+    ui.err.print(f"wrote {n} rows to {output}")
