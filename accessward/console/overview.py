@@ -39,7 +39,9 @@ SELECT f.id, f.rule, f.severity, f.system, a.display_name AS account, r.name AS 
        p.display_name AS person, p.status AS person_status, f.first_seen
 FROM finding f LEFT JOIN access_grant g ON g.id = f.grant_id LEFT JOIN account a ON a.id = f.account_id
 LEFT JOIN resource r ON r.id = g.resource_id LEFT JOIN person p ON p.id = f.person_id
-WHERE f.state = 'open' AND f.rule IN ('orphaned', 'agency') AND (g.id IS NULL OR g.seen_to IS NULL)
+WHERE f.state = 'open' AND (g.id IS NULL OR g.seen_to IS NULL)
+  AND (f.rule = 'agency' OR (f.rule = 'orphaned' AND p.id IS NOT NULL
+       AND (p.status <> 'active' OR p.missing_since IS NOT NULL)))
 ORDER BY f.rule, f.system, a.display_name
 """
 
