@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from accessward import __version__
-from accessward.api import devices, offboarding, plans, reports, reviews, scim
+from accessward.api import devices, findings, offboarding, people, plans, reports, reviews, scim
 from accessward.api.auth import Caller
 from accessward.api.limits import TOO_LARGE_FLAG, BodyLimit, method_label, validation_problem
 from accessward.api.scim_patch import ScimProblem
@@ -44,7 +44,8 @@ within 5 minutes and a signature is accepted once.
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Accessward", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    for router in (offboarding.router, devices.router, plans.router, reports.router, scim.router, reviews.router):
+    for router in (offboarding.router, devices.router, plans.router, reports.router, scim.router, reviews.router,
+                   findings.router, people.router):
         app.include_router(router)
 
     @app.exception_handler(ScimProblem)
