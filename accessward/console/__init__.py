@@ -52,6 +52,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
         return response
 
     cfg = rt.settings
+    if cfg.console.demo_users:  # the demo login names principals of the settings: they must exist
+        from accessward.sync import principals
+
+        principals.sync_from_settings(rt.engine, cfg, actor="console")
     app.add_middleware(SessionMiddleware, secret_key=session_secret(cfg), session_cookie="accessward_session",
                        max_age=int(cfg.console.session_hours * 3600), same_site="lax",
                        https_only=cookie_secure(cfg))
