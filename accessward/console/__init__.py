@@ -10,14 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from accessward.runtime import Runtime
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+API_PREFIXES = ("/v1", "/scim", "/healthz", "/metrics", "/openapi.json", "/static")
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
@@ -36,6 +41,14 @@ def install(app: FastAPI, rt: Runtime) -> None:
             return Response("log in first", status_code=401, media_type="text/plain")
         nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(nxt)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+        """The API keeps its JSON problems; a console page answers a readable page."""
+        if request.url.path.startswith(API_PREFIXES):
+            return await http_exception_handler(request, exc)
+        return pages.render(request, "error.html", status=exc.status_code, message=str(exc.detail),
+                            title="Not found" if exc.status_code == 404 else "Not possible")
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, text
+from sqlalchemy import JSON, DateTime, text
 
 from accessward.connectors.records import Level
 from accessward.reports.severity_order import SEVERITY_ORDER
@@ -36,7 +36,7 @@ GROUP BY r.id, g.system, r.external_id, r.name, r.kind ORDER BY g.system, r.name
 
 AT_RISK_SQL = """
 SELECT f.id, f.rule, f.severity, f.system, a.display_name AS account, r.name AS resource, g.role,
-       p.display_name AS person, p.status AS person_status, f.first_seen
+       p.display_name AS person, p.status AS person_status, f.first_seen, f.evidence
 FROM finding f LEFT JOIN access_grant g ON g.id = f.grant_id LEFT JOIN account a ON a.id = f.account_id
 LEFT JOIN resource r ON r.id = g.resource_id LEFT JOIN person p ON p.id = f.person_id
 WHERE f.state = 'open' AND (g.id IS NULL OR g.seen_to IS NULL)
@@ -87,7 +87,13 @@ def build(rt: Runtime) -> Overview:
     with rt.engine.connect() as conn:
         out.exposure = [dict(r) for r in conn.execute(text(EXPOSURE_SQL), {
             "admin": int(Level.admin), "full": int(Level.full_publishing)}).mappings()]
-        out.at_risk = [dict(r) for r in conn.execute(text(AT_RISK_SQL).columns(first_seen=DateTime)).mappings()]
+        for found in conn.execute(text(AT_RISK_SQL).columns(first_seen=DateTime, evidence=JSON)).mappings():
+            item = dict(found)
+            why = str((item.pop("evidence") or {}).get("reason") or "").replace("_", " ")
+            agency = (found["evidence"] or {}).get("agency")
+            item["who"] = item["person"] or (f"{agency}: {item['account']}" if agency else item["account"])
+            item["why"] = f"agency, {why}" if item["rule"] == "agency" else f"leaver, {why}"
+            out.at_risk.append(item)
         out.sources = [dict(r) for r in conn.execute(text(SOURCES_SQL).columns(last_ok=DateTime)).mappings()]
         unverifiable = conn.execute(text(
             "SELECT g.system, r.external_id AS resource_id, r.name AS resource, a.external_id AS account_id, "
