@@ -61,6 +61,7 @@ def _level(value: Any) -> str:
 
 
 ENV.filters["when"] = _when
+ENV.filters["roles"] = lambda value: str(value or "").replace(",", ", ")  # long role lists wrap
 ENV.filters["level"] = _level
 
 

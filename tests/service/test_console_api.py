@@ -143,6 +143,27 @@ def test_console_forms_need_a_session_and_the_sessions_csrf_token(world, rt):
             assert s.get(Plan, plan).approved_by == "principal:ciso"  # type: ignore[union-attr]
         xlsx = c.get("/reports/findings.xlsx")
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        # a plan started in the console is the CLI's plan, started by the person (who then cannot approve it)
+        started = c.post("/plans", data={"csrf": csrf}, follow_redirects=True)
+        assert started.status_code == 200
+        # the findings page's forms: accept a risk, link an account, as the logged-in person
+        finding, _account = _open_finding(rt)
+        until = (utcnow() + timedelta(days=10)).date().isoformat()
+        accepted = c.post(f"/findings/{finding}/accept", data={"csrf": csrf, "owner": "brand lead",
+                                                              "reason": "campaign week", "until": until},
+                          follow_redirects=True)
+        assert f"finding {finding} accepted" in accepted.text
+        with Session(rt.engine) as s:
+            exc = s.execute(select(RiskException).where(RiskException.finding_id == finding)).scalars().one()
+        assert exc.created_by == "principal:ciso" and exc.owner == "brand lead"
+        linked = c.post(f"/findings/{finding}/link", data={"csrf": csrf, "person": "E1001"}, follow_redirects=True)
+        assert "is linked to E1001" in linked.text
+        with Session(rt.engine) as s:
+            event = s.execute(select(AuditEvent).where(AuditEvent.kind == "link.manual")).scalars().all()[-1]
+            calls = s.execute(select(AuditEvent).where(AuditEvent.kind == "api.call")).scalars().all()
+        assert event.actor == "principal:ciso"
+        assert any(e.actor == "principal:ciso" and e.subject.startswith("POST /findings") for e in calls)
+        assert not any(e.subject.startswith("GET /findings") for e in calls), "pages read are not audited"
 
 
 def test_the_demo_login_is_refused_off_loopback_and_cookies_are_flagged(world, rt):
