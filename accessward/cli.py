@@ -6,7 +6,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -18,7 +18,7 @@ from accessward import exitcodes, logs, ui, wiring
 from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
 from accessward.cli_notify import notify_app
 from accessward.connectors.protocols import Revoker
-from accessward.reconcile import executor, health
+from accessward.reconcile import executor, health, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import PlanResult, build_plan
 from accessward.reconcile.run import reconcile as run_reconcile
@@ -123,6 +123,8 @@ def run_syncs(cfg: Settings, only: set[str] | None = None, *, full: bool = False
         # links are derived from the store; keep them current for reports
         correlate(engine, plus_addressing=cfg.policy.plus_addressing,
                   identity_sources=[s.name for s in cfg.identity_sources])
+    if any(o.ok and o.source in {s.name for s in cfg.identity_sources} for o in outcomes):
+        scim_unmatched.retry(engine, actor="cli")  # a SCIM deprovisioning now matched: serve's job carries it out
     return outcomes
 
 
@@ -234,22 +236,23 @@ def _apply_locked(cfg: Settings, engine: Engine, plan_id: int | None) -> int:
     blocked = health.execution_blocks(engine, revokers, [s.name for s in cfg.identity_sources], utcnow(),
                                       cfg.policy.stale_after_hours)
     for pid in executor.unfinished_plans(engine):
-        code = max(code, _execute(engine, pid, revokers, blocked))
+        code = max(code, _execute(engine, pid, revokers, blocked, cfg.policy.break_glass))
     if plan_id is not None:
-        code = max(code, _execute(engine, plan_id, revokers, blocked))
+        code = max(code, _execute(engine, plan_id, revokers, blocked, cfg.policy.break_glass))
     else:
         plan = _plan(cfg, engine)
         if plan.status == "needs_approval":
             ui.out.print(f"stopped before the first revocation; approve with: accessward approve {plan.plan_id}")
             code = max(code, exitcodes.NEEDS_APPROVAL)
         elif plan.plan_id is not None:
-            code = max(code, _execute(engine, plan.plan_id, revokers, blocked))
+            code = max(code, _execute(engine, plan.plan_id, revokers, blocked, cfg.policy.break_glass))
     return code
 
 
-def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str]) -> int:
+def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str],
+             break_glass: Sequence[str] = ()) -> int:
     try:
-        report = executor.execute(engine, plan_id, revokers, actor=actor(), blocked=blocked)
+        report = executor.execute(engine, plan_id, revokers, actor=actor(), blocked=blocked, break_glass=break_glass)
     except executor.PlanNotApproved as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         return exitcodes.NEEDS_APPROVAL
@@ -563,11 +566,11 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     ui.out.print(f"token {name!r} revoked")
 
 
-from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
-
-app.add_typer(review_app, name="review")
-
 # -- reports, the evidence pack and its keys, people and whois (accessward/cli_reports.py) ---------
 from accessward import cli_reports  # noqa: E402  (it uses the helpers above)
 
 cli_reports.register(app)
+
+from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
+
+app.add_typer(review_app, name="review")

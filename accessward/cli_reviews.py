@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -114,28 +114,55 @@ def show(
 @review_app.command("decide")
 def decide(
     campaign: Annotated[str, typer.Argument(help="Campaign id, key or name.")],
-    items: Annotated[list[int], typer.Argument(help="Item ids (several: a bulk decision).")],
+    items: Annotated[list[int] | None, typer.Argument(help="Item ids (several: a bulk decision).")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the access.")] = False,
     revoke: Annotated[bool, typer.Option("--revoke", help="Revoke the access.")] = False,
     reduce: Annotated[str | None, typer.Option("--reduce", help="Reduce to this level "
                                                                "(read_only ... full_publishing).")] = None,
+    recommended: Annotated[bool, typer.Option("--recommended", help="Take each item's recommendation.")] = False,
+    pending: Annotated[bool, typer.Option("--pending", help="Every undecided item assigned to you.")] = False,
+    account: Annotated[str | None, typer.Option("--account", help="Only items whose account id or name "
+                                                                  "contains this.")] = None,
+    resource: Annotated[str | None, typer.Option("--resource", help="Only items whose resource id or name "
+                                                                    "contains this.")] = None,
     justification: Annotated[str, typer.Option("--justification", "-j", help="Why (required by default).")] = "",
     token: TokenOpt = None,
 ) -> None:
-    """Decide on items assigned to you: --keep, --revoke or --reduce LEVEL, with a justification."""
-    chosen = [d for d, on in (("keep", keep), ("revoke", revoke), ("reduce", reduce is not None)) if on]
+    """Decide on items assigned to you: --keep, --revoke, --reduce LEVEL or --recommended, with a justification.
+
+    Name the items by id, or select them: --pending (all your undecided ones), --account TEXT, --resource TEXT.
+    """
+    chosen = [d for d, on in (("keep", keep), ("revoke", revoke), ("reduce", reduce is not None),
+                              ("recommended", recommended)) if on]
     if len(chosen) != 1:
-        raise _fail(ValueError("give exactly one of --keep, --revoke or --reduce LEVEL"))
+        raise _fail(ValueError("give exactly one of --keep, --revoke, --reduce LEVEL or --recommended"))
+    if not items and not pending and account is None and resource is None:
+        raise _fail(ValueError("name item ids, or select with --pending, --account or --resource"))
     rt = _rt()
     try:
         me = cli_principal(rt.engine, token)
-        rows = reviews.decide(rt.engine, _campaign_id(rt, campaign), items, chosen[0], by=me.id, keys=me.keys,
-                              justification=justification, reduce_to=reduce)
+        cid = _campaign_id(rt, campaign)
+        picked = [i for i in reviews.items(rt.engine, cid, pending=True if pending else None)
+                  if (not items or i.id in items) and (items or i.reviewer in me.keys)
+                  and (account is None or account.lower() in f"{i.account} {i.account_name}".lower())
+                  and (resource is None or resource.lower() in f"{i.resource} {i.resource_name}".lower())]
+        if not picked:
+            raise reviews.NotFound("no item matches")
+        groups: dict[str, list[int]] = {}
+        for i in picked:
+            groups.setdefault(i.recommendation if recommended else chosen[0], []).append(i.id or 0)
+        done = []
+        for decision, ids in groups.items():
+            done += reviews.decide(rt.engine, cid, ids, decision, by=me.id, keys=me.keys,
+                                   justification=justification, reduce_to=reduce,
+                                   owns=me.owns(rt.engine) if rt.settings.policy.four_eyes else None)
     except (reviews.ReviewError, NoPrincipal) as exc:
         raise _fail(exc) from None
     finally:
         rt.close()
-    ui.out.print(f"{len(rows)} item(s): {chosen[0]}" + (f" to {reduce}" if reduce else "") + f", by {me.id}")
+    for i in done:
+        ui.out.print(f"item {i.id} ({i.system} {i.resource_name or i.resource}, {i.account_name or i.account}): "
+                     f"{i.decision}" + (f" to {i.reduce_to}" if i.reduce_to else "") + f", by {me.id}")
 
 
 @review_app.command("delegate")
@@ -185,7 +212,8 @@ def report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """The campaign report: item, reviewer, decision, justification, time, outcome, and completion."""
-
+    if fmt not in ("csv", "json", "xlsx", "table"):
+        raise _fail(ValueError(f"unknown format {fmt!r}; choose csv, json, xlsx or table"))
     rt = _rt()
     try:
         cid = _campaign_id(rt, campaign)
@@ -194,7 +222,16 @@ def report(
     rows, summary = campaign_rows(rt.engine, cid), campaign_summary(rt.engine, cid)
     rt.close()
     if fmt != "table":
-        _emit_rows(rows, fmt, output)
+        from accessward.reports import export, xlsx
+
+        if fmt == "xlsx":
+            if output is None:
+                raise _fail(ValueError("--format xlsx writes a file: give --output"))
+            xlsx.write_xlsx(output, [("review", REPORT_COLUMNS, rows)])
+        elif output is not None:
+            export.write_file(rows, REPORT_COLUMNS, fmt, output)
+        else:
+            export.write_rows(rows, REPORT_COLUMNS, fmt, sys.stdout)
         return
     table = Table(title=f"{summary['key']}: {summary['status']}, {summary['completion']:.0%} decided by reviewers")
     for name in ("item", "resource", "account", "reviewer", "decision", "justification", "by", "at", "outcome"):
@@ -204,17 +241,3 @@ def report(
                       r["decision"] + (f" to {r['reduce_to']}" if r["reduce_to"] else ""), r["justification"],
                       r["decided_by"], r["decided_at"][:16], f"{r['outcome']} {r['outcome_detail']}".strip())
     ui.out.print(table)
-
-
-def _emit_rows(rows: list[dict[str, Any]], fmt: str, output: Path | None) -> None:
-    """CSV or JSON of the campaign rows, to a file or stdout (the shared spreadsheet-safe writers)."""
-    from accessward.reports.export import FORMATS, write_file, write_rows
-
-    if fmt not in FORMATS:
-        ui.err.print(f"[red]error[/]: unknown format {fmt!r}; choose table, {', '.join(FORMATS)}")
-        raise typer.Exit(exitcodes.CONFIG)
-    if output is None:
-        write_rows(rows, REPORT_COLUMNS, fmt, sys.stdout)
-        return
-    n = write_file(rows, REPORT_COLUMNS, fmt, output)
-    ui.err.print(f"wrote {n} rows to {output}")

@@ -111,6 +111,23 @@ id = "ciso"
 name = "CISO"
 email = "ciso@example.com"
 
+[[principals]]
+id = "alex"
+name = "Alex Morgan"
+email = "alex.morgan@example.com"
+
+# A quarterly access review of who may publish on the main Facebook page and the Instagram account: the
+# service starts it on 1 January, April, July and October; the demo starts it by hand.
+[[reviews]]
+name = "quarterly-access"
+systems = ["meta"]
+resources = ["meta:200000000000001", "meta:500000000000001"]
+min_level = "can_reply"
+reviewers = ["owner"]
+owners = {{ "meta:200000000000001" = "alex.morgan@example.com", "meta:500000000000001" = "alex.morgan@example.com" }}
+fallback = "priya.shah@example.com"
+on_no_response = "keep"
+
 [reports]
 signing_key = {{ file = "accessward.key" }}
 
@@ -186,23 +203,23 @@ def _step(title: str, args: list[str], env: dict[str, str], directory: Path) -> 
     return subprocess.call([sys.executable, "-m", "accessward", *args], env=env, cwd=directory)
 
 
-_TODAY = datetime.now(UTC).date()
-QUARTER = f"{_TODAY.year}-Q{(_TODAY.month - 1) // 3 + 1}"
-def _personal_token(principal: str, env: dict[str, str], directory: Path) -> str:
-    """A personal approver token of a demo principal (printed once on stdout by `token create`)."""
-    args = ["token", "create", "--principal", principal, "--role", "approver", "--name", f"{principal}-demo"]
+def _personal_token(principal: str, env: dict[str, str], directory: Path, role: str = "approver") -> str:
+    """A personal token of a demo principal (printed once on stdout by `token create`)."""
+    args = ["token", "create", "--principal", principal, "--role", role, "--name", f"{principal}-demo"]
     ui.out.rule(f"[bold]$ accessward {' '.join(args)}[/]  — a personal token: decisions are recorded as theirs")
     done = subprocess.run([sys.executable, "-m", "accessward", *args], env=env, cwd=directory, capture_output=True,
                           text=True, check=True)
     return done.stdout.strip().splitlines()[-1]
 
 
+_TODAY = datetime.now(UTC).date()
+QUARTER = f"{_TODAY.year}-Q{(_TODAY.month - 1) // 3 + 1}"
 # (title, arguments, accepted exit codes, whose personal token is in ACCESSWARD_TOKEN)
 STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("pull staff from LDAP and access from every network", ["sync"], (0,), None),
     ("who can act as the brand, before", ["report", "access", "-o", "reports/access-before.csv"], (0,), None),
-    ("LinkedIn members are bare URNs: the IT lead links the leaver's by hand",
-     ["link", "linkedin", "urn:li:person:danaLeaver02", "--person", "E1002"], (0,), "it-lead"),
+    ("LinkedIn members carry no email: the IT lead links the leaver's by hand (report unmatched names the "
+     "candidate)", ["link", "linkedin", linkedin.DEMO_DANA_URN, "--person", "E1002"], (0,), "it-lead"),
     ("the IT lead reconciles and plans: more revocations than max_revocations, so it stops", ["apply"],
      (exitcodes.NEEDS_APPROVAL,), "it-lead"),
     ("the IT lead cannot approve their own plan (four-eyes)", ["approve", "1"], (exitcodes.CONFIG,), "it-lead"),
@@ -211,6 +228,24 @@ STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
     ("sync again: the platforms agree", ["sync"], (0,), None),
     ("who can act as the brand, after", ["report", "access", "-o", "reports/access-after.csv"], (0,), None),
     ("what was found and what became of it", ["report", "findings", "-o", "reports/findings.csv"], (0,), None),
+    ("a quarterly access review starts (the service starts it on its schedule)",
+     ["review", "start", "quarterly-access"], (0,), None),
+    ("what the reviewers are asked, with a recommendation and its reason", ["review", "show", "quarterly-access"],
+     (0,), None),
+    ("Alex revokes the agency person's own login: Brightside works through its partner business",
+     ["review", "decide", "quarterly-access", "--account", "Taylor", "--revoke", "-j",
+      "Brightside staff work through the partner business, not personal logins"], (0,), "alex"),
+    ("Alex reduces Sam on the main page to replying only",
+     ["review", "decide", "quarterly-access", "--account", "Sam", "--resource", "Northwind Coffee", "--pending",
+      "--reduce", "can_reply", "-j", "community management only since the Q3 reorganisation"], (0,), "alex"),
+    ("Alex takes the recommendation for the rest of his items",
+     ["review", "decide", "quarterly-access", "--pending", "--recommended", "-j", "still in the social team"], (0,),
+     "alex"),
+    ("closing: Priya did not answer for Alex's own access, so it is kept; the decisions go through the outbox",
+     ["review", "close", "quarterly-access"], (0, exitcodes.NEEDS_APPROVAL), None),
+    ("the campaign report", ["review", "report", "quarterly-access"], (0,), None),
+    ("the campaign report for the auditors",
+     ["review", "report", "quarterly-access", "-f", "csv", "-o", "reports/review.csv"], (0,), None),
     ("the audit trail is intact", ["audit", "verify"], (0,), None),
     # -- the auditor's side: a workbook, a page, and a signed evidence pack checked against the public key
     ("the findings as a workbook (typed cells, frozen header, filters)", ["report", "findings", "-f", "xlsx", "-o",
@@ -227,12 +262,6 @@ STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
 
 CONSOLE_SETTINGS = """
 # `accessward demo --serve`: the console with the demo's local login (loopback only, no password).
-[[principals]]
-id = "alex"
-name = "Alex Morgan"
-email = "alex.morgan@example.com"
-person_key = "E1001"
-
 [[principals]]
 id = "jordan"
 name = "Jordan Lee"
@@ -278,6 +307,7 @@ def run_demo(directory: Path, serve_port: int | None = None) -> int:
         env.pop("ACCESSWARD_DATABASE_URL", None)
         env.pop("ACCESSWARD_TOKEN", None)
         personal = {who: _personal_token(who, env, directory) for who in ("it-lead", "ciso")}
+        personal["alex"] = _personal_token("alex", env, directory, role="reviewer")
         for title, args, ok, who in STEPS:
             step_env = {**env, "ACCESSWARD_TOKEN": personal[who]} if who else env
             code = _step(title, args, step_env, directory)
@@ -290,6 +320,6 @@ def run_demo(directory: Path, serve_port: int | None = None) -> int:
     ui.out.print(f"Settings:  {directory / 'accessward.toml'}")
     ui.out.print(f"Store:     {directory / 'accessward.db'}")
     ui.out.print(f"Reports:   {directory / 'reports'} (access-before.csv, access-after.csv, findings.csv, "
-                 "findings.xlsx, findings.html, evidence.zip)")
+                 "findings.xlsx, findings.html, review.csv, evidence.zip)")
     ui.out.print(f"Try:       .venv/bin/accessward -c {directory / 'accessward.toml'} report findings -f json")
     return exitcodes.OK

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete
 
 from accessward import wiring
-from accessward.reconcile import executor, health, lost_device, offboarding
+from accessward.reconcile import executor, health, lost_device, offboarding, scim_unmatched
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import build_plan
 from accessward.reconcile.run import reconcile
@@ -67,6 +67,9 @@ def sync_sources(rt: Runtime, stop: threading.Event, *, only: set[str] | None = 
         rt.metrics.sync_duration.labels(name, outcome.status).observe(_duration(rt, outcome.run_id))
     if any(o.ok for o in outcomes):
         correlate(rt.engine, plus_addressing=cfg.policy.plus_addressing)
+    if any(o.ok and o.source in {s.name for s in cfg.identity_sources} for o in outcomes):
+        for offboarding_id in scim_unmatched.retry(rt.engine, actor=ACTOR):  # someone a SCIM IdP deprovisioned
+            rt.submit_offboarding(offboarding_id, actor=ACTOR)
     return outcomes
 
 
@@ -110,10 +113,12 @@ def _reconcile_and_apply(rt: Runtime, stop: threading.Event, synced: str) -> str
         for plan_id in executor.unfinished_plans(engine):
             if stop.is_set():
                 raise Abandoned(f"stopped before finishing plan {plan_id}; the next run finishes it")
-            executor.execute(engine, plan_id, revokers, actor=ACTOR, blocked=blocked)
+            executor.execute(engine, plan_id, revokers, actor=ACTOR, blocked=blocked,
+                             break_glass=cfg.policy.break_glass)
         plan = build_plan(engine, cfg.policy, revokers, identity, utcnow(), actor=ACTOR)
         if plan.status == "ready" and plan.plan_id is not None and not stop.is_set():
-            report = executor.execute(engine, plan.plan_id, revokers, actor=ACTOR, blocked=blocked)
+            report = executor.execute(engine, plan.plan_id, revokers, actor=ACTOR, blocked=blocked,
+                                      break_glass=cfg.policy.break_glass)
             return f"{synced}; plan {plan.plan_id} applied: {report.outcomes}"
     return f"{synced}; plan {plan.plan_id}: {plan.status} ({plan.reason})"
 

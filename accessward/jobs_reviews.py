@@ -76,13 +76,16 @@ def start_by_hand(rt: Runtime, name: str, *, actor: str) -> ReviewCampaign:
     return found
 
 
-def close(rt: Runtime, campaign_id: int, *, actor: str, now: datetime | None = None) -> review_close.CloseResult:
+def close(rt: Runtime, campaign_id: int, *, actor: str, now: datetime | None = None,
+          wait_seconds: float | None = None) -> review_close.CloseResult:
+    """Close a campaign holding the apply lock (waiting ``wait_seconds``, default the misfire grace)."""
     from accessward.jobs import APPLY_LOCK
 
     svc, cfg = rt.settings.service, rt.settings
-    with wait_lock(rt.engine, APPLY_LOCK, svc.misfire_grace_seconds) as mine:
+    wait = svc.misfire_grace_seconds if wait_seconds is None else wait_seconds
+    with wait_lock(rt.engine, APPLY_LOCK, wait) as mine:
         if not mine:
-            raise reviews.Conflict("another apply held the lock; try again")
+            raise reviews.Conflict("another apply (the nightly run?) holds the lock; try again later")
         with rt.connectors() as (revokers, _idps):
             tools = review_close.Closer(revokers, cfg.policy, [s.name for s in cfg.identity_sources],
                                         attempts=svc.revoke_attempts, backoff=svc.revoke_backoff_seconds,

@@ -46,6 +46,9 @@ class StoreCollector(Collector):
         offboardings = GaugeMetricFamily("accessward_offboardings", "Offboardings by status", labels=["status"])
         notifications = GaugeMetricFamily("accessward_notifications", "Notification outbox by state (dead: given up)",
                                           labels=["state"])
+        unmatched = GaugeMetricFamily("accessward_scim_unmatched",
+                                      "SCIM deprovisionings of people no identity source knew, by state "
+                                      "(waiting, matched, expired)", labels=["state"])
         with self.engine.connect() as conn:
             runs = conn.execute(text(NEWEST_RUNS_SQL).columns(counts=JSON, started_at=DateTime,
                                                               finished_at=DateTime)).all()
@@ -64,7 +67,9 @@ class StoreCollector(Collector):
                 offboardings.add_metric([status], float(n))
             for state, n in conn.execute(text("SELECT state, COUNT(*) FROM notification GROUP BY state")):
                 notifications.add_metric([state], float(n))
-        yield from (duration, records, success, findings, revocations, offboardings, notifications)
+            for state, n in conn.execute(text("SELECT state, COUNT(*) FROM scim_unmatched GROUP BY state")):
+                unmatched.add_metric([state], float(n))
+        yield from (duration, records, success, findings, revocations, offboardings, notifications, unmatched)
 
 
 class Metrics:

@@ -79,9 +79,11 @@ class LdapSource(_Strict):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 500
     ca_file: str | None = None
     start_tls: bool = False
-    # Incremental rounds (modifyTimestamp / uSNChanged) cannot see deletions: a full round runs
-    # at least this often so people deleted from the directory are found.
+    # OpenLDAP's incremental rounds (modifyTimestamp) cannot see deletions: a full round runs at
+    # least this often so people deleted from the directory are found. AD's rounds see them through
+    # the Deleted Objects container (deleted_objects; the bind account must be allowed to list it).
     full_every_hours: Annotated[float, Field(gt=0)] = 24
+    deleted_objects: bool = True
     # Optional site-specific employment status, e.g. employeeType = "former" -> terminated.
     status_attribute: str | None = None
     status_values: dict[str, Literal["active", "suspended", "terminated"]] = Field(default_factory=dict)
@@ -129,6 +131,9 @@ class MetaSource(_Strict):
     business_membership: Literal["admins", "all", "none"] = "admins"
     instagram: Literal["assets", "accounts", "none"] = "assets"
     partners: bool = True
+    # Whole partnerships (DELETE /{business}/agencies) are a manual step unless this is true: the
+    # connector reads Pages and Instagram only, and a partnership can also hold ad accounts, catalogs, pixels.
+    remove_partnerships: bool = False
 
     _check_secret = field_validator("access_token", mode="before")(_secret)
 
@@ -151,6 +156,7 @@ class TikTokSource(_Strict):
     base_url: str = "https://business-api.tiktok.com/open_api/v1.3"
     bc_id: str
     access_token: SecretRef
+    child_bc_ids: list[Annotated[str, Field(pattern=r"^\d+$")]] = Field(default_factory=list)  # their own members
 
     _check_secret = field_validator("access_token", mode="before")(_secret)
 
@@ -266,6 +272,8 @@ class ServiceSettings(_Strict):
     request_wait_seconds: Annotated[float, Field(ge=0)] = 20  # an API call waits this long for a receipt
     revoke_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     revoke_backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
+    # a SCIM deprovisioning nobody matched is retried after each identity sync this long (0: never)
+    scim_unmatched_retry_days: Annotated[float, Field(ge=0, le=365)] = 30
 
     _check_secret = field_validator("hr_webhook_secret", mode="before")(_secret)
 

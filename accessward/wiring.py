@@ -79,7 +79,7 @@ def ldap_source(cfg: LdapSource, base: Path) -> IdentitySource:
         name=cfg.name, url=cfg.url, bind_dn=cfg.bind_dn, password=cfg.bind_password.resolve(),
         base_dn=cfg.base_dn, user_filter=cfg.user_filter, schema=cfg.directory, attribute_map=attributes,
         page_size=cfg.page_size, ca_file=_relative(base, cfg.ca_file), start_tls=cfg.start_tls,
-        full_every=timedelta(hours=cfg.full_every_hours),
+        full_every=timedelta(hours=cfg.full_every_hours), deleted_objects=cfg.deleted_objects,
     ))
 
 
@@ -91,7 +91,7 @@ def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
         return MetaBusinessConnector(name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id,
                                      access_token=cfg.access_token.resolve(),
                                      business_membership=cfg.business_membership, instagram=cfg.instagram,
-                                     partners=cfg.partners)
+                                     partners=cfg.partners, remove_partnerships=cfg.remove_partnerships)
     if isinstance(cfg, LinkedInSource):
         from accessward.connectors.linkedin import LinkedInOrganizationConnector
 
@@ -100,7 +100,8 @@ def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
     if isinstance(cfg, TikTokSource):
         from accessward.connectors.tiktok import TikTokBusinessCenterConnector
 
-        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve())
+        return TikTokBusinessCenterConnector(cfg.name, cfg.base_url, cfg.bc_id, cfg.access_token.resolve(),
+                                             child_bc_ids=cfg.child_bc_ids)
     if isinstance(cfg, PinterestSource):
         from accessward.connectors.pinterest import PinterestBusinessConnector
 

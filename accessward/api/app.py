@@ -20,7 +20,6 @@ from accessward import __version__
 from accessward.api import devices, findings, offboarding, people, plans, reports, reviews, scim
 from accessward.api.auth import Caller
 from accessward.api.limits import TOO_LARGE_FLAG, BodyLimit, method_label, validation_problem
-from accessward.api.scim_patch import ScimProblem
 from accessward.runtime import Runtime
 from accessward.sync import audit
 
@@ -48,9 +47,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                    findings.router, people.router):
         app.include_router(router)
 
-    @app.exception_handler(ScimProblem)
-    async def scim_problem(request: Request, exc: ScimProblem) -> Response:
-        return scim.problem_response(exc)
+    scim.install(app)  # SCIM Error bodies for every error under /scim/v2
 
     app.add_exception_handler(RequestValidationError, validation_problem)
 

@@ -48,7 +48,10 @@ def filters(
     department: str | None = None,
     rule: str | None = None,
     severity: Annotated[str | None, Query(description="low | medium | high | critical")] = None,
-    state: str | None = None,
+    state: Annotated[str | None, Query(description="findings: open | accepted | resolved | revoked; actions: "
+                                       "planned | done | already_gone | failed | cancelled; offboardings: their "
+                                       "status; people: active | suspended | terminated | missing; audit: the "
+                                       "event kind")] = None,
     since: Annotated[datetime | None, Query(alias="from", description="start of the date range")] = None,
     until: Annotated[datetime | None, Query(alias="to", description="end of the date range")] = None,
 ) -> Filters:

@@ -1,8 +1,8 @@
 """/v1/reviews: access-review campaigns, their items, decisions, delegations, closing and the report.
 
-Any authenticated token may list campaigns and decide on the items assigned to it (a reviewer's personal
-token, role ``reviewer``); deciding on someone else's item, or on one's own access, is refused (403).
-Starting and closing a campaign, and reassigning items, takes ``admin``; auditors read everything.
+Any authenticated token may list campaigns; deciding and delegating take a personal token (a person, role
+``reviewer``), and only on the items assigned to that person, never on their own access (403). Starting and
+closing a campaign take a personal ``admin`` token, which may also reassign items; auditors read everything.
 Every decision is recorded against the caller's principal (``review_principal.current_principal``).
 """
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from accessward import jobs_reviews
-from accessward.api.auth import Caller, require
+from accessward.api.auth import Caller, require, require_person
 from accessward.reconcile import reviews
 from accessward.reports.reviews import campaign_rows, campaign_summary
 from accessward.review_principal import current_principal
@@ -84,7 +84,8 @@ def list_campaigns(request: Request, caller: Annotated[Caller, Depends(require(*
 
 
 @router.post("", status_code=201, summary="Start a campaign of the settings by hand")
-def start(body: StartRequest, request: Request, caller: Annotated[Caller, Depends(require())]) -> dict[str, Any]:
+def start(body: StartRequest, request: Request,
+          caller: Annotated[Caller, Depends(require_person())]) -> dict[str, Any]:
     rt = _rt(request)
     try:
         found = jobs_reviews.start_by_hand(rt, body.name, actor=current_principal(caller).id)
@@ -110,18 +111,21 @@ def list_items(campaign_id: int, request: Request, caller: Annotated[Caller, Dep
         mine = reviewer.strip().lower() if reviewer else None
         if mine is not None and mine not in me.keys:
             raise HTTPException(403, "you may list your own items only")
-        return [item_json(i) for i in reviews.items(rt.engine, campaign_id, pending=pending) if i.reviewer in me.keys]
+        return [item_json(i) for key in sorted(me.keys)
+                for i in reviews.items(rt.engine, campaign_id, reviewer=key, pending=pending)]
     return [item_json(i) for i in reviews.items(rt.engine, campaign_id, reviewer=reviewer, pending=pending)]
 
 
 @router.post("/{campaign_id}/decisions", summary="Keep, revoke or reduce one or many items (justification required "
                                                   "by default)")
 def decide(campaign_id: int, body: DecisionRequest, request: Request,
-           caller: Annotated[Caller, Depends(require(*ANYONE))]) -> list[dict[str, Any]]:
+           caller: Annotated[Caller, Depends(require_person(*ANYONE))]) -> list[dict[str, Any]]:
+    rt = _rt(request)
     me = current_principal(caller)
     try:
-        rows = reviews.decide(_rt(request).engine, campaign_id, body.items, body.decision, by=me.id, keys=me.keys,
-                              justification=body.justification, reduce_to=body.reduce_to)
+        rows = reviews.decide(rt.engine, campaign_id, body.items, body.decision, by=me.id, keys=me.keys,
+                              justification=body.justification, reduce_to=body.reduce_to,
+                              owns=me.owns(rt.engine) if rt.settings.policy.four_eyes else None)
     except reviews.ReviewError as exc:
         raise _fail(exc) from None
     return [item_json(i) for i in rows]
@@ -129,7 +133,7 @@ def decide(campaign_id: int, body: DecisionRequest, request: Request,
 
 @router.post("/{campaign_id}/delegations", summary="Hand items to another reviewer")
 def delegate(campaign_id: int, body: DelegationRequest, request: Request,
-             caller: Annotated[Caller, Depends(require(*ANYONE))]) -> list[dict[str, Any]]:
+             caller: Annotated[Caller, Depends(require_person(*ANYONE))]) -> list[dict[str, Any]]:
     me = current_principal(caller)
     try:
         rows = reviews.delegate(_rt(request).engine, campaign_id, body.items, body.to, by=me.id, keys=me.keys,
@@ -140,10 +144,12 @@ def delegate(campaign_id: int, body: DelegationRequest, request: Request,
 
 
 @router.post("/{campaign_id}/close", summary="Apply the non-response rule and carry out every revoke/reduce decision")
-async def close(campaign_id: int, request: Request, caller: Annotated[Caller, Depends(require())]) -> dict[str, Any]:
+async def close(campaign_id: int, request: Request,
+                caller: Annotated[Caller, Depends(require_person())]) -> dict[str, Any]:
     rt = _rt(request)
     try:
-        result = await run_in_threadpool(jobs_reviews.close, rt, campaign_id, actor=current_principal(caller).id)
+        result = await run_in_threadpool(jobs_reviews.close, rt, campaign_id, actor=current_principal(caller).id,
+                                         wait_seconds=rt.settings.service.request_wait_seconds)
     except reviews.ReviewError as exc:
         raise _fail(exc) from None
     return {**_campaign(rt, campaign_id), "plan": result.plan_id, "plan_status": result.plan_status,

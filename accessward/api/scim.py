@@ -1,30 +1,43 @@
 """Inbound SCIM 2.0 at /scim/v2 (RFC 7643/7644), for Entra ID and Okta provisioning.
 
-Users can be created, read, listed (``filter``, ``startIndex``/``count`` paging), replaced,
-patched and deleted as those clients do. Deprovisioning, ``active`` set to false (PATCH or PUT)
-or a DELETE of an active user, starts an offboarding of the person (matched on the enterprise
-``employeeNumber``, ``userName``, ``externalId``, then the emails); the answer does not wait for it.
-Errors use the SCIM error schema with ``status`` as a string. Callers authenticate with an API
-token of role ``hr`` (or ``admin``).
+Users can be created, read, listed (``filter``, ``startIndex``/``count`` paging, ``POST
+/.search`` and ``POST /Users/.search``), replaced, patched and deleted as those clients do;
+``attributes`` / ``excludedAttributes`` cut every representation down. Deprovisioning,
+``active`` set to false (PATCH, PUT, or a POST of a user already inactive) or a DELETE of an
+active user, starts an offboarding of the person (matched on the enterprise ``employeeNumber``,
+``userName``, ``externalId``, then the emails); the answer does not wait for it. One nobody can
+be matched to is answered 2xx all the same and kept waiting (``reconcile.scim_unmatched``).
+
+Every error under /scim/v2 is a SCIM Error body with ``status`` as a string: unknown URLs (404),
+wrong methods (405), bad query values (400 ``invalidValue``), never a FastAPI 422 that echoes
+the input. Callers authenticate with an API token of role ``hr`` (or ``admin``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accessward.api import scim_schemas, scim_users
 from accessward.api.auth import AuthProblem, Caller, verify_token
 from accessward.api.scim_patch import ScimProblem, apply_patch, parse_filter
-from accessward.reconcile import offboarding
+from accessward.api.scim_resource import parse_names, project
+from accessward.reconcile import offboarding, scim_unmatched
 from accessward.runtime import Runtime
+from accessward.sync import audit
 from accessward.sync.clock import utcnow
+from accessward.sync.service_models import Offboarding, ScimUser
 
 log = logging.getLogger("accessward.scim")
 router = APIRouter(prefix="/scim/v2", tags=["scim"])
@@ -37,9 +50,36 @@ def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
 
 
-def problem_response(exc: ScimProblem) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if exc.status == 401 else None
+def problem_response(exc: ScimProblem, headers: dict[str, str] | None = None) -> Response:
+    if exc.status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="scim"'}
     return scim_response(scim_schemas.error(exc.status, exc.detail, exc.scim_type), exc.status, headers)
+
+
+def _is_scim(request: Request) -> bool:
+    return request.url.path == router.prefix or request.url.path.startswith(router.prefix + "/")
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error under /scim/v2 as a SCIM Error (RFC 7644 section 3.12); others as before.
+
+    No SCIM route declares a typed parameter or body model (each parses its query and body itself
+    and refuses with ``invalidValue``), so none can raise FastAPI's 422 that echoes the input.
+    """
+
+    @app.exception_handler(ScimProblem)
+    async def scim_problem(request: Request, exc: ScimProblem) -> Response:
+        return problem_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _is_scim(request):
+            return await http_exception_handler(request, exc)
+        detail = {404: "no such SCIM endpoint", 405: "this SCIM endpoint does not take that method"}.get(
+            exc.status_code, str(exc.detail))
+        headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+        return problem_response(ScimProblem(exc.status_code, detail), headers or None)
+
 
 
 async def scim_caller(request: Request, bearer: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
@@ -78,18 +118,73 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _deprovision(rt: Runtime, written: scim_users.Written, caller: Caller) -> None:
-    """Start the offboarding a deactivation or deletion asks for (once per deactivation)."""
+    """Start the offboarding a deactivation or deletion asks for (once per deactivation).
+
+    Nobody matched: a deprovisioning is kept waiting for its person; a user merely *created*
+    inactive that nobody knows is not (identity providers create disabled accounts routinely).
+    """
+    if written.reactivated:
+        _reactivated(rt, written.user, caller)
     if not written.deactivated:
         return
     user = written.user
     key, known = scim_users.person_key(rt.engine, user)
+    if written.created and not known:
+        return
     ob, created = offboarding.request(
         rt.engine, request_id=f"scim:{user.id}:{user.deactivations}", person_key=key, effective_at=utcnow(),
         requested_by=caller.actor, source="scim", reason=f"deprovisioned over SCIM (userName {user.user_name})",
         record_unknown=True)
     if created and known and ob.id is not None:
         rt.submit_offboarding(ob.id, actor=caller.actor)
+    elif created and ob.id is not None:
+        scim_unmatched.record(rt.engine, ob.id, scim_user_id=user.id, user_name=user.user_name,
+                              keys=scim_users.person_keys(user), actor=caller.actor,
+                              window=timedelta(days=rt.settings.service.scim_unmatched_retry_days))
     log.info("SCIM deprovisioning", extra={"request_id": ob.request_id, "status": ob.status})
+
+
+def _reactivated(rt: Runtime, user: ScimUser, caller: Caller) -> None:
+    """An IdP turned a deprovisioned user back on: record and show it; re-grant and start nothing."""
+    now = utcnow()
+    stamp = now.isoformat(timespec="seconds") + "Z"
+    with Session(rt.engine) as session:
+        offboardings = list(session.execute(select(Offboarding).where(
+            col(Offboarding.request_id).startswith(f"scim:{user.id}:"))).scalars())
+        for ob in offboardings:
+            ob.notes = [*ob.notes, f"{stamp}: the identity provider set {user.user_name} active again over SCIM; "
+                                   "nothing was re-granted and this offboarding stands"]
+            ob.updated_at = now
+            session.add(ob)
+        session.flush()
+        audit.append(session.connection(), scim_unmatched.EVENT_REACTIVATED, f"scim_user:{user.id}", {
+            "user_name": user.user_name, "reactivations": user.reactivations,
+            "offboardings": [ob.request_id for ob in offboardings]}, actor=caller.actor)
+        session.commit()
+    log.warning("SCIM reactivation of a deprovisioned user", extra={"scim_user": user.id})
+
+
+def _int(request: Request, name: str, default: int | None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ScimProblem(400, f"{name} must be an integer", "invalidValue") from None
+
+
+def _names(request: Request) -> tuple[list[Any], list[Any]]:
+    attributes = parse_names(request.query_params.get("attributes"), "attributes")
+    excluded = parse_names(request.query_params.get("excludedAttributes"), "excludedAttributes")
+    if attributes and excluded:
+        raise ScimProblem(400, "attributes and excludedAttributes are mutually exclusive", "invalidValue")
+    return attributes, excluded
+
+
+def _one(request: Request, rep: dict[str, Any], status: int = 200,
+         headers: dict[str, str] | None = None) -> Response:
+    return scim_response(project(rep, *_names(request)), status, headers)
 
 
 @router.get("/ServiceProviderConfig", summary="SCIM service provider configuration")
@@ -107,7 +202,7 @@ def resource_types(request: Request, caller: Authorized) -> Response:
 def resource_type(name: str, request: Request, caller: Authorized) -> Response:
     found = [t for t in scim_schemas.resource_types(_base(request)) if t["id"] == name]
     if not found:
-        raise ScimProblem(404, f"no resource type {name}")
+        raise ScimProblem(404, "no such resource type")
     return scim_response(found[0])
 
 
@@ -121,7 +216,7 @@ def schemas(request: Request, caller: Authorized) -> Response:
 def schema(schema_id: str, request: Request, caller: Authorized) -> Response:
     found = [s for s in scim_schemas.schemas(_base(request)) if s["id"] == schema_id]
     if not found:
-        raise ScimProblem(404, f"no schema {schema_id}")
+        raise ScimProblem(404, "no such schema")
     return scim_response(found[0])
 
 
@@ -130,43 +225,88 @@ def _list(items: list[dict[str, Any]], start: int, total: int) -> dict[str, Any]
             "itemsPerPage": len(items), "Resources": items}
 
 
-@router.get("/Users", summary="List or find users (filter=userName eq \"...\"; startIndex, count)")
-def list_users(request: Request, caller: Authorized, filter: Annotated[str | None, Query()] = None,
-               startIndex: Annotated[int, Query()] = 1, count: Annotated[int | None, Query()] = None) -> Response:
-    predicate = parse_filter(filter) if filter else None
-    users = scim_users.list_users(_runtime(request).engine, filter, predicate, _base(request))
-    start = max(1, startIndex)  # RFC 7644 3.4.2.4: less than 1 is 1
+def _search(request: Request, filter_text: str | None, start_index: int | None, count: int | None,
+            attributes: list[Any], excluded: list[Any]) -> Response:
+    predicate = parse_filter(filter_text) if filter_text else None
+    users = scim_users.list_users(_runtime(request).engine, filter_text, predicate, _base(request))
+    start = max(1, 1 if start_index is None else start_index)  # RFC 7644 3.4.2.4: less than 1 is 1
     size = scim_schemas.MAX_RESULTS if count is None else max(0, min(count, scim_schemas.MAX_RESULTS))
-    return scim_response(_list(users[start - 1:start - 1 + size], start, len(users)))
+    page = [project(u, attributes, excluded) for u in users[start - 1:start - 1 + size]]
+    return scim_response(_list(page, start, len(users)))
 
 
-@router.post("/Users", summary="Create a user", status_code=201)
+@router.get("/Users", summary="List or find users (filter=userName eq \"...\"; startIndex, count)")
+def list_users(request: Request, caller: Authorized) -> Response:
+    attributes, excluded = _names(request)
+    return _search(request, request.query_params.get("filter") or None, _int(request, "startIndex", 1),
+                   _int(request, "count", None), attributes, excluded)
+
+
+def _search_body(request: Request, body: Any) -> Response:
+    """RFC 7644 section 3.4.3: the query of a GET, as a SearchRequest body."""
+    if not isinstance(body, dict) or not isinstance(body.get("schemas"), list) \
+            or scim_schemas.SEARCH_SCHEMA not in body["schemas"]:
+        raise ScimProblem(400, f"a search body is a {scim_schemas.SEARCH_SCHEMA} message", "invalidSyntax")
+    values = {k.lower(): v for k, v in body.items()}
+    filter_text = values.get("filter")
+    if filter_text is not None and not isinstance(filter_text, str):
+        raise ScimProblem(400, "filter must be a string", "invalidValue")
+    numbers = {}
+    for name in ("startIndex", "count"):
+        value = values.get(name.lower())
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ScimProblem(400, f"{name} must be an integer", "invalidValue")
+        numbers[name] = value
+    attributes = parse_names(values.get("attributes"), "attributes")
+    excluded = parse_names(values.get("excludedattributes"), "excludedAttributes")
+    if attributes and excluded:
+        raise ScimProblem(400, "attributes and excludedAttributes are mutually exclusive", "invalidValue")
+    return _search(request, filter_text or None, numbers["startIndex"], numbers["count"], attributes, excluded)
+
+
+@router.post("/.search", summary="Search every resource type (only Users exist here)")
+def search_all(request: Request, caller: Authorized, body: Body) -> Response:
+    return _search_body(request, body)
+
+
+@router.post("/Users/.search", summary="Search users with a SearchRequest body")
+def search_users(request: Request, caller: Authorized, body: Body) -> Response:
+    return _search_body(request, body)
+
+
+@router.post("/Users", summary="Create a user (active=false for a known person starts an offboarding)",
+             status_code=201)
 def create_user(request: Request, caller: Authorized, body: Body) -> Response:
-    user = scim_users.create(_runtime(request).engine, body)
-    rep = scim_users.representation(user, _base(request))
-    return scim_response(rep, 201, {"Location": rep["meta"]["location"]})
+    rt = _runtime(request)
+    _names(request)  # a bad query is refused before anything is written
+    written = scim_users.create(rt.engine, body)
+    _deprovision(rt, written, caller)
+    rep = scim_users.representation(written.user, _base(request))
+    return _one(request, rep, 201, {"Location": rep["meta"]["location"]})
 
 
 @router.get("/Users/{user_id}", summary="One user")
 def get_user(user_id: str, request: Request, caller: Authorized) -> Response:
-    return scim_response(scim_users.representation(scim_users.get(_runtime(request).engine, user_id),
+    return _one(request, scim_users.representation(scim_users.get(_runtime(request).engine, user_id),
                                                    _base(request)))
 
 
 @router.put("/Users/{user_id}", summary="Replace a user (active=false starts an offboarding)")
 def replace_user(user_id: str, request: Request, caller: Authorized, body: Body) -> Response:
     rt = _runtime(request)
+    _names(request)
     written = scim_users.replace(rt.engine, user_id, body)
     _deprovision(rt, written, caller)
-    return scim_response(scim_users.representation(written.user, _base(request)))
+    return _one(request, scim_users.representation(written.user, _base(request)))
 
 
 @router.patch("/Users/{user_id}", summary="Patch a user (active=false starts an offboarding)")
 def patch_user(user_id: str, request: Request, caller: Authorized, body: Body) -> Response:
     rt = _runtime(request)
+    _names(request)
     written = scim_users.patch(rt.engine, user_id, lambda resource: apply_patch(resource, body))
     _deprovision(rt, written, caller)
-    return scim_response(scim_users.representation(written.user, _base(request)))
+    return _one(request, scim_users.representation(written.user, _base(request)))
 
 
 @router.delete("/Users/{user_id}", summary="Delete a user (starts an offboarding)", status_code=204)

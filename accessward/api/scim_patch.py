@@ -5,9 +5,8 @@ PATCH operations on a User kept as its JSON document. ``op`` is case-insensitive
 ``emails[type eq "work"].value``, ``urn:...:enterprise:2.0:User:employeeNumber``) or without one
 (``value`` is an object of attribute -> value, keys possibly dotted or schema-qualified).
 Attribute names are case-insensitive (RFC 7643 section 2.1). Entra's non-compliant boolean
-strings (``"False"``) are accepted for ``active``. Filters: one ``eq`` comparison on ``userName``,
-``externalId``, ``id``, ``displayName``, ``active`` or ``emails[.value]`` (what provisioning
-clients send to find a user), else ``invalidFilter``.
+strings (``"False"``) are accepted for ``active``. A path names an attribute of the announced
+schemas, or it is ``invalidPath``. List filters are the whole RFC grammar (``scim_filter``).
 """
 
 from __future__ import annotations
@@ -18,18 +17,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from accessward.api import scim_filter
+from accessward.api.scim_filter import FilterError
+from accessward.api.scim_schemas import (
+    ENTERPRISE_ATTRIBUTES,
+    ENTERPRISE_SCHEMA,
+    PATCH_SCHEMA,
+    USER_ATTRIBUTES,
+    USER_SCHEMA,
+)
+
+__all__ = ["ENTERPRISE_SCHEMA", "PATCH_SCHEMA", "USER_SCHEMA", "ScimProblem", "apply_patch", "as_bool", "attr_key",
+           "parse_filter"]
 READ_ONLY = ("id", "meta")
 
 _ATTR = r"[A-Za-z][\w$-]*"
-_PATH = re.compile(rf'^(?P<attr>{_ATTR})(?:\[(?P<fattr>{_ATTR})\s+eq\s+"(?P<fval>[^"]*)"\])?(?:\.(?P<sub>{_ATTR}))?$',
-                   re.IGNORECASE)
-_FILTER = re.compile(rf'^\s*(?P<attr>{_ATTR}(?:\.{_ATTR})?)\s+eq\s+(?P<value>"(?:[^"\\]|\\.)*"|true|false)\s*$',
-                     re.IGNORECASE)
-_EMAIL_FILTER = re.compile(r'^\s*emails\[type\s+eq\s+"(?P<type>[^"]*)"\]\.value\s+eq\s+"(?P<value>[^"]*)"\s*$',
-                           re.IGNORECASE)
+_PATH = re.compile(rf'^(?P<attr>{_ATTR})(?:\[(?P<filter>[^\]]*)\])?(?:\.(?P<sub>{_ATTR}))?$', re.IGNORECASE)
+_SIMPLE_EQ = re.compile(rf'^\s*(?P<attr>{_ATTR})\s+eq\s+"(?P<value>[^"\\]*)"\s*$', re.IGNORECASE)
 
 
 class ScimProblem(Exception):
@@ -51,32 +55,62 @@ def as_bool(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise ScimProblem(400, f"active must be a boolean, not {value!r}", "invalidValue")
+    raise ScimProblem(400, "active must be a boolean", "invalidValue")
 
 
 @dataclass(frozen=True)
 class _Path:
     container: str | None  # an extension schema URN, or None for the core schema
     attr: str
-    filter_attr: str | None = None
+    filter_attr: str | None = None  # of a value filter "attr eq value": a new element gets it
     filter_value: str | None = None
     sub: str | None = None
+    selects: Callable[[dict[str, Any]], bool] | None = None  # the value filter, any RFC filter
+
+
+_CORE = {a["name"].lower(): a for a in USER_ATTRIBUTES}
+_EXTENSION = {a["name"].lower(): a for a in ENTERPRISE_ATTRIBUTES}
+
+
+def _known(p: _Path) -> _Path:
+    """``p`` if it names an announced attribute (and sub-attribute); else invalidPath."""
+    attr = (_EXTENSION if p.container else _CORE).get(p.attr.lower())
+    if attr is None:
+        raise ScimProblem(400, f"{p.attr} is not an attribute of the announced schemas", "invalidPath")
+    subs = {s["name"].lower() for s in attr.get("subAttributes", [])}
+    for sub in (p.sub, p.filter_attr if p.selects is not None else None):
+        if sub is not None and sub.lower() not in subs:
+            raise ScimProblem(400, f"{p.attr} has no sub-attribute {sub}", "invalidPath")
+    if p.selects is not None and not attr.get("multiValued"):
+        raise ScimProblem(400, f"{p.attr} is not multi-valued: it takes no filter", "invalidPath")
+    return p
 
 
 def _parse_path(path: str) -> _Path:
     container = None
-    if path.lower().startswith("urn:"):
-        if not path.lower().startswith(ENTERPRISE_SCHEMA.lower() + ":"):
-            if path.lower() == ENTERPRISE_SCHEMA.lower():
+    low = path.lower()
+    if low.startswith(USER_SCHEMA.lower() + ":"):
+        path = path[len(USER_SCHEMA) + 1:]
+    elif low.startswith("urn:"):
+        if not low.startswith(ENTERPRISE_SCHEMA.lower() + ":"):
+            if low == ENTERPRISE_SCHEMA.lower():
                 return _Path(ENTERPRISE_SCHEMA, "")
-            raise ScimProblem(400, f"unknown schema in path {path!r}", "invalidPath")
+            raise ScimProblem(400, "the path names a schema that is not announced", "invalidPath")
         container, path = ENTERPRISE_SCHEMA, path[len(ENTERPRISE_SCHEMA) + 1:]
     found = _PATH.match(path.strip())
     if not found:
-        raise ScimProblem(400, f"cannot follow the path {path!r}", "invalidPath")
+        raise ScimProblem(400, "the path is not an attribute path this service follows", "invalidPath")
     if found["attr"].lower() in READ_ONLY and container is None:
         raise ScimProblem(400, f"{found['attr']} is read-only", "mutability")
-    return _Path(container, found["attr"], found["fattr"], found["fval"], found["sub"])
+    if found["filter"] is None:
+        return _known(_Path(container, found["attr"], sub=found["sub"]))
+    try:
+        selects = scim_filter.parse(found["filter"])
+    except FilterError as exc:
+        raise ScimProblem(400, f"the value filter of the path: {exc}", "invalidFilter") from None
+    simple = _SIMPLE_EQ.match(found["filter"])
+    return _known(_Path(container, found["attr"], simple["attr"] if simple else None,
+                        simple["value"] if simple else None, found["sub"], selects))
 
 
 def _target(resource: dict[str, Any], p: _Path) -> dict[str, Any]:
@@ -90,10 +124,7 @@ def _target(resource: dict[str, Any], p: _Path) -> dict[str, Any]:
 
 
 def _matches(element: Any, p: _Path) -> bool:
-    if not isinstance(element, dict) or p.filter_attr is None:
-        return False
-    value = element.get(attr_key(element, p.filter_attr))
-    return isinstance(value, str) and value.lower() == (p.filter_value or "").lower()
+    return isinstance(element, dict) and p.selects is not None and p.selects(element)
 
 
 def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None:
@@ -107,7 +138,7 @@ def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None
         return
     obj = _target(resource, p)
     key = attr_key(obj, p.attr)
-    if p.filter_attr is not None:  # emails[type eq "work"].value
+    if p.selects is not None:  # emails[type eq "work"].value
         items = obj.get(key)
         items = items if isinstance(items, list) else []
         hits = [e for e in items if _matches(e, p)]
@@ -119,7 +150,9 @@ def _apply_path(resource: dict[str, Any], op: str, p: _Path, value: Any) -> None
                     e.pop(attr_key(e, p.sub), None)
             return
         if not hits:
-            new: dict[str, Any] = {p.filter_attr: p.filter_value}
+            if p.filter_attr is None:  # RFC 7644 3.5.2.3: no element selected
+                raise ScimProblem(400, "the value filter of the path selects no element", "noTarget")
+            new: dict[str, Any] = {p.filter_attr: p.filter_value}  # "type eq work": Entra adds one so
             items.append(new)
             hits = [new]
         for e in hits:
@@ -155,16 +188,20 @@ def _apply_object(resource: dict[str, Any], op: str, value: Any) -> None:
         raise ScimProblem(400, f"an operation without a path needs an object value, not {type(value).__name__}",
                           "invalidValue")
     for name, item in value.items():
-        if name.lower() in READ_ONLY:
+        if name.lower() in (*READ_ONLY, "schemas"):
             continue
-        if name.lower() == "schemas":
-            continue
-        _apply_path(resource, op, _parse_path(name), item)
+        try:
+            path = _parse_path(name)
+        except ScimProblem as exc:
+            if exc.scim_type == "invalidPath":
+                continue  # not an announced attribute: dropped, as in a POST or PUT body
+            raise
+        _apply_path(resource, op, path, item)
 
 
 def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
     """The resource after the PatchOp ``body`` (a copy; the input is not changed)."""
-    if not isinstance(body, dict) or PATCH_SCHEMA not in (body.get("schemas") or []):
+    if not isinstance(body, dict) or not isinstance(body.get("schemas"), list) or PATCH_SCHEMA not in body["schemas"]:
         raise ScimProblem(400, f"a PATCH body is a {PATCH_SCHEMA} message", "invalidSyntax")
     operations = body.get(attr_key(body, "Operations"))
     if not isinstance(operations, list) or not operations:
@@ -175,7 +212,7 @@ def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
             raise ScimProblem(400, "each operation is an object", "invalidSyntax")
         op = str(operation.get(attr_key(operation, "op"), "")).lower()
         if op not in ("add", "replace", "remove"):
-            raise ScimProblem(400, f"unknown op {operation.get('op')!r}", "invalidSyntax")
+            raise ScimProblem(400, "op must be add, replace or remove", "invalidSyntax")
         path = operation.get(attr_key(operation, "path"))
         value = operation.get(attr_key(operation, "value"))
         if path:
@@ -187,41 +224,9 @@ def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
     return out
 
 
-def _unquote(raw: str) -> str | bool:
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    return re.sub(r"\\(.)", r"\1", raw[1:-1])
-
-
 def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     """A predicate over User resources for the filter ``text``; ScimProblem(invalidFilter) otherwise."""
-    email = _EMAIL_FILTER.match(text)
-    if email:
-        wanted_type, wanted = email["type"].lower(), email["value"].lower()
-        return lambda r: any(isinstance(e, dict) and str(e.get("type", "")).lower() == wanted_type
-                             and str(e.get("value", "")).lower() == wanted for e in _emails(r))
-    found = _FILTER.match(text)
-    if not found:
-        raise ScimProblem(400, f"unsupported filter {text!r}: use attribute eq \"value\"", "invalidFilter")
-    attr, value = found["attr"].lower(), _unquote(found["value"])
-    if attr in ("emails", "emails.value"):
-        return lambda r: any(isinstance(e, dict) and str(e.get("value", "")).lower() == str(value).lower()
-                             for e in _emails(r))
-    if attr == "active":
-        return lambda r: bool(r.get("active", True)) is value
-    if attr not in ("username", "externalid", "id", "displayname"):
-        raise ScimProblem(400, f"filtering on {found['attr']} is not supported", "invalidFilter")
-    exact = attr in ("externalid", "id")  # caseExact per RFC 7643; userName and displayName are not
-
-    def predicate(r: dict[str, Any]) -> bool:
-        have = r.get(attr_key(r, found["attr"]))
-        if not isinstance(have, str) or not isinstance(value, str):
-            return False
-        return have == value if exact else have.lower() == value.lower()
-
-    return predicate
-
-
-def _emails(resource: dict[str, Any]) -> list[Any]:
-    emails = resource.get(attr_key(resource, "emails"))
-    return emails if isinstance(emails, list) else []
+    try:
+        return scim_filter.parse(text)
+    except FilterError as exc:
+        raise ScimProblem(400, str(exc), "invalidFilter") from None

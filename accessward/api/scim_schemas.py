@@ -1,11 +1,18 @@
-"""The SCIM 2.0 discovery documents (RFC 7643 sections 5-7) for the User resource we accept."""
+"""The SCIM 2.0 discovery documents (RFC 7643 sections 5-7) for the User resource we accept.
+
+These definitions are also the rule for what is stored: an attribute not announced here is not
+kept (``scim_resource.clean``) and a PATCH path outside them is refused (``scim_patch``). There
+is deliberately no ``password``: Accessward never needs one, so it is never stored or returned.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from accessward.api.scim_patch import ENTERPRISE_SCHEMA, USER_SCHEMA
-
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 MAX_RESULTS = 200
@@ -27,7 +34,8 @@ USER_ATTRIBUTES = [
     _attr("name", "complex", sub=[_attr(n) for n in ("formatted", "familyName", "givenName", "middleName")]),
     _attr("displayName"),
     _attr("title"),
-    _attr("active", "boolean", description="false (or DELETE) starts an offboarding of the person"),
+    _attr("active", "boolean", description="false (or DELETE) starts an offboarding of the person; once "
+          "deprovisioned, only an explicit true (recorded, re-granting nothing) turns it back"),
     _attr("emails", "complex", multi=True, sub=[_attr("value"), _attr("type"), _attr("primary", "boolean")]),
     _attr("externalId", case_exact=True),
 ]

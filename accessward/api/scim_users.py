@@ -1,9 +1,15 @@
 """Inbound SCIM users in the store, and the deprovisioning they trigger.
 
-Each write knows whether it turned an active user inactive (PATCH/PUT ``active=false``) or
-deleted an active one; that transition, and only that, starts an offboarding, under the request
-id ``scim:<user id>:<n>`` (the n-th deactivation): a client repeating the same PATCH, as Entra
-does on its next cycle, starts nothing new.
+Each write knows whether it turned an active user inactive (PATCH/PUT ``active=false``, a POST
+of a user already inactive) or deleted an active one; that transition, and only that, starts an
+offboarding, under the request id ``scim:<user id>:<n>`` (the n-th deactivation): a client
+repeating the same PATCH, as Entra does on its next cycle, starts nothing new.
+
+The lifecycle (the ``active`` column) moves only on an explicit ``active``: a PUT without it or
+a PATCH that removes it leaves a deprovisioned user deprovisioned (the attribute is then simply
+unassigned in the representation, as RFC 7644 says of a removed attribute). An explicit
+``active: true`` on a deprovisioned user is a *reactivation*: recorded and shown, it re-grants
+nothing and starts nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from accessward.api.scim_patch import ENTERPRISE_SCHEMA, READ_ONLY, USER_SCHEMA, ScimProblem, as_bool, attr_key
+from accessward.api.scim_patch import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimProblem, attr_key
+from accessward.api.scim_resource import clean
 from accessward.reconcile.subject import PersonNotFound, resolve
 from accessward.sync.clock import utcnow
 from accessward.sync.service_models import ScimUser
@@ -30,48 +37,48 @@ _EQ = re.compile(r'^\s*(userName|externalId|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$',
 class Written:
     user: ScimUser
     deactivated: bool  # this write turned an active user inactive (or deleted one)
+    reactivated: bool = False  # an explicit active=true on a deprovisioned user
+    created: bool = False
 
 
 def representation(user: ScimUser, base: str) -> dict[str, Any]:
-    body = dict(user.resource)
-    schemas = [USER_SCHEMA] + ([ENTERPRISE_SCHEMA] if attr_key(body, ENTERPRISE_SCHEMA) in body else [])
-    return {"schemas": schemas, "id": user.id, **body, "active": user.active, "meta": {
+    body = clean(user.resource, strict=False)  # what older versions stored is shown as the schemas allow
+    schemas = [USER_SCHEMA] + ([ENTERPRISE_SCHEMA] if ENTERPRISE_SCHEMA in body else [])
+    return {"schemas": schemas, "id": user.id, **body, "meta": {
         "resourceType": "User", "created": user.created_at.isoformat(timespec="seconds") + "Z",
         "lastModified": user.updated_at.isoformat(timespec="seconds") + "Z",
         "location": f"{base}/Users/{user.id}", "version": f'W/"{user.version}"'}}
 
 
 def _clean(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ScimProblem(400, "a User is a JSON object", "invalidSyntax")
-    out = {k: v for k, v in body.items() if k.lower() not in (*READ_ONLY, "schemas")}
-    name = out.get(attr_key(out, "userName"))
+    out = clean(body)
+    name = out.pop("userName", None)
     if not isinstance(name, str) or not name.strip():
         raise ScimProblem(400, "userName is required", "invalidValue")
-    out.pop(attr_key(out, "userName"))
     out["userName"] = name.strip()
-    active = out.pop(attr_key(out, "active"), True)
-    out["active"] = as_bool(active)
-    external = out.pop(attr_key(out, "externalId"), None)
-    if external is not None:
-        out["externalId"] = str(external)
     return out
 
 
-def _store(session: Session, user: ScimUser, resource: dict[str, Any]) -> bool:
-    """Write ``resource`` onto ``user``; answer whether it went from active to inactive."""
+def _store(session: Session, user: ScimUser, resource: dict[str, Any]) -> tuple[bool, bool]:
+    """Write ``resource`` onto ``user``; answer (deactivated, reactivated) by this write."""
     was = user.active
-    user.resource = {k: v for k, v in resource.items() if k != "active"}
+    asserted = resource.get("active")  # None: unassigned, the lifecycle stays as it is
+    user.resource = resource
     user.user_name = str(resource["userName"]).lower()
     user.external_id = resource.get("externalId")
-    user.active = bool(resource["active"])
+    if asserted is not None:
+        user.active = bool(asserted)
     user.updated_at = utcnow()
     user.version += 1
     deactivated = was and not user.active
+    reactivated = not was and user.active
     if deactivated:
         user.deactivations += 1
+    if reactivated:
+        user.reactivations += 1
+        user.reactivated_at = user.updated_at
     session.add(user)
-    return deactivated
+    return deactivated, reactivated
 
 
 def _commit(session: Session, user_name: str) -> None:
@@ -82,15 +89,15 @@ def _commit(session: Session, user_name: str) -> None:
         raise ScimProblem(409, f"userName {user_name!r} is taken", "uniqueness") from None
 
 
-def create(engine: Engine, body: Any) -> ScimUser:
+def create(engine: Engine, body: Any) -> Written:
+    """A new user; one created already inactive counts as deactivated (its offboarding may start)."""
     resource = _clean(body)
     with Session(engine) as session:
-        user = ScimUser(id=str(uuid.uuid4()), user_name=resource["userName"].lower(), version=0,
-                        active=resource["active"])  # created inactive is not a deactivation
-        _store(session, user, resource)
+        user = ScimUser(id=str(uuid.uuid4()), user_name=resource["userName"].lower(), version=0, active=True)
+        deactivated, _ = _store(session, user, resource)
         _commit(session, resource["userName"])
         session.refresh(user)
-        return user
+        return Written(user, deactivated, created=True)
 
 
 def get(engine: Engine, user_id: str) -> ScimUser:
@@ -122,10 +129,10 @@ def replace(engine: Engine, user_id: str, body: Any) -> Written:
         user = session.get(ScimUser, user_id)
         if user is None:
             raise ScimProblem(404, f"no User {user_id}")
-        deactivated = _store(session, user, resource)
+        deactivated, reactivated = _store(session, user, resource)
         _commit(session, resource["userName"])
         session.refresh(user)
-        return Written(user, deactivated)
+        return Written(user, deactivated, reactivated)
 
 
 def patch(engine: Engine, user_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Written:
@@ -133,11 +140,11 @@ def patch(engine: Engine, user_id: str, change: Callable[[dict[str, Any]], dict[
         user = session.get(ScimUser, user_id)
         if user is None:
             raise ScimProblem(404, f"no User {user_id}")
-        resource = _clean(change({**user.resource, "active": user.active}))
-        deactivated = _store(session, user, resource)
+        resource = _clean(change(clean(user.resource, strict=False)))
+        deactivated, reactivated = _store(session, user, resource)
         _commit(session, resource["userName"])
         session.refresh(user)
-        return Written(user, deactivated)
+        return Written(user, deactivated, reactivated)
 
 
 def delete(engine: Engine, user_id: str) -> Written:

@@ -43,14 +43,19 @@ written for another scope raises :class:`ResyncRequired`, as does one that is un
   without ``highestCommittedUSN`` (a test slapd with the AD schema) gets the highest uSNChanged
   listed instead.
 
-What polling cannot see, only a full round does: deleted entries and entries that left the
-filter's scope (an incremental round yields no ``RemovedPerson``), and on AD a change of group
-membership (it changes the group's ``member``, not the user's ``uSNChanged``). The runner runs a
+What polling cannot see, only a full round does: on OpenLDAP deleted entries; on either, entries that
+left the filter's scope, and on AD a change of group membership (it changes the group's ``member``,
+not the user's ``uSNChanged``). On AD an incremental round does see deletions: it also reads the
+users tombstoned since the cursor in the Deleted Objects container (show-deleted control; see
+:mod:`accessward.connectors.ldap_ad`) and yields each as a ``RemovedPerson``. The runner runs a
 full round when there is no cursor and on ``accessward sync --full``; ``full_every`` makes the
 source itself start a full round once the last one is older than that.
 
 Attribute maps (:class:`AttributeMap`) come as two presets, :data:`OPENLDAP` and
-:data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`.
+:data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`. Active Directory's own
+behaviours live in :mod:`accessward.connectors.ldap_ad`: its preset lists nested groups (a person's
+``groups`` holds every group they are in, through other groups too) and drops built-in and service
+accounts (krbtgt, Guest, Administrator, ``isCriticalSystemObject``, managed service accounts).
 
 Status, most severe wins (terminated > suspended > active):
 
@@ -74,7 +79,7 @@ are listed), otherwise with a base-scope lookup (cached too). A manager DN that 
 gives ``None``.
 
 Speed: entries are decoded by ldap3's BER decoder, but kept as raw bytes (see
-:class:`_RawEntryStrategy`) and only the attributes mapped are decoded. At 100,000 entries ldap3's
+:class:`RawEntryStrategy`) and only the attributes mapped are decoded. At 100,000 entries ldap3's
 BER decoding is then about half of the listing's time and the largest single cost of a sync.
 """
 
@@ -110,7 +115,19 @@ from accessward.connectors.errors import (
     StopError,
     TransientError,
 )
-from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus
+from accessward.connectors.ldap_ad import (
+    ACCOUNTDISABLE,
+    AD_DEFAULT_FILTER,
+    SYSTEM_ACCOUNT_ATTRIBUTES,
+    GroupGraph,
+    deleted_users,
+    filetime_to_datetime,
+    naming_context,
+    system_account_reason,
+    usn_state,
+)
+from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
+from accessward.connectors.records import PersonChange, PersonKind, PersonRecord, PersonStatus
 
 __all__ = [
     "ACTIVE_DIRECTORY",
@@ -130,10 +147,7 @@ _Mode = Literal["timestamp", "usn"]
 _T = TypeVar("_T")
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
-ACCOUNTDISABLE = 0x2
-AD_NEVER = 9223372036854775807
 LOCKED_PERMANENTLY = "000001010000Z"
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _UNIX_EPOCH = date(1970, 1, 1)
 _SEVERITY = {PersonStatus.active: 0, PersonStatus.suspended: 1, PersonStatus.terminated: 2}
 #: DN -> stable key of people listed or looked up (about 265 bytes an entry, so at most ~70 MB):
@@ -193,6 +207,9 @@ class AttributeMap:
     # Site-specific employment status
     status_attribute: str | None = None
     status_values: Mapping[str, PersonStatus] = field(default_factory=dict)
+    # Active Directory: every group a person is in through other groups; built-in and service accounts dropped
+    nested_groups: bool = False
+    drop_system_accounts: bool = False
 
     def replace(self, **changes: Any) -> AttributeMap:
         """A copy with some fields changed (``dataclasses.replace``)."""
@@ -234,6 +251,8 @@ class AttributeMap:
         ):
             if single:
                 names.append(single)
+        if self.drop_system_accounts:
+            names += SYSTEM_ACCOUNT_ATTRIBUTES
         seen: set[str] = set()
         unique = []
         for name in names:
@@ -264,7 +283,7 @@ OPENLDAP = AttributeMap(
 ACTIVE_DIRECTORY = AttributeMap(
     key="objectGUID",
     key_format="guid_le",
-    default_filter="(&(objectCategory=person)(objectClass=user))",
+    default_filter=AD_DEFAULT_FILTER,
     username=("sAMAccountName",),
     upn=("userPrincipalName",),
     emails=("mail",),
@@ -277,6 +296,8 @@ ACTIVE_DIRECTORY = AttributeMap(
     kind="employeeType",
     account_control="userAccountControl",
     account_expires="accountExpires",
+    nested_groups=True,
+    drop_system_accounts=True,
 )
 
 PRESETS: Mapping[Schema, AttributeMap] = {"openldap": OPENLDAP, "active_directory": ACTIVE_DIRECTORY}
@@ -296,6 +317,9 @@ class LdapSourceConfig:
     them into socket options as integers). ``full_every``: an incremental cursor whose last full
     round is older than this starts a full round instead (deletions are seen only by full rounds);
     ``None`` leaves full rounds to the caller (no cursor, or ``accessward sync --full``).
+    ``deleted_objects`` (Active Directory): incremental rounds also read the users deleted since the
+    cursor from the Deleted Objects container (the account must be allowed to list it; False relies
+    on full rounds for deletions).
     """
 
     name: str
@@ -314,6 +338,7 @@ class LdapSourceConfig:
     resolve_manager: bool = True
     allow_anonymous: bool = False
     full_every: timedelta | None = None
+    deleted_objects: bool = True  # AD incremental rounds read users deleted since the cursor
 
     @property
     def attributes(self) -> AttributeMap:
@@ -322,16 +347,6 @@ class LdapSourceConfig:
     @property
     def search_filter(self) -> str:
         return self.user_filter or self.attributes.default_filter
-
-
-def filetime_to_datetime(value: int) -> datetime | None:
-    """AD FILETIME (100 ns ticks since 1601-01-01 UTC) -> aware datetime; None for never (0/max)."""
-    if value <= 0 or value >= AD_NEVER:
-        return None
-    try:
-        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
-    except OverflowError:  # beyond year 9999: never, in practice
-        return None
 
 
 _CURSOR_PREFIX = "ldap:"
@@ -380,8 +395,8 @@ class LdapChangeRun:
     """One incremental round of an :class:`LdapSource`: iterate it once, then read ``cursor``.
 
     ``full`` is True when the round lists everyone (no usable cursor): a person it does not yield
-    is gone, as for a complete listing. An incremental round yields changed people only and never
-    a :class:`~connectors.records.RemovedPerson`: polling cannot see deletions.
+    is gone, as for a complete listing. An incremental round yields changed people, and on Active
+    Directory a :class:`~connectors.records.RemovedPerson` for each user deleted since the cursor.
     """
 
     def __init__(self, source: LdapSource, mode: _Mode, previous: _Cursor | None, now: datetime) -> None:
@@ -400,7 +415,7 @@ class LdapChangeRun:
             raise RuntimeError("the LDAP change round has not been read to its end: no cursor yet")
         return self._cursor
 
-    def __iter__(self) -> Iterator[PersonRecord]:
+    def __iter__(self) -> Iterator[PersonChange]:
         if self._started:
             raise RuntimeError("an LdapChangeRun can be iterated once")
         self._started = True
@@ -432,84 +447,6 @@ def _worse(current: PersonStatus, other: PersonStatus) -> PersonStatus:
     return other if _SEVERITY[other] > _SEVERITY[current] else current
 
 
-_SEARCH_RES_ENTRY = 4  # protocolOp tag of searchResEntry in ldap3's decoded LDAPMessage
-_LOWER_RAW = "accessward_raw_attributes"  # set by _raw_entry: raw values keyed by lower-cased name
-
-
-_ATTRIBUTE_NAMES: dict[bytes, str] = {}  # attribute description as sent -> lower-cased str
-
-
-def _attribute_name(raw: bytes) -> str | None:
-    """The lower-cased attribute description; None for a range-tagged one (member;range=0-1499)."""
-    name = _ATTRIBUTE_NAMES.get(raw)
-    if name is None:
-        name = raw.decode("ascii").lower()
-        if ";range=" in name:
-            return None
-        if len(_ATTRIBUTE_NAMES) < 4096:  # a directory has a few hundred attribute types at most
-            _ATTRIBUTE_NAMES[raw] = name
-    return name
-
-
-def _raw_entry(payload: Any) -> dict[str, Any] | None:
-    """A searchResEntry decoded by ldap3's BER decoder, as a response dict of raw values only.
-
-    ``raw_attributes`` is a plain dict keyed by the lower-cased attribute description, values as
-    the bytes ldap3's decoder sliced from the message; the formatted ``attributes`` ldap3 would
-    build are left empty (this module never reads them). None when the entry needs ldap3's own
-    conversion: a DN that is not UTF-8 (ldap3 then tries its other server encodings) or a
-    range-tagged attribute (AD range retrieval, which ldap3's auto_range completes on its own
-    dicts), or when the payload is not shaped as expected.
-    """
-    try:
-        raw_dn = payload[0][3]
-        if type(raw_dn) is not bytes:  # the decoder slices one bytes message: every value is bytes
-            return None
-        dn = raw_dn.decode("utf-8")
-        attributes: dict[str, list[bytes]] = {}
-        known = _ATTRIBUTE_NAMES
-        for attribute in payload[1][3]:
-            description, values = attribute[3]
-            name = known.get(description[3]) or _attribute_name(description[3])
-            if name is None:
-                return None
-            attributes[name] = [value[3] for value in values[3]]
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError, UnicodeDecodeError):
-        return None
-    return {
-        "type": "searchResEntry", "raw_dn": raw_dn, "dn": dn, "raw_attributes": attributes, "attributes": {},
-        _LOWER_RAW: attributes,
-    }
-
-
-class _RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
-    """ldap3's synchronous strategy, keeping the values of search entries raw.
-
-    For every searchResEntry ldap3 builds two case-insensitive dicts, ``raw_attributes`` and
-    ``attributes`` (each value decoded to str and run through its formatters); at 100,000 entries
-    that conversion costs more than the BER decoding itself. This source reads raw values only
-    and decodes just the ones it maps, so entries get :func:`_raw_entry`; every other message,
-    and any entry it declines, goes through ldap3 unchanged. The BER decoding, the socket, binds,
-    TLS, controls and result codes all stay ldap3's.
-    """
-
-    def decode_response_fast(self, ldap_message: Any) -> Any:
-        if ldap_message["protocolOp"] == _SEARCH_RES_ENTRY and not ldap_message["controls"]:
-            entry = _raw_entry(ldap_message["payload"])
-            if entry is not None:
-                return entry
-        return super().decode_response_fast(ldap_message)
-
-
-def _raw_attributes(item: Mapping[str, Any]) -> dict[str, list[bytes]]:
-    """An entry's raw values keyed by lower-cased attribute name, from either decoding path."""
-    lowered: dict[str, list[bytes]] | None = item.get(_LOWER_RAW)
-    if lowered is not None:
-        return lowered
-    raw = item.get("raw_attributes") or {}
-    return {name.lower(): list(values or ()) for name, values in raw.items()}
-
-
 class LdapSource:
     """An :class:`~connectors.protocols.IdentitySource` over LDAP (OpenLDAP or Active Directory)."""
 
@@ -522,6 +459,7 @@ class LdapSource:
         self._status_values = _frozen(self._map.status_values)
         self._kind_values = _frozen(self._map.kind_values)
         self._manager_cache: OrderedDict[str, str | None] = OrderedDict()
+        self._groups: GroupGraph | None = None  # nested groups, read once per listing (AD)
         self._validate()
 
     def __repr__(self) -> str:
@@ -595,7 +533,7 @@ class LdapSource:
             return_empty_attributes=False,  # absent attributes are simply absent; no empty lists per entry
         )
         if type(conn.strategy) is SyncStrategy:
-            conn.strategy.__class__ = _RawEntryStrategy  # raw entry values, see _RawEntryStrategy
+            conn.strategy.__class__ = RawEntryStrategy  # raw entry values, see RawEntryStrategy
         conn.open()
         if cfg.start_tls:
             conn.start_tls()
@@ -619,22 +557,27 @@ class LdapSource:
         self,
         search_filter: str,
         attributes: list[str],
-        convert: Callable[[Connection, Mapping[str, Any]], _T],
+        convert: Callable[[Connection, Mapping[str, Any]], _T | None],
         before: Callable[[Connection], None] | None = None,
+        after: Callable[[Connection], Iterator[_T]] | None = None,
     ) -> Iterator[_T]:
-        """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)``.
+        """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)`` (None:
+        dropped), then whatever ``after`` yields on the same connection.
 
-        Every failure, also one from ``before`` or ``convert``, leaves as a ConnectorError.
+        Every failure, also one from ``before``, ``convert`` or ``after``, leaves as a ConnectorError.
         """
         cfg = self.config
         conn: Connection | None = None
-        count = pages = 0
+        count = pages = dropped = 0
         log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, search_filter)
         self._manager_cache.clear()  # DN -> key holds for one listing: entries are deleted and re-created
         try:
             conn = self._connect()
             if before is not None:
                 before(conn)
+            self._groups = None
+            if self._map.nested_groups and self._map.groups:
+                self._groups = GroupGraph.load(conn, naming_context(conn, cfg.base_dn), page_size=cfg.page_size)
             cookie: bytes | None = None
             while True:
                 conn.search(
@@ -654,10 +597,16 @@ class LdapSource:
                 for item in page:
                     if item.get("type") != "searchResEntry":
                         continue  # searchResRef: AD's referrals to other naming contexts
-                    yield convert(conn, item)
+                    converted = convert(conn, item)
+                    if converted is None:
+                        dropped += 1
+                        continue
+                    yield converted
                     count += 1
                 if not cookie:
                     break
+            if after is not None:
+                yield from after(conn)
         except ConnectorError:
             raise
         except lx.LDAPException as exc:
@@ -668,12 +617,15 @@ class LdapSource:
             ) from exc
         finally:
             self._manager_cache.clear()
+            self._groups = None
             if conn is not None:
                 try:
                     conn.unbind()
                 except lx.LDAPException:
                     log.debug("%s: unbind failed", self.name, exc_info=True)
         log.info("%s: listed %d people in %d pages", self.name, count, pages)
+        if dropped:
+            log.info("%s: left out %d built-in or service accounts (not staff)", self.name, dropped)
 
     # -- incremental -----------------------------------------------------------------------------
 
@@ -738,39 +690,7 @@ class LdapSource:
             raise self._resync("the base DN, filter or attribute map changed since it was written")
         return parsed
 
-    def _usn_state(self, conn: Connection) -> tuple[str, str | None, int | None]:
-        """This DC's name, invocationId (None if unreadable) and highestCommittedUSN (None if absent)."""
-        conn.search("", "(objectClass=*)", search_scope=BASE,
-                    attributes=["highestCommittedUSN", "dnsHostName", "dsServiceName"])
-        root: dict[str, list[bytes]] = {}
-        for item in conn.response or []:
-            if item.get("type") == "searchResEntry":
-                root = _raw_attributes(item)
-        host, port, _ = self._endpoint()
-        dc = (_first(root, ("dnshostname",)) or f"{host}:{port}").lower()
-        highest: int | None = None
-        if (text := _first(root, ("highestcommittedusn",))) is not None:
-            try:
-                highest = int(text)
-            except ValueError as exc:
-                raise MalformedResponseError(
-                    f"{self.name}: the rootDSE of {dc} has a non-numeric highestCommittedUSN: {text!r}",
-                    system=self.name,
-                ) from exc
-        invocation: str | None = None
-        if service := _first(root, ("dsservicename",)):
-            try:
-                conn.search(service, "(objectClass=*)", search_scope=BASE, attributes=["invocationId"])
-                for item in conn.response or []:
-                    if item.get("type") == "searchResEntry":
-                        raw = (_raw_attributes(item).get("invocationid") or [b""])[0]
-                        if len(raw) == 16:
-                            invocation = str(uuid.UUID(bytes_le=raw))
-            except lx.LDAPOperationResult:
-                log.info("%s: the invocationId of %s is not readable; the cursor keeps the DC name only", self.name, dc)
-        return dc, invocation, highest
-
-    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonRecord]:
+    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonChange]:
         cfg = self.config
         previous = run.previous
         started = time.monotonic()
@@ -792,7 +712,8 @@ class LdapSource:
         def before(conn: Connection) -> None:
             if run.mode != "usn":
                 return
-            dc, invocation, highest = self._usn_state(conn)
+            host, port, _ = self._endpoint()
+            dc, invocation, highest = usn_state(conn, f"{host}:{port}", self.name)
             state.update(dc=dc, inv=invocation, highest=highest)
             if previous is None:
                 return
@@ -804,9 +725,11 @@ class LdapSource:
             if highest is not None and highest < previous.usn:
                 raise self._resync(f"{dc}'s highestCommittedUSN {highest} is below the cursor's {previous.usn}")
 
-        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord:
+        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord | None:
             record = self._person(conn, item, run.now)
-            text = _first(_raw_attributes(item), (watermark,))
+            if record is None:
+                return None
+            text = _first(raw_attributes(item), (watermark,))
             dn = item.get("dn", "")
             if text is None:
                 if previous is not None:
@@ -829,7 +752,18 @@ class LdapSource:
                     latest_seen[0] = moment
             return record
 
-        yield from self._search(search_filter, attributes, convert, before)
+        def after(conn: Connection) -> Iterator[PersonChange]:
+            if run.mode != "usn" or previous is None or not cfg.deleted_objects:
+                return
+            if state.get("highest") is None:  # not an Active Directory (a test slapd with the AD schema)
+                log.info("%s: no highestCommittedUSN: not an AD, no Deleted Objects container to read", self.name)
+                return
+            assert previous.usn is not None
+            domain = naming_context(conn, cfg.base_dn)
+            yield from deleted_users(conn, domain, cfg.base_dn, previous.usn, system=self.name,
+                                     page_size=cfg.page_size)
+
+        yield from self._search(search_filter, attributes, convert, before, after)
 
         full_at = run.now if previous is None else previous.full_at
         cursor: dict[str, Any] = {"mode": run.mode, "scope": self._scope(run.mode), "full_at": full_at.isoformat()}
@@ -904,10 +838,14 @@ class LdapSource:
                 f"{self.name}: entry {dn} has an undecodable {amap.key}", system=self.name
             ) from exc
 
-    def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord:
+    def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord | None:
+        """The person of one entry; None for a built-in or service account (AD: not staff)."""
         dn = str(item.get("dn", ""))
-        entry = _raw_attributes(item)
+        entry = raw_attributes(item)
         names = self._names
+        if self._map.drop_system_accounts and (reason := system_account_reason(entry)):
+            log.info("%s: %s is a %s, not staff: left out", self.name, dn, reason)
+            return None
         source_key = self._key(entry, dn)
         resolve_manager = self.config.resolve_manager
         if resolve_manager and dn:
@@ -934,7 +872,7 @@ class LdapSource:
             leave_date=leave_date,
             manager_key=manager_key,
             department=_first(entry, names.department),
-            groups=tuple(_all(entry, names.groups)),
+            groups=self._groups.expand(_all(entry, names.groups)) if self._groups else tuple(_all(entry, names.groups)),
         )
 
     def _emails(self, entry: Mapping[str, list[bytes]]) -> tuple[str, ...]:
@@ -1026,7 +964,7 @@ class LdapSource:
             conn.search(manager_dn, "(objectClass=*)", search_scope=BASE, attributes=[self._map.key])
             for item in conn.response or []:
                 if item.get("type") == "searchResEntry":
-                    key = self._key(_raw_attributes(item), manager_dn)
+                    key = self._key(raw_attributes(item), manager_dn)
                     break
         except (lx.LDAPNoSuchObjectResult, lx.LDAPInvalidDNSyntaxResult):
             log.debug("%s: manager %s does not exist", self.name, manager_dn)

@@ -7,9 +7,16 @@ writing ``state: REVOKED`` to the ACL's compound key. Every call carries ``Linke
 ``classify_linkedin_error`` (reference/social-apis.md, section 2).
 
 Records: the organization is a ``ResourceRecord`` (kind ``linkedin_organization``, id its URN);
-each member is an ``AccountRecord`` keyed by the person URN with no email and no name (LinkedIn
-gives neither here, so correlation cannot match them by email: that is the honest answer, not a
-gap to paper over); each APPROVED row is a ``GrantRecord`` with the role string and its level.
+each member is an ``AccountRecord`` keyed by the person URN, with no email (LinkedIn gives none
+here, so correlation cannot match them by email: the honest answer, not a gap to paper over) and
+the member's name as ``display_name``, read through the documented decoration of ``roleAssignee``
+(``projection=(elements*(*,roleAssignee~(localizedFirstName,localizedLastName)))``, "Organization
+Access Control by Role"). Member ids are opaque, so the name is what ``report unmatched`` compares
+to find the closest person. Where the token may not read a member's name, LinkedIn answers
+``roleAssignee!`` (an error) in its place: that member has no name, nothing fails. A server that
+refuses the projection itself (400 naming it, or 403) is asked again without it, once per
+connector, and the names stay empty. Each APPROVED row is a ``GrantRecord`` with the role string
+and its level.
 REQUESTED rows are a member *asking* for a role and give no access; REJECTED and REVOKED rows
 neither. They are skipped.
 
@@ -48,14 +55,23 @@ Revocation, all unverified in LinkedIn's docs and so built to accept every plaus
 - After a 2xx the row is read again: a write that was answered "ok" but left the row APPROVED is
   a ``RejectedError``, never "done".
 
+Reduce (an access review's "reduce", the ``Reducer`` protocol): LinkedIn has no "change role" call,
+so a reduction adds the lower role (a PUT of the APPROVED entity to its compound key, how an admin
+adds a role: "methods: PUT, roleAssignee FINDER, organization FINDER") and then revokes the old one
+with ``revoke``; the new row is read back before the old one is touched, and if the old one cannot
+be revoked (the last admin) the new one is revoked again, so a refused reduction leaves what was
+there. The lower role per level: CONTENT_ADMINISTRATOR (full_publishing), RECRUITING_POSTER
+(can_reply), CURATOR (needs_approval), ANALYST (read_only).
+
 The token travels only in the ``Authorization`` header; it is scrubbed from any error leaving here.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -86,6 +102,8 @@ from accessward.connectors.records import (
     RevokeResult,
 )
 
+log = logging.getLogger(__name__)
+
 ORG_KIND = "linkedin_organization"
 DEFAULT_BASE_URL = "https://api.linkedin.com/rest"
 #: A monthly version; LinkedIn sunsets each about a year after release, so settings should override it.
@@ -93,6 +111,15 @@ DEFAULT_LINKEDIN_VERSION = "202603"
 PROTOCOL_VERSION = "2.0.0"
 ACL_PATH = "organizationAcls"
 APPROVED = "APPROVED"
+#: The documented decoration of roleAssignee: the member's localized names beside the URN.
+NAME_PROJECTION = "(elements*(*,roleAssignee~(localizedFirstName,localizedLastName)))"
+#: The role a reduction to each level sets (one per level; the highest role of that level that publishes least).
+REDUCED_ROLES: dict[Level, str] = {
+    Level.full_publishing: "CONTENT_ADMINISTRATOR",
+    Level.can_reply: "RECRUITING_POSTER",
+    Level.needs_approval: "CURATOR",
+    Level.read_only: "ANALYST",
+}
 
 ROLE_LEVELS: dict[str, Level] = {
     "ADMINISTRATOR": Level.admin,
@@ -190,6 +217,28 @@ class Acl:
     role: str
     role_assignee: str
     state: str
+    name: str = ""  # from the roleAssignee decoration, when asked for and readable
+
+
+def _localized(value: Any) -> str:
+    """A localized name: a plain string, or ``{"localized": {"en_US": "..."}}``."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict):
+        localized = value.get("localized")
+        if isinstance(localized, dict):
+            return next((v.strip() for v in localized.values() if isinstance(v, str) and v.strip()), "")
+    return ""
+
+
+def decorated_name(element: JSONDict) -> str:
+    """The member's name from ``roleAssignee~``; "" when absent or answered as ``roleAssignee!``."""
+    decoration = element.get("roleAssignee~")
+    if not isinstance(decoration, dict):
+        return ""
+    first = _localized(decoration.get("localizedFirstName") or decoration.get("firstName"))
+    last = _localized(decoration.get("localizedLastName") or decoration.get("lastName"))
+    return " ".join(part for part in (first, last) if part)
 
 
 def parse_acl(element: JSONDict, system: str) -> Acl:
@@ -202,7 +251,8 @@ def parse_acl(element: JSONDict, system: str) -> Acl:
             raise MalformedResponseError(f"organizationAcls element without {name!r}", system=system,
                                          detail=f"keys: {', '.join(sorted(map(str, element)))}")
         values[name] = value
-    return Acl(values["organization"], values["role"], values["roleAssignee"], values["state"])
+    return Acl(values["organization"], values["role"], values["roleAssignee"], values["state"],
+               decorated_name(element))
 
 
 def organization_urn(organization_id: str | int) -> str:
@@ -238,6 +288,7 @@ class LinkedInOrganizationConnector:
         page_size: int = 100,
         revoke_methods: Sequence[RevokeMethod] = (RevokeMethod.put, RevokeMethod.partial_update),
         max_pages: int = 10_000,
+        decorate_names: bool = True,
         **http: Any,
     ) -> None:
         if not revoke_methods:
@@ -250,6 +301,7 @@ class LinkedInOrganizationConnector:
         self._page_size = page_size
         self._max_pages = max_pages
         self._methods = list(dict.fromkeys(RevokeMethod(m) for m in revoke_methods))
+        self._decorate = decorate_names
         headers = {"LinkedIn-Version": linkedin_version, "X-Restli-Protocol-Version": PROTOCOL_VERSION}
         self._client = HttpClient(name, base_url, headers=headers, auth=self._auth_headers,
                                   classify=classify_linkedin_error, **http)
@@ -295,6 +347,25 @@ class LinkedInOrganizationConnector:
             raise MalformedResponseError("organization answer has neither 'id' nor 'localizedName'",
                                          system=self.name, detail=f"keys: {', '.join(sorted(body))[:200]}")
         return name or ""
+
+    def _named_acls(self, **filters: str) -> Iterator[Acl]:
+        """``_acls`` with the members' names, unless the server refuses the projection (then without, once)."""
+        if not self._decorate:
+            yield from self._acls(**filters)
+            return
+        listed = 0
+        try:
+            for acl in self._acls(projection=NAME_PROJECTION, **filters):
+                listed += 1
+                yield acl
+        except (LinkedInRejectedError, AuthError, UnsupportedMethodError) as exc:
+            refused = exc.status == 403 or "projection" in exc.detail.lower() or "decorat" in exc.detail.lower()
+            if listed or not refused:
+                raise
+            log.warning("%s: LinkedIn refused the roleAssignee decoration (%s); listing without member names",
+                        self.name, exc.detail)
+            self._decorate = False
+            yield from self._acls(**filters)
 
     def _acls(self, **filters: str) -> Iterator[Acl]:
         """Every ACL row of the organization matching ``filters``, page by page, streaming."""
@@ -347,12 +418,12 @@ class LinkedInOrganizationConnector:
     def _list_access(self) -> Iterator[AccessRecord]:
         yield ResourceRecord(external_id=self.organization_urn, kind=ORG_KIND, name=self._organization_name())
         seen: set[str] = set()
-        for acl in self._acls(state=APPROVED):
+        for acl in self._named_acls(state=APPROVED):
             if acl.state != APPROVED:  # the filter is honoured by LinkedIn; this holds if it were not
                 continue
             if acl.role_assignee not in seen:
                 seen.add(acl.role_assignee)
-                yield AccountRecord(external_id=acl.role_assignee, kind=AccountKind.human)
+                yield AccountRecord(external_id=acl.role_assignee, kind=AccountKind.human, display_name=acl.name)
             yield GrantRecord(account_id=acl.role_assignee, resource_id=self.organization_urn, role=acl.role,
                               level=role_level(acl.role))
 
@@ -448,3 +519,55 @@ class LinkedInOrganizationConnector:
         except NotFoundError as exc:
             raise RejectedError(f"cannot confirm the ACL {context}: {self.organization_urn} is not readable",
                                 system=self.name, detail=exc.detail, status=exc.status) from exc
+
+    # -- Reducer --------------------------------------------------------------------------------
+
+    def reduce_roles(self, grant: GrantRef) -> Mapping[Level, str]:
+        """One lower role per level below the grant's (``REDUCED_ROLES``)."""
+        current = role_level(grant.role)
+        return {level: role for level, role in REDUCED_ROLES.items() if level < current and role != grant.role}
+
+    def _grant_request(self, grant: GrantRef, role: str) -> tuple[str, JSONDict]:
+        if role not in self.reduce_roles(grant).values():
+            raise RejectedError(f"{role!r} is not a lower LinkedIn role than {grant.role} "
+                                f"(lower: {', '.join(self.reduce_roles(grant).values()) or 'none'})", system=self.name)
+        self._check_target(grant)
+        lower = GrantRef(grant.account_id, grant.resource_id, role, grant.resource_kind, grant.account_kind)
+        entity = {"organization": self.organization_urn, "role": role, "roleAssignee": grant.account_id,
+                  "state": APPROVED}
+        return self._check_target(lower), entity
+
+    def preview_reduce(self, grant: GrantRef, role: str) -> Sequence[RequestPreview]:
+        """The PUT that adds the lower role, then the write that revokes the old one."""
+        path, entity = self._grant_request(grant, role)
+        headers = {"LinkedIn-Version": self.linkedin_version, "X-Restli-Protocol-Version": PROTOCOL_VERSION}
+        add = RequestPreview(method="PUT", url=self._client.url(path), headers=headers,
+                             body=json.dumps(entity, separators=(",", ":")))
+        return [add, self.preview_revoke(grant)]
+
+    def reduce(self, grant: GrantRef, role: str) -> RevokeResult:
+        """Add ``role``, read it back, revoke the old role; undo the addition if the revocation is refused."""
+        path, entity = self._grant_request(grant, role)
+        lower = GrantRef(grant.account_id, grant.resource_id, role, grant.resource_kind, grant.account_kind)
+        try:
+            if not self._is_approved(grant, "before reducing"):
+                return RevokeResult(RevokeOutcome.already_gone, f"{grant.role} is not APPROVED (checked before "
+                                                                "reducing)")
+            added = False
+            if not self._is_approved(lower, "before adding the lower role"):
+                response = self._client.request("PUT", path, json_body=entity)
+                self._check_write_answer(response)
+                if not self._is_approved(lower, "after adding the lower role"):
+                    raise RejectedError(f"LinkedIn accepted the PUT but {grant.account_id} does not hold {role}; "
+                                        f"{grant.role} was left alone", system=self.name)
+                added = True
+            try:
+                self.revoke(grant)
+            except ConnectorError:
+                if added:
+                    self.revoke(lower)  # leave what was there: the reduction did not happen
+                raise
+            return RevokeResult(RevokeOutcome.done, f"{role} added, then {grant.role} revoked")
+        except ConnectorError as exc:
+            self._scrub(exc)
+            raise

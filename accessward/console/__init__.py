@@ -7,6 +7,7 @@ vendored Swagger UI: no CDN), the pages, the forms and the login. The API at ``/
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -42,10 +43,15 @@ def install(app: FastAPI, rt: Runtime) -> None:
         nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(nxt)}", status_code=303)
 
+    previous = app.exception_handlers.get(StarletteHTTPException)  # SCIM's, which passes others on
+
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
-        """The API keeps its JSON problems; a console page answers a readable page."""
+        """The API keeps its JSON (and SCIM) problems; a console page answers a readable page."""
         if request.url.path.startswith(API_PREFIXES):
+            if previous is not None:
+                answer = previous(request, exc)
+                return await answer if inspect.isawaitable(answer) else answer
             return await http_exception_handler(request, exc)
         return pages.render(request, "error.html", status=exc.status_code, message=str(exc.detail),
                             title="Not found" if exc.status_code == 404 else "Not possible")

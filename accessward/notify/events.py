@@ -75,9 +75,25 @@ def from_audit(conn: Connection, row: Mapping[str, Any], source_failures: int) -
         request_id = _id(subject)
         return Message(OB_UNMATCHED, f"offboarding:{request_id}", f"Offboarding {request_id}: nobody matches",
                        f"A deprovisioning for {data.get('person', '?')} (from {data.get('source', '?')}) matches no "
-                       "person Accessward knows: nothing was removed. Find the person and link their accounts.",
+                       "person Accessward knows: nothing was removed yet. A SCIM deprovisioning is retried after "
+                       "each identity sync and carried out as soon as the person appears; otherwise find the "
+                       "person and link their accounts.",
                        f"/offboardings/{quote(request_id, safe='')}",
                        {"offboarding": request_id, "person": str(data.get("person", ""))})
+    if kind == "scim.unmatched_expired":
+        request_id = _id(subject)
+        return Message(OB_UNMATCHED, f"scim-expired:{request_id}",
+                       f"Offboarding {request_id}: still nobody matches, retries stopped",
+                       f"A SCIM deprovisioning waited until {data.get('retry_until', '?')} for its person to appear in "
+                       "an identity source and never matched: nothing was removed. Its finding stays open for a "
+                       "person to find who this was and offboard them by hand.",
+                       f"/offboardings/{quote(request_id, safe='')}", {"offboarding": request_id})
+    if kind == "scim.reactivated":
+        return Message(OB_UNMATCHED, f"scim-reactivated:{subject}:{row.get('id', '')}",
+                       f"An identity provider turned a deprovisioned user back on: {data.get('user_name', subject)}",
+                       "The IdP sent active=true for a user it had deprovisioned. Accessward re-grants nothing and "
+                       "starts nothing by itself: check whether this was intended.",
+                       "/offboardings", {"user": str(data.get("user_name", subject))})
     if kind == "sync.finished" and data.get("status") == "quarantined":
         return Message(QUARANTINED, f"sync:{data.get('run')}", f"Source {subject} is quarantined",
                        f"Sync run {data.get('run')} of {subject} dropped sharply against its last good run: "

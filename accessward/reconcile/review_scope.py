@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, select, text
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, bindparam, select, text
 
 from accessward.connectors.records import Level
 from accessward.reconcile.policy import PolicySettings
@@ -35,7 +35,7 @@ FROM access_grant g
 JOIN account a ON a.id = g.account_id
 JOIN resource r ON r.id = g.resource_id
 LEFT JOIN link l ON l.account_id = a.id
-WHERE g.seen_to IS NULL
+WHERE g.seen_to IS NULL {narrow}
 ORDER BY g.system, r.external_id, a.external_id, g.id
 """
 LEAVING = ("terminated", "suspended")
@@ -179,15 +179,31 @@ def _findings(engine: Engine) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
+def _narrow(cfg: ReviewCampaignSettings) -> tuple[str, dict[str, Any]]:
+    sql, params = "", dict[str, Any]()
+    if cfg.systems:
+        sql += " AND g.system IN :systems"
+        params["systems"] = list(cfg.systems)
+    if cfg.min_level is not None:
+        sql += " AND g.level >= :min_level"
+        params["min_level"] = int(Level[cfg.min_level])
+    if not cfg.include_system_accounts:
+        sql += " AND a.kind <> 'system'"
+    return sql, params
+
+
 def candidates(engine: Engine, cfg: ReviewCampaignSettings, policy: PolicySettings,
                now: datetime) -> Iterator[Candidate]:
     """Every open grant the campaign covers, with its facts and recommendation."""
     dormant_days = policy.rule("dormant").days
     findings = _findings(engine)
     with engine.connect() as conn:
-        rows = conn.execute(text(SCOPE_SQL).columns(verifiable=Boolean, sso=Boolean, mfa=Boolean,
-                                                    last_active=DateTime, disputed=Boolean),
-                            {"no": False}).mappings().all()
+        narrow, params = _narrow(cfg)  # what SQL can filter is not loaded at all
+        stmt = text(SCOPE_SQL.format(narrow=narrow)).columns(verifiable=Boolean, sso=Boolean, mfa=Boolean,
+                                                             last_active=DateTime, disputed=Boolean)
+        if "systems" in params:
+            stmt = stmt.bindparams(bindparam("systems", expanding=True))
+        rows = conn.execute(stmt, {"no": False, **params}).mappings().all()
     people = _People(engine, {int(r["person_id"]) for r in rows if r["person_id"] is not None and not r["disputed"]})
     for row in rows:
         records = () if row["disputed"] else people.of(row["person_id"])
@@ -254,6 +270,9 @@ def _recommend(row: Mapping[Any, Any], records: tuple[Any, ...], facts: dict[str
         last = facts["last_activity"]
         return "revoke", (f"dormant: no activity since {last[:10]} (over {dormant_days} days)" if last
                           else "dormant: open dormant finding")
+    if engagement is not None:
+        return "keep", (f"agency access within the {engagement['name']} engagement"
+                        + (f" (until {engagement['end']})" if engagement["end"] else ""))
     if not records and row["account_kind"] == "agency":
         return "keep", "agency partner with no engagement in the settings: check its contract before keeping it"
     if not records:

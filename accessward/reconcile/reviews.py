@@ -13,7 +13,7 @@ Events other parts subscribe to (notifications) are audit events: ``review.start
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -196,8 +196,13 @@ def _check_own(item: ReviewItem, keys: frozenset[str]) -> None:
 
 
 def decide(engine: Engine, campaign_id: int, item_ids: Sequence[int], decision: str, *, by: str,
-           keys: frozenset[str], justification: str = "", reduce_to: str | None = None) -> list[ReviewItem]:
-    """Record one decision on one or more items (bulk), all or none; each is audited against ``by``."""
+           keys: frozenset[str], justification: str = "", reduce_to: str | None = None,
+           owns: Callable[[int], bool] | None = None) -> list[ReviewItem]:
+    """Record one decision on one or more items (bulk), all or none, audited against ``by``.
+
+    ``owns(grant_id)`` (four-eyes: the principal's linked accounts) refuses the principal's own access
+    beside the item's own subject keys.
+    """
     if decision not in DECISIONS:
         raise ReviewError(f"decide keep, revoke or reduce, not {decision!r}")
     justification = justification.strip()
@@ -212,6 +217,8 @@ def decide(engine: Engine, campaign_id: int, item_ids: Sequence[int], decision: 
             if item.reviewer not in keys:
                 raise Refused(f"item {item.id} is assigned to {item.reviewer or 'nobody'}, not to you")
             _check_own(item, keys)
+            if owns is not None and owns(item.grant_id):
+                raise Refused(f"item {item.id} is your own access: nobody reviews their own access")
             if decision == "reduce":
                 _check_reduce(item, reduce_to)
         for item in rows:
@@ -292,7 +299,8 @@ def apply_non_response(engine: Engine, campaign_id: int) -> int:
             core_select(c.id, c.grant_id, c.system, c.resource, c.account, c.role, c.person_name, c.reviewer,
                    c.recommendation, c.recommendation_reason)
             .where(c.campaign_id == campaign_id, c.decision.is_(None))).mappings()]
-        why = f"no response by the deadline ({campaign.deadline:%Y-%m-%d %H:%M} UTC): on_no_response = {rule}"
+        why = (f"no response when the campaign closed (deadline {campaign.deadline:%Y-%m-%d %H:%M} UTC): "
+               f"on_no_response = {rule}")
         groups: dict[tuple[str, str], list[Any]] = {}
         for item in undecided:
             decision = item.recommendation if rule == "recommendation" else rule

@@ -14,6 +14,7 @@ from sqlalchemy import DateTime, Engine, text
 
 from accessward.connectors.records import Level
 from accessward.reports.filters import Filters, Where, person_ids
+from accessward.reports.findings import PLANNED_BY
 
 ACTION_COLUMNS = (
     "id", "plan_id", "trigger", "rule", "finding_id", "system", "resource_id", "resource", "account_id", "account",
@@ -25,9 +26,8 @@ ACTIONS_SQL = """
 SELECT ac.id, ac.plan_id, ac.rule, ac.finding_id, ac.system, r.external_id AS resource_id, r.name AS resource,
        a.external_id AS account_id, a.display_name AS account, p.display_name AS person, p.employee_id,
        g.role, g.level, ac.state, ac.attempts, ac.last_error, ac.request,
-       pl.status AS plan_status, pl.reason AS plan_reason, pl.approved_by, pl.approved_at,
-       (SELECT ev.actor FROM audit_event ev WHERE ev.kind = 'plan.created'
-        AND ev.subject = 'plan:' || CAST(pl.id AS VARCHAR(20)) ORDER BY ev.id LIMIT 1) AS planned_by,
+       pl.status AS plan_status, pl.reason AS plan_reason, COALESCE(apr.email, pl.approved_by) AS approved_by,
+       pl.approved_at, pe.actor AS planned_by,
        ac.created_at, ac.updated_at
 FROM action ac
 JOIN plan pl ON pl.id = ac.plan_id
@@ -36,6 +36,8 @@ JOIN account a ON a.id = g.account_id
 JOIN resource r ON r.id = g.resource_id
 LEFT JOIN link l ON l.account_id = a.id
 LEFT JOIN person p ON p.id = l.person_id
+LEFT JOIN principal apr ON apr.id = pl.approved_by_principal_id
+{planned_by}
 {where}
 ORDER BY ac.id
 """
@@ -94,7 +96,7 @@ def action_rows(engine: Engine, filters: Filters | None = None) -> Iterator[dict
             w.add("ac.updated_at >= :since", since=filters.since)
         if filters.until:
             w.add("ac.created_at < :until", until=filters.until)
-        stmt = w.bind(text(ACTIONS_SQL.format(where=w.sql()))).columns(
+        stmt = w.bind(text(ACTIONS_SQL.format(where=w.sql(), planned_by=PLANNED_BY))).columns(
             approved_at=DateTime, created_at=DateTime, updated_at=DateTime)
         for row in conn.execution_options(stream_results=True, yield_per=2000).execute(stmt, w.params).mappings():
             out = dict(row)

@@ -33,23 +33,33 @@ SELECT f.id, f.rule, f.severity, f.state, f.evidence, f.system, f.first_seen, f.
        x.id AS exception_id, x.owner AS exception_owner, x.reason AS exception_reason,
        x.expires_at AS exception_expires,
        ac.id AS action_id, ac.state AS action_state, ac.updated_at AS action_at,
-       pl.id AS plan_id, pl.status AS plan_status, pl.approved_by, pl.approved_at,
-       (SELECT ev.actor FROM audit_event ev WHERE ev.kind = 'plan.created'
-        AND ev.subject = 'plan:' || CAST(pl.id AS VARCHAR(20)) ORDER BY ev.id LIMIT 1) AS planned_by
+       pl.id AS plan_id, pl.status AS plan_status, COALESCE(apr.email, pl.approved_by) AS approved_by,
+       pl.approved_at, pe.actor AS planned_by
 FROM finding f
 LEFT JOIN access_grant g ON g.id = f.grant_id
 LEFT JOIN resource r ON r.id = g.resource_id
 LEFT JOIN account a ON a.id = f.account_id
 LEFT JOIN person p ON p.id = f.person_id
-LEFT JOIN risk_exception x ON x.id = COALESCE(f.exception_id,
-    (SELECT MAX(x2.id) FROM risk_exception x2 WHERE x2.finding_id = f.id))
-LEFT JOIN action ac ON ac.id = COALESCE(
-    (SELECT MAX(a1.id) FROM action a1 WHERE a1.finding_id = f.id),
-    (SELECT MAX(a2.id) FROM action a2 WHERE a2.grant_id = f.grant_id AND a2.state IN ('done', 'already_gone')))
+LEFT JOIN (SELECT finding_id, MAX(id) AS id FROM risk_exception WHERE finding_id IS NOT NULL
+           GROUP BY finding_id) xf ON xf.finding_id = f.id
+LEFT JOIN risk_exception x ON x.id = COALESCE(f.exception_id, xf.id)
+LEFT JOIN (SELECT finding_id, MAX(id) AS id FROM action WHERE finding_id IS NOT NULL GROUP BY finding_id) af
+       ON af.finding_id = f.id
+LEFT JOIN (SELECT grant_id, MAX(id) AS id FROM action WHERE state IN ('done', 'already_gone') GROUP BY grant_id) ag
+       ON ag.grant_id = f.grant_id
+LEFT JOIN action ac ON ac.id = COALESCE(af.id, ag.id)
 LEFT JOIN plan pl ON pl.id = ac.plan_id
+LEFT JOIN principal apr ON apr.id = pl.approved_by_principal_id
+{planned_by}
 {where}
 ORDER BY f.state, f.rule, f.system, f.id
 """
+#: Who created each plan (the plan.created audit event's actor); grouped once, then joined.
+PLANNED_BY = """LEFT JOIN (SELECT subject, MIN(id) AS id FROM audit_event WHERE kind = 'plan.created'
+           GROUP BY subject) pc ON pc.subject = 'plan:' || CAST(pl.id AS VARCHAR(20))
+LEFT JOIN audit_event pe ON pe.id = pc.id"""
+# Everything per finding is grouped once and joined, never a correlated subquery per row: without planner
+# statistics SQLite picks the index on a state column and reads every action or event for each finding.
 _TYPES: dict[str, Any] = dict(evidence=JSON, first_seen=DateTime, last_seen=DateTime, resolved_at=DateTime,
                               grant_closed=DateTime, exception_expires=DateTime, action_at=DateTime,
                               approved_at=DateTime)
@@ -85,7 +95,7 @@ def finding_rows(engine: Engine, state: str | None = None, filters: Filters | No
         filters = Filters(**{**vars(filters), "state": state})
     with engine.connect() as conn:
         w = where(conn, filters)
-        stmt = w.bind(text(FINDINGS_SQL.format(where=w.sql()))).columns(**_TYPES)
+        stmt = w.bind(text(FINDINGS_SQL.format(where=w.sql(), planned_by=PLANNED_BY))).columns(**_TYPES)
         for row in conn.execution_options(stream_results=True, yield_per=2000).execute(stmt, w.params).mappings():
             out = dict(row)
             out["reason"] = (out.pop("evidence") or {}).get("reason", "")

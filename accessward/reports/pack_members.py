@@ -166,3 +166,25 @@ def version(ctx: PackContext) -> None:
 
 
 BUILTIN: tuple[str, ...] = ()  # modules that register further members (e.g. "accessward.reviews.pack")
+
+
+@register("reviews")
+def review_campaigns(ctx: PackContext) -> None:
+    """Every access-review campaign open during the period: items, reviewer, decision, justification,
+    time and outcome (one CSV per campaign), and a summary of each (completion, who decided what)."""
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
+    from accessward.reports.reviews import REPORT_COLUMNS, campaign_rows, campaign_summary
+    from accessward.sync.review_models import ReviewCampaign
+
+    with Session(ctx.engine) as session:
+        campaigns = list(session.execute(
+            select(col(ReviewCampaign.id)).where(col(ReviewCampaign.started_at) <= ctx.until)
+            .where((col(ReviewCampaign.closed_at).is_(None)) | (col(ReviewCampaign.closed_at) >= ctx.since))
+            .order_by(col(ReviewCampaign.id))).scalars())
+    summaries = []
+    for cid in campaigns:
+        ctx.write_report(f"review-{cid}", REPORT_COLUMNS, campaign_rows(ctx.engine, cid))
+        summaries.append(campaign_summary(ctx.engine, cid))
+    ctx.write_json("reviews/campaigns.json", {"campaigns": summaries})

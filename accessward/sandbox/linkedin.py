@@ -8,10 +8,16 @@ It reproduces what a connector must cope with (reference/social-apis.md, section
 - Rest.li finders ``q=organization`` (``organization=<urn>``) and ``q=roleAssignee`` (the calling
   member), both with ``role``/``state`` filters and ``start``/``count`` paging (``count`` defaults
   to 10 and is capped at ``LinkedInState.max_count``), ``paging.total`` when switched on;
+- ``projection=(elements*(*,roleAssignee~(localizedFirstName,localizedLastName)))`` on a finder:
+  each element carries ``roleAssignee~`` with the member's localized names (the documented
+  decoration), or ``roleAssignee!`` with a 403 error when the state says the token may not read
+  them; any other projection is answered 400;
 - ``GET /rest/organizations/{id}`` for the organization's name;
 - writes to the compound key ``/rest/organizationAcls/(organization:…,role:…,roleAssignee:…)``
   (URNs inside the key must be URL-encoded, as Rest.li 2.0 requires): a PUT of the entity or a
-  ``POST`` with ``X-RestLi-Method: PARTIAL_UPDATE``, whichever ``accepted_method`` says;
+  ``POST`` with ``X-RestLi-Method: PARTIAL_UPDATE``, whichever ``accepted_method`` says; a PUT of
+  an APPROVED entity to a key that has no row yet adds that role (how an admin adds one; only
+  with ``accepted_method`` PUT: a partial update needs a row to patch);
 - errors as ``{"status", "serviceErrorCode", "message"}`` (+ ``code`` for version errors): 401
   for a missing (service code 401), invalid (65600), expired (65601) or revoked (65602) token;
   403 ``Not enough permissions to access: …`` (service code 100) when the caller is not an
@@ -59,7 +65,8 @@ from accessward.sandbox.linkedin_state import (
 )
 
 __all__ = [
-    "ACL_PATH", "DEMO_ORG_ID", "DEMO_TOKEN", "Clock", "FaultKind", "LinkedInError", "LinkedInState",
+    "ACL_PATH", "DEMO_DANA_URN", "DEMO_MEMBERS", "DEMO_ORG_ID", "DEMO_TOKEN", "Clock", "FaultKind", "LinkedInError",
+    "LinkedInState",
     "RecordedCall", "RepeatRevoke", "RevokeMethod", "UnsupportedAnswer", "acl_key_path", "create_app",
     "demo_state",
 ]
@@ -230,13 +237,42 @@ def _finder(state: LinkedInState, caller: TokenInfo, params: dict[str, str], cal
                             if q else "Missing required query parameter 'q'")
     start = _int_param(params, "start", 0)
     count = min(_int_param(params, "count", DEFAULT_COUNT), state.max_count)
-    return JSONResponse(_page(state, rows, params, start, count, call))
+    decorate = _projection(params.get("projection"))
+    if decorate and not state.projection_supported:
+        raise LinkedInError(400, "Projection is not supported for resource organizationAcls")
+    return JSONResponse(_page(state, rows, params, start, count, call, decorate))
+
+
+DECORATION = "(elements*(*,roleAssignee~(localizedFirstName,localizedLastName)))"
+
+
+def _projection(raw: str | None) -> bool:
+    """Whether the finder was asked for the roleAssignee decoration (the only projection served)."""
+    if raw is None or raw == "":
+        return False
+    if raw.replace(" ", "") != DECORATION:
+        raise LinkedInError(400, f"Invalid projection {raw!r}: this resource serves {DECORATION} only")
+    return True
+
+
+def _decorate(state: LinkedInState, element: dict[str, Any]) -> None:
+    urn = element.get("roleAssignee", "")
+    names = state.decoration(urn) if state.decorate_names else None
+    if names is not None:
+        element["roleAssignee~"] = names
+    else:
+        person_id = str(urn).rsplit(":", 1)[-1]
+        element["roleAssignee!"] = {"status": 403, "serviceErrorCode": 100,
+                                    "message": f"Not enough permissions to access: GET /people/(id:{person_id})"}
 
 
 def _page(state: LinkedInState, rows: list[Acl], params: dict[str, str], start: int, count: int,
-          call: int) -> dict[str, Any]:
+          call: int, decorate: bool = False) -> dict[str, Any]:
     page = rows[start:start + count]
     elements = [acl.element() for acl in page]
+    if decorate:
+        for element in elements:
+            _decorate(state, element)
     if elements and state.active_fault(call, {FaultKind.broken_element}) is not None:
         del elements[-1]["roleAssignee"]
     links = []
@@ -299,6 +335,11 @@ def _write(state: LinkedInState, request: Request, caller: TokenInfo, raw_key: s
     new_state = _requested_state(operation, key, body)
     if state.active_fault(call, {FaultKind.lost_write}) is not None:
         return Response(status_code=204)
+    if operation is RevokeMethod.put and key not in state.acls and new_state == "APPROVED":
+        if key[1] not in ROLES:
+            raise LinkedInError(400, f"Invalid value '{key[1]}' for key field 'role'")
+        state.create_acl(key, caller.member)
+        return Response(status_code=201)
     outcome = state.set_state(key, new_state, caller.member)
     if outcome is WriteOutcome.not_found:
         raise LinkedInError(404, f"No organizationAcl found for key {unquote(raw_key)}", code="NOT_FOUND")
@@ -331,6 +372,15 @@ def _requested_state(operation: RevokeMethod, key: tuple[str, str, str], body: A
 # -- demo data -----------------------------------------------------------------------------------
 
 
+#: The demo's members: opaque ids, like LinkedIn's; their names come through the roleAssignee decoration.
+DEMO_MEMBERS = {
+    "alex": "urn:li:person:8kZq2xVbTn", "dana": "urn:li:person:Rm4Wc9LpQe", "sam": "urn:li:person:Yh7Ds3KaFj",
+    "priya": "urn:li:person:Nc5Tg8UvBw", "jordan": "urn:li:person:Ex2Pj6HoLs", "taylor": "urn:li:person:Gu9Mb4ZrKd",
+    "new_hire": "urn:li:person:Wq3Fy7NcAx", "former_intern": "urn:li:person:Tz6Lh1VeOp",
+}
+DEMO_DANA_URN = DEMO_MEMBERS["dana"]
+
+
 def demo_state(token: str = DEMO_TOKEN) -> LinkedInState:
     """A small brand organization on LinkedIn, as its Community Manager's token sees it.
 
@@ -339,17 +389,24 @@ def demo_state(token: str = DEMO_TOKEN) -> LinkedInState:
     refused as the last admin. Sam Rivera is content admin, Priya Shah an analyst, Jordan Lee a
     recruiting poster, Taylor Brooks of the Brightside agency posts sponsored content. A new hire's
     request for admin is pending (REQUESTED: not access), and a former intern's role was REVOKED.
+    Member ids are opaque (``DEMO_MEMBERS``); their names come through the roleAssignee decoration.
     """
     state = LinkedInState()
     org = state.add_organization("Northwind Coffee Roasters", org_id=DEMO_ORG_ID, vanity_name="northwind-coffee")
-    alex, dana = "urn:li:person:alexMorgan01", "urn:li:person:danaLeaver02"
+    m = DEMO_MEMBERS
+    for key, (first, last) in {"alex": ("Alex", "Morgan"), "dana": ("Dana", "Leaver"), "sam": ("Sam", "Rivera"),
+                               "priya": ("Priya", "Shah"), "jordan": ("Jordan", "Lee"),
+                               "taylor": ("Taylor", "Brooks"), "new_hire": ("Nova", "Hire"),
+                               "former_intern": ("Finn", "Intern")}.items():
+        state.add_person(first, last, urn=m[key])
+    alex, dana = m["alex"], m["dana"]
     state.add_token(token, alex)
     state.add_acl(org, alex, ADMIN)
     state.add_acl(org, dana, ADMIN, actor=alex)
-    state.add_acl(org, "urn:li:person:samRivera03", "CONTENT_ADMINISTRATOR", actor=alex)
-    state.add_acl(org, "urn:li:person:priyaShah04", "ANALYST", actor=alex)
-    state.add_acl(org, "urn:li:person:jordanLee05", "RECRUITING_POSTER", actor=alex)
-    state.add_acl(org, "urn:li:person:taylorBrightside06", "DIRECT_SPONSORED_CONTENT_POSTER", actor=alex)
-    state.add_acl(org, "urn:li:person:newHire07", ADMIN, state="REQUESTED")
-    state.add_acl(org, "urn:li:person:formerIntern08", "CONTENT_ADMINISTRATOR", state="REVOKED", actor=alex)
+    state.add_acl(org, m["sam"], "CONTENT_ADMINISTRATOR", actor=alex)
+    state.add_acl(org, m["priya"], "ANALYST", actor=alex)
+    state.add_acl(org, m["jordan"], "RECRUITING_POSTER", actor=alex)
+    state.add_acl(org, m["taylor"], "DIRECT_SPONSORED_CONTENT_POSTER", actor=alex)
+    state.add_acl(org, m["new_hire"], ADMIN, state="REQUESTED")
+    state.add_acl(org, m["former_intern"], "CONTENT_ADMINISTRATOR", state="REVOKED", actor=alex)
     return state

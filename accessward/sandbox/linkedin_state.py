@@ -10,6 +10,14 @@ switches for what LinkedIn's public docs leave open (reference/social-apis.md, s
   unsupported method, per ``unsupported_answer`` (HTTP 405, or HTTP 400 naming the operation).
 - ``repeat_revoke``: writing REVOKED to a row already REVOKED is a no-op (204) or a 404.
 - ``include_total``: whether finder answers carry ``paging.total``.
+- ``decorate_names``: whether the token may read the members' names through the documented
+  decoration of ``roleAssignee`` (``projection=(elements*(*,roleAssignee~(localizedFirstName,
+  localizedLastName)))``); when it may not, each element carries a ``roleAssignee!`` error instead
+  of ``roleAssignee~`` (Rest.li's shape for a failed decoration; unverified for this resource).
+- ``projection_supported``: False answers any projection 400 (a version that refuses it).
+
+Member ids are opaque, as LinkedIn's are (``urn:li:person:Rm4Wc9LpQe``): a name is learnt through
+the decoration only, never read off the URN. ``add_person`` makes one with a name.
 
 Faults: throttling (429, optionally with ``Retry-After``), 5xx, an HTML login page, a redirect, a
 body without ``elements``, an element without ``roleAssignee``, a token expiring mid-run and a
@@ -18,6 +26,8 @@ body without ``elements``, an element without ``roleAssignee``, a token expiring
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import math
 import re
@@ -206,6 +216,8 @@ class LinkedInState:
         include_total: bool = True,
         active_versions: set[str] | None = None,
         max_count: int = 100,
+        decorate_names: bool = True,
+        projection_supported: bool = True,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock or Clock()
@@ -215,6 +227,10 @@ class LinkedInState:
         self.include_total = include_total
         self.active_versions = active_versions  # None: the last VERSION_MONTHS months by the clock
         self.max_count = max_count
+        self.decorate_names = decorate_names
+        self.projection_supported = projection_supported  # False: any projection is answered 400
+        self.people: dict[str, tuple[str, str]] = {}  # person URN -> (first name, last name)
+        self._person_ids = itertools.count(1)
         self.organizations: dict[int, Organization] = {}
         self.tokens: dict[str, TokenInfo] = {}
         self.acls: dict[tuple[str, str, str], Acl] = {}  # insertion order is the listing order
@@ -241,6 +257,28 @@ class LinkedInState:
             info = TokenInfo(value, member, expires_at=expires, scopes=scopes)
             self.tokens[value] = info
             return info
+
+    def add_person(self, first: str, last: str, *, urn: str | None = None) -> str:
+        """A LinkedIn member with a name and an opaque id (like LinkedIn's, it says nothing of the name)."""
+        with self.lock:
+            if urn is None:
+                digest = hashlib.sha256(f"{first} {last} {next(self._person_ids)}".encode()).digest()
+                urn = "urn:li:person:" + base64.urlsafe_b64encode(digest)[:10].decode().replace("-", "x").replace(
+                    "_", "z")
+            self.people[urn] = (first, last)
+            return urn
+
+    def decoration(self, urn: str) -> dict[str, Any] | None:
+        """What ``roleAssignee~(localizedFirstName,localizedLastName)`` answers for ``urn`` (None: unknown)."""
+        name = self.people.get(urn)
+        if name is None:
+            return None
+        return {"localizedFirstName": name[0], "localizedLastName": name[1]}
+
+    def create_acl(self, key: tuple[str, str, str], actor: str) -> Acl:
+        """A PUT to a key that has no row yet: a new APPROVED role (an admin adding someone)."""
+        with self.lock:
+            return self.add_acl(key[0], key[2], key[1], actor=actor)
 
     def add_acl(self, organization: Organization | str, assignee: str, role: str, state: str = "APPROVED",
                 *, actor: str | None = None) -> Acl:

@@ -11,37 +11,51 @@ envelope ``{"code", "message", "request_id", "data"}`` (``code`` 0 on success), 
   ``keyword``/``user_role``/``relation_status``);
 - ``GET /bc/partner/get/`` (``bc_id``, ``page_size`` 1-50): ``{"bc_id", "bc_name"}`` per partner;
 - ``POST /bc/member/delete/`` with ``{"bc_id", "user_id"}`` (a member) or ``{"bc_id", "user_email"}``
-  (cancels a pending invite); ``POST /bc/partner/delete/`` with ``{"bc_id", "partner_id"}``.
+  (cancels a pending invite); ``POST /bc/partner/delete/`` with ``{"bc_id", "partner_id"}``. Removing
+  a member takes every asset assignment they hold in that BC with them (the TikTok account too), and
+  removing a partner takes every asset shared with it;
+- ``POST /bc/member/update/`` ``{"bc_id", "user_id", "user_role"}``: a lower role in place (an
+  access review's reduce); demoting the last BOUND ADMIN is refused like removing them;
+- assets of type ``TT_ACCOUNT`` (the brand's TikTok account itself): ``GET /bc/asset/admin/get/``
+  (``bc_id``, ``asset_type``; every asset of the BC, admins only), ``GET /bc/asset/member/get/`` and
+  ``GET /bc/asset/partner/get/`` (``bc_id``, ``asset_type``, ``asset_id``: who holds it), and
+  ``POST /bc/asset/unassign/`` ``{"bc_id", "user_id", "asset_type", "asset_id"}``;
+- child Business Centers: ``child_bc_id`` next to the parent's ``bc_id`` on ``/bc/member/get/``,
+  ``/bc/member/delete/`` and ``/bc/member/update/`` acts on the child's own members (the caller must
+  be an ADMIN of the parent; the official SDK carries ``child_bc_id`` on these bodies).
 
-Codes: **40100** throttled; **40104** empty token; **40105** invalid or revoked token; an expired
-token answers ``TikTokState.expired_code`` (40105 or 40104: the split is unverified); **40001**
-no permission (the caller is not an ADMIN of the BC, or not in it); **40002** a bad parameter;
-**50000** an internal error. Deleting someone who is not there answers ``unknown_member_code``
+Codes, by meaning (the SDK's ``tiktok_code.py``): **40100** too many requests and **40132**
+REQUEST_FREQUENCY_LIMITED (throttling, although 40132 sits among the 401xx auth codes), **61000**
+too many requests and **60001** service under maintenance (transient); **40104** empty token;
+**40105** invalid or revoked token; an expired token answers ``TikTokState.expired_code`` (40105 or
+40104: the split is unverified); **40001** no permission (the caller is not an ADMIN of the BC, or
+not in it); **40003** FORBIDDEN (no permission on that object: an asset of another BC);
+**40002** a bad parameter; **50000** an internal error. Members may show ``relation_status``
+BOUND, PENDING, REJECTED or **UNBOUND** (bound once, then cancelled: no access). Deleting
+someone who is not there answers ``unknown_member_code``
 (40002 "not a member", or 40001 "no permission to operate this user": both plausible, unverified).
 Removing the last BOUND ADMIN is refused with 40002 (unverified).
 
-Other choices (each **unverified**): a pending invite's row has no ``user_id``; a member row
+Other choices (each **unverified**): a pending invite's row has no ``user_id``; a row of
+``/bc/asset/member/get/`` is a member row plus ``tt_account_roles`` (POST, LIVE, DIRECT_MESSAGE); a member row
 carries ``advertiser_role``/``catalog_role`` when the member holds one; ``page_size`` outside
 its range is refused (40002) rather than clamped; an unknown path is an HTTP 404 plain-text page
 (the gateway's, not the API's); a wrong HTTP method is an HTTP 405.
 
-Faults: 40100 throttling (and a call-budget rate limit on the controllable clock), HTTP 503 from
+Faults: 40100 throttling, 40132 frequency limit, 61000, 60001 maintenance, 40003 forbidden (and
+a call-budget rate limit on the controllable clock), HTTP 503 from
 the gateway, code 50000, an HTML page, a body without ``data``/``list``, a token expiring mid-run.
 Every request is recorded (the token never is); ``writes`` lists the POSTs.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import secrets
-import threading
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -50,311 +64,41 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from accessward.sandbox.clock import Clock
+from accessward.sandbox.tiktok_state import (
+    API_PREFIX,
+    ASSET_TYPES,
+    BAD_PARAM,
+    DEMO_BC_ID,
+    DEMO_TOKEN,
+    DEMO_TT_ACCOUNT_ID,
+    FORBIDDEN,
+    FREQUENCY_LIMITED,
+    INTERNAL,
+    LAST_ADMIN_MESSAGE,
+    MAINTENANCE,
+    MEMBER_PAGE_MAX,
+    NO_PERMISSION,
+    OK,
+    PAGE_MAX,
+    THROTTLE_MESSAGE,
+    THROTTLED,
+    TOO_MANY_REQUESTS,
+    Asset,
+    BusinessCenter,
+    FaultKind,
+    Member,
+    Partner,
+    RecordedCall,
+    TikTokError,
+    TikTokState,
+    TokenInfo,
+)
 
 __all__ = [
-    "API_PREFIX", "DEMO_BC_ID", "DEMO_TOKEN", "BusinessCenter", "Clock", "FaultKind", "Member", "Partner",
+    "API_PREFIX", "DEMO_BC_ID", "DEMO_TOKEN", "DEMO_TT_ACCOUNT_ID", "Asset", "BusinessCenter",
+    "Clock", "FaultKind", "Member", "Partner",
     "RecordedCall", "TikTokError", "TikTokState", "create_app", "demo_state",
 ]
-
-API_PREFIX = "/open_api/v1.3"
-DEMO_TOKEN = "demo-tiktok-token"
-DEMO_BC_ID = "7100000000000000001"
-
-OK = 0
-NO_PERMISSION = 40001
-BAD_PARAM = 40002
-THROTTLED = 40100
-TOKEN_EMPTY = 40104
-TOKEN_INVALID = 40105
-INTERNAL = 50000
-UNKNOWN_MEMBER_CODES = (BAD_PARAM, NO_PERMISSION)
-EXPIRED_CODES = (TOKEN_INVALID, TOKEN_EMPTY)
-THROTTLE_MESSAGE = "Too many requests. The request frequency exceeds the QPS/QPM limit; please retry later."
-LAST_ADMIN_MESSAGE = "Cannot remove the only admin of this Business Center. Add another admin first."
-MEMBER_PAGE_MAX = 20
-PAGE_MAX = 50
-
-
-class TikTokError(Exception):
-    """An API error: HTTP 200 with a non-zero ``code``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class FaultKind(StrEnum):
-    throttle = "throttle"  # code 40100 (HTTP 200)
-    gateway_error = "gateway_error"  # HTTP 503 text/html from the gateway
-    internal_error = "internal_error"  # code 50000 (HTTP 200)
-    html = "html"  # HTTP 200 text/html page
-    no_data = "no_data"  # code 0 without "data"
-    no_list = "no_list"  # code 0, "data" without "list"
-    expire_token = "expire_token"  # the presented token expires just before this call is checked
-
-
-@dataclass
-class Fault:
-    kind: FaultKind
-    first_call: int
-    times: int = 1
-
-    def covers(self, call: int) -> bool:
-        return self.first_call <= call < self.first_call + self.times
-
-
-@dataclass
-class TokenInfo:
-    value: str
-    user_id: str  # the TikTok for Business user the token acts for
-    expires_at: datetime | None = None
-    revoked: bool = False
-
-
-@dataclass
-class Member:
-    user_id: str | None  # None for a pending invite
-    user_name: str
-    user_email: str
-    user_role: str = "STANDARD"  # ADMIN | STANDARD
-    relation_status: str = "BOUND"  # BOUND | PENDING | REJECTED
-    advertiser_role: str | None = None  # ADMIN | OPERATOR | ANALYST
-    catalog_role: str | None = None  # ADMIN | AD_PROMOTE
-    finance_role: str | None = None  # MANAGER | ANALYST
-
-    def row(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"user_name": self.user_name, "user_email": self.user_email,
-                               "user_role": self.user_role, "relation_status": self.relation_status}
-        if self.user_id is not None:
-            out["user_id"] = self.user_id
-        if self.advertiser_role:
-            out["advertiser_role"] = self.advertiser_role
-        if self.catalog_role:
-            out["catalog_role"] = self.catalog_role
-        if self.finance_role:
-            out["ext_user_role"] = {"finance_role": self.finance_role}
-        return out
-
-
-@dataclass
-class Partner:
-    bc_id: str
-    bc_name: str
-
-
-@dataclass
-class BusinessCenter:
-    bc_id: str
-    name: str
-    company: str = ""
-    currency: str = "USD"
-    registered_area: str = "US"
-    status: str = "ENABLE"
-    timezone: str = "Etc/GMT"
-    type: str = "NORMAL"
-    members: list[Member] = field(default_factory=list)
-    partners: list[Partner] = field(default_factory=list)
-
-    def info(self) -> dict[str, Any]:
-        return {"bc_id": self.bc_id, "name": self.name, "company": self.company or self.name,
-                "currency": self.currency, "registered_area": self.registered_area, "status": self.status,
-                "timezone": self.timezone, "type": self.type}
-
-    def member(self, user_id: str) -> Member | None:
-        return next((m for m in self.members if m.user_id == user_id and m.relation_status == "BOUND"), None)
-
-    def invite(self, email: str) -> Member | None:
-        return next((m for m in self.members
-                     if m.relation_status == "PENDING" and m.user_email.lower() == email.lower()), None)
-
-
-@dataclass
-class RecordedCall:
-    """One request as the simulator saw it; the access token is never recorded."""
-
-    call: int
-    method: str
-    path: str  # without the /open_api/v1.3 prefix, e.g. "/bc/member/delete/"
-    params: dict[str, str]
-    body: Any = None
-    http_status: int = 200
-    code: int | None = None
-
-
-class TikTokState:
-    """Everything the TikTok simulator knows, guarded by one lock (the server runs in its own thread)."""
-
-    def __init__(
-        self,
-        *,
-        clock: Clock | None = None,
-        unknown_member_code: int = BAD_PARAM,
-        expired_code: int = TOKEN_INVALID,
-    ) -> None:
-        if unknown_member_code not in UNKNOWN_MEMBER_CODES:
-            raise ValueError(f"unknown_member_code must be one of {UNKNOWN_MEMBER_CODES}")
-        if expired_code not in EXPIRED_CODES:
-            raise ValueError(f"expired_code must be one of {EXPIRED_CODES}")
-        self.lock = threading.RLock()
-        self.clock = clock or Clock()
-        self.unknown_member_code = unknown_member_code
-        self.expired_code = expired_code
-        self.business_centers: dict[str, BusinessCenter] = {}
-        self.tokens: dict[str, TokenInfo] = {}
-        self.requests: list[RecordedCall] = []
-        self.faults: list[Fault] = []
-        self.calls = 0
-        self._ids = itertools.count(7_200_000_000_000_000_001)
-        self._rate_limit: tuple[int, float] | None = None
-        self._window: deque[datetime] = deque()
-
-    # -- seeding --------------------------------------------------------------------------------
-
-    def new_id(self) -> str:
-        return str(next(self._ids))
-
-    def add_business_center(self, name: str, *, bc_id: str | None = None, company: str = "",
-                            currency: str = "USD", timezone: str = "Etc/GMT") -> BusinessCenter:
-        with self.lock:
-            bc = BusinessCenter(bc_id or self.new_id(), name, company=company, currency=currency, timezone=timezone)
-            self.business_centers[bc.bc_id] = bc
-            return bc
-
-    def add_member(self, bc: BusinessCenter, name: str, email: str, *, role: str = "STANDARD",
-                   user_id: str | None = None, advertiser_role: str | None = None, catalog_role: str | None = None,
-                   finance_role: str | None = None) -> Member:
-        """A BOUND member (the same person may be added to several BCs with one ``user_id``)."""
-        if role not in ("ADMIN", "STANDARD"):
-            raise ValueError(f"not a BC user_role: {role}")
-        with self.lock:
-            member = Member(user_id or self.new_id(), name, email, role, "BOUND", advertiser_role, catalog_role,
-                            finance_role)
-            bc.members.append(member)
-            return member
-
-    def add_invite(self, bc: BusinessCenter, email: str, *, role: str = "STANDARD", status: str = "PENDING") -> Member:
-        """An invitation (PENDING, or REJECTED once declined): no ``user_id``."""
-        with self.lock:
-            member = Member(None, "", email, role, status)
-            bc.members.append(member)
-            return member
-
-    def add_partner(self, bc: BusinessCenter, name: str, *, partner_id: str | None = None) -> Partner:
-        with self.lock:
-            partner = Partner(partner_id or self.new_id(), name)
-            bc.partners.append(partner)
-            return partner
-
-    def add_token(self, value: str, user_id: str, *, ttl_seconds: float | None = None) -> TokenInfo:
-        expires = self.clock.now() + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
-        with self.lock:
-            info = TokenInfo(value, user_id, expires_at=expires)
-            self.tokens[value] = info
-            return info
-
-    # -- lookups for routes and tests -----------------------------------------------------------
-
-    def caller_member(self, bc: BusinessCenter, token: TokenInfo) -> Member | None:
-        return bc.member(token.user_id)
-
-    def is_member(self, bc_id: str, user_id: str) -> bool:
-        with self.lock:
-            return self.business_centers[bc_id].member(user_id) is not None
-
-    def has_invite(self, bc_id: str, email: str) -> bool:
-        with self.lock:
-            return self.business_centers[bc_id].invite(email) is not None
-
-    def is_partner(self, bc_id: str, partner_id: str) -> bool:
-        with self.lock:
-            return any(p.bc_id == partner_id for p in self.business_centers[bc_id].partners)
-
-    @property
-    def writes(self) -> list[RecordedCall]:
-        """Every POST that reached the simulator, whatever it answered."""
-        with self.lock:
-            return [r for r in self.requests if r.method == "POST"]
-
-    def calls_to(self, path: str, method: str = "GET") -> list[RecordedCall]:
-        with self.lock:
-            return [r for r in self.requests if r.method == method and r.path == path]
-
-    # -- tokens ---------------------------------------------------------------------------------
-
-    def expire_token(self, value: str | None = None) -> None:
-        with self.lock:
-            for info in (list(self.tokens.values()) if value is None else [self.tokens[value]]):
-                info.expires_at = self.clock.now() - timedelta(seconds=1)
-
-    def revoke_token(self, value: str | None = None) -> None:
-        with self.lock:
-            for info in (list(self.tokens.values()) if value is None else [self.tokens[value]]):
-                info.revoked = True
-
-    def check_token(self, value: str) -> TokenInfo:
-        if not value:
-            raise TikTokError(TOKEN_EMPTY, "Access token is empty. Please put it in the request header Access-Token.")
-        info = self.tokens.get(value)
-        if info is None or info.revoked:
-            raise TikTokError(TOKEN_INVALID, "Access token is incorrect or has been revoked.")
-        if info.expires_at is not None and info.expires_at <= self.clock.now():
-            raise TikTokError(self.expired_code, "Access token has expired. Please refresh or re-authorize.")
-        return info
-
-    # -- faults and rate limits -----------------------------------------------------------------
-
-    def inject(self, kind: FaultKind, *, at_call: int | None = None, times: int = 1) -> Fault:
-        """Make calls ``at_call`` .. ``at_call + times - 1`` fail (default: the next ``times`` calls)."""
-        with self.lock:
-            fault = Fault(kind, at_call if at_call is not None else self.calls + 1, times)
-            self.faults.append(fault)
-            return fault
-
-    def throttle(self, *, at_call: int | None = None, times: int = 1) -> Fault:
-        return self.inject(FaultKind.throttle, at_call=at_call, times=times)
-
-    def expire_token_at(self, call: int) -> Fault:
-        return self.inject(FaultKind.expire_token, at_call=call)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self.faults.clear()
-            self._rate_limit = None
-            self._window.clear()
-
-    def active_fault(self, call: int, kinds: set[FaultKind]) -> Fault | None:
-        with self.lock:
-            return next((f for f in self.faults if f.kind in kinds and f.covers(call)), None)
-
-    def set_rate_limit(self, max_calls: int, *, window_seconds: float = 1.0) -> None:
-        """Answer 40100 once more than ``max_calls`` calls fall within the clock window (a QPS limit)."""
-        with self.lock:
-            self._rate_limit = (max_calls, window_seconds)
-            self._window.clear()
-
-    def rate_limited(self) -> bool:
-        with self.lock:
-            if self._rate_limit is None:
-                return False
-            max_calls, window = self._rate_limit
-            now = self.clock.now()
-            while self._window and (now - self._window[0]).total_seconds() >= window:
-                self._window.popleft()
-            if len(self._window) >= max_calls:
-                return True
-            self._window.append(now)
-            return False
-
-    # -- request log ----------------------------------------------------------------------------
-
-    def begin_call(self, method: str, path: str, params: dict[str, str], body: Any) -> RecordedCall:
-        with self.lock:
-            self.calls += 1
-            record = RecordedCall(self.calls, method, path, dict(params), body)
-            self.requests.append(record)
-            return record
-
 
 # -- the app -------------------------------------------------------------------------------------
 
@@ -426,6 +170,14 @@ def _respond(state: TikTokState, request: Request, path: str, params: dict[str, 
         token = state.check_token(token_value)
         if state.active_fault(call, {FaultKind.throttle}) is not None or state.rate_limited():
             raise TikTokError(THROTTLED, THROTTLE_MESSAGE)
+        if state.active_fault(call, {FaultKind.frequency_limited}) is not None:
+            raise TikTokError(FREQUENCY_LIMITED, "Request frequency limited. Please retry later.")
+        if state.active_fault(call, {FaultKind.too_many_requests}) is not None:
+            raise TikTokError(TOO_MANY_REQUESTS, "Too many requests. Please retry later.")
+        if state.active_fault(call, {FaultKind.maintenance}) is not None:
+            raise TikTokError(MAINTENANCE, "The service is under maintenance. Please retry later.")
+        if state.active_fault(call, {FaultKind.forbidden}) is not None:
+            raise TikTokError(FORBIDDEN, "Forbidden: you do not have permission to access this object.")
         if state.active_fault(call, {FaultKind.internal_error}) is not None:
             raise TikTokError(INTERNAL, "Internal service error. Please try again later.")
         if method == "POST":
@@ -513,8 +265,23 @@ def _bc_get(call: ApiCall) -> dict[str, Any]:
     return _paged(call.params, items, PAGE_MAX)
 
 
+def _members_bc(call: ApiCall, *, admin: bool = False) -> BusinessCenter:
+    """The BC whose members a call acts on: ``bc_id``, or its child ``child_bc_id`` (parent admins only)."""
+    bc = _bc(call, admin=admin)
+    child_id = str(call.params.get("child_bc_id") or "")
+    if not child_id:
+        return bc
+    caller = call.state.caller_member(bc, call.token)
+    if caller is None or caller.user_role != "ADMIN":
+        raise TikTokError(NO_PERMISSION, "No permission: only admins of the parent Business Center can manage a "
+                                         "child Business Center's members.")
+    if child_id not in bc.children:
+        raise TikTokError(FORBIDDEN, f"Forbidden: Business Center {child_id} is not a child of {bc.bc_id}.")
+    return call.state.business_centers[child_id]
+
+
 def _member_get(call: ApiCall) -> dict[str, Any]:
-    bc = _bc(call)
+    bc = _members_bc(call)
     filters = _filtering(call)
     keyword = str(filters.get("keyword") or "").lower()
     rows = [m.row() for m in bc.members
@@ -529,6 +296,64 @@ def _partner_get(call: ApiCall) -> dict[str, Any]:
     return _paged(call.params, [{"bc_id": p.bc_id, "bc_name": p.bc_name} for p in bc.partners], PAGE_MAX)
 
 
+def _asset_type(call: ApiCall) -> str:
+    asset_type = str(call.params.get("asset_type") or "")
+    if not asset_type:
+        raise TikTokError(BAD_PARAM, "asset_type: Missing data for required field.")
+    if asset_type not in ASSET_TYPES:
+        raise TikTokError(BAD_PARAM, f"asset_type: Must be one of: {', '.join(ASSET_TYPES)}.")
+    return asset_type
+
+
+def _asset(call: ApiCall, bc: BusinessCenter) -> Asset:
+    asset_type = _asset_type(call)
+    asset_id = str(call.params.get("asset_id") or "")
+    if not asset_id:
+        raise TikTokError(BAD_PARAM, "asset_id: Missing data for required field.")
+    asset = bc.asset(asset_type, asset_id)
+    if asset is None:
+        raise TikTokError(FORBIDDEN, f"Forbidden: asset {asset_id} does not belong to Business Center {bc.bc_id}.")
+    return asset
+
+
+def _asset_admin_get(call: ApiCall) -> dict[str, Any]:
+    bc = _bc(call, admin=True)
+    asset_type = _asset_type(call)
+    return _paged(call.params, [a.row() for a in bc.assets if a.asset_type == asset_type], PAGE_MAX)
+
+
+def _asset_member_get(call: ApiCall) -> dict[str, Any]:
+    bc = _bc(call, admin=True)
+    asset = _asset(call, bc)
+    rows = []
+    for user_id, roles in asset.members.items():
+        member = bc.member(user_id)
+        if member is not None:
+            rows.append({**member.row(), "tt_account_roles": list(roles)})
+    return _paged(call.params, rows, PAGE_MAX)
+
+
+def _asset_partner_get(call: ApiCall) -> dict[str, Any]:
+    bc = _bc(call, admin=True)
+    asset = _asset(call, bc)
+    names = {p.bc_id: p.bc_name for p in bc.partners}
+    rows = [{"bc_id": pid, "bc_name": names.get(pid, ""), "tt_account_roles": list(roles)}
+            for pid, roles in asset.partners.items()]
+    return _paged(call.params, rows, PAGE_MAX)
+
+
+def _asset_unassign(call: ApiCall) -> dict[str, Any]:
+    bc = _bc(call, admin=True)
+    asset = _asset(call, bc)
+    user_id = str(call.params.get("user_id") or "")
+    if not user_id:
+        raise TikTokError(BAD_PARAM, "user_id: Missing data for required field.")
+    if user_id not in asset.members:
+        raise _unknown(call, f"User {user_id} on asset {asset.asset_id}")
+    del asset.members[user_id]
+    return {}
+
+
 def _unknown(call: ApiCall, what: str) -> TikTokError:
     if call.state.unknown_member_code == NO_PERMISSION:
         return TikTokError(NO_PERMISSION, f"No permission to operate {what}.")
@@ -536,7 +361,7 @@ def _unknown(call: ApiCall, what: str) -> TikTokError:
 
 
 def _member_delete(call: ApiCall) -> dict[str, Any]:
-    bc = _bc(call, admin=True)
+    bc = _members_bc(call, admin=True)
     user_id, email = call.params.get("user_id"), call.params.get("user_email")
     if bool(user_id) == bool(email):
         raise TikTokError(BAD_PARAM, "Pass exactly one of user_id (a member) or user_email (a pending invitation).")
@@ -549,10 +374,32 @@ def _member_delete(call: ApiCall) -> dict[str, Any]:
     member = bc.member(str(user_id))
     if member is None:
         raise _unknown(call, f"User {user_id}")
-    if member.user_role == "ADMIN" and not any(
-            m is not member and m.user_role == "ADMIN" and m.relation_status == "BOUND" for m in bc.members):
+    if bc.last_admin(member):
         raise TikTokError(BAD_PARAM, LAST_ADMIN_MESSAGE)
     bc.members.remove(member)
+    for asset in bc.assets:  # a member leaves with everything they held in the BC
+        asset.members.pop(str(user_id), None)
+    return {}
+
+
+def _member_update(call: ApiCall) -> dict[str, Any]:
+    bc = _members_bc(call, admin=True)
+    user_id = str(call.params.get("user_id") or "")
+    role = call.params.get("user_role")
+    if not user_id:
+        raise TikTokError(BAD_PARAM, "user_id: Missing data for required field.")
+    if role is not None and role not in ("ADMIN", "STANDARD"):
+        raise TikTokError(BAD_PARAM, "user_role: Must be one of: ADMIN, STANDARD.")
+    member = bc.member(user_id)
+    if member is None:
+        raise _unknown(call, f"User {user_id}")
+    if role == "STANDARD" and bc.last_admin(member):
+        raise TikTokError(BAD_PARAM, LAST_ADMIN_MESSAGE)
+    if role is not None:
+        member.user_role = str(role)
+    name = call.params.get("user_name")
+    if isinstance(name, str) and name:
+        member.user_name = name
     return {}
 
 
@@ -565,6 +412,8 @@ def _partner_delete(call: ApiCall) -> dict[str, Any]:
     if partner is None:
         raise _unknown(call, f"Partner {partner_id}")
     bc.partners.remove(partner)
+    for asset in bc.assets:  # the partnership ends with every asset shared through it
+        asset.partners.pop(partner_id, None)
     return {}
 
 
@@ -572,7 +421,12 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     "/bc/get/": ("GET", _bc_get),
     "/bc/member/get/": ("GET", _member_get),
     "/bc/partner/get/": ("GET", _partner_get),
+    "/bc/asset/admin/get/": ("GET", _asset_admin_get),
+    "/bc/asset/member/get/": ("GET", _asset_member_get),
+    "/bc/asset/partner/get/": ("GET", _asset_partner_get),
+    "/bc/asset/unassign/": ("POST", _asset_unassign),
     "/bc/member/delete/": ("POST", _member_delete),
+    "/bc/member/update/": ("POST", _member_update),
     "/bc/partner/delete/": ("POST", _partner_delete),
 }
 
@@ -587,7 +441,8 @@ def demo_state(token: str = DEMO_TOKEN) -> TikTokState:
     the two admins: removing Dana works, removing Alex afterwards is refused as the last admin.
     Priya Shah is a STANDARD member who analyses the ad account, Sam Rivera operates it, an
     invitation to new.hire@example.com is pending, one to an old address was declined, and the
-    Brightside Agency's BC is a partner.
+    Brightside Agency's BC is a partner. The brand's TikTok account (@northwindcoffee, a
+    ``TT_ACCOUNT`` asset) is held by Alex and Sam and shared with Brightside.
     """
     state = TikTokState()
     bc = state.add_business_center("Northwind Coffee Roasters", bc_id=DEMO_BC_ID, company="Northwind Coffee Ltd")
@@ -597,10 +452,14 @@ def demo_state(token: str = DEMO_TOKEN) -> TikTokState:
                      advertiser_role="ADMIN")
     state.add_member(bc, "Priya Shah", "priya.shah@example.com", user_id="7300000000000000004",
                      advertiser_role="ANALYST")
-    state.add_member(bc, "Sam Rivera", "sam.rivera@example.com", user_id="7300000000000000003",
+    sam = state.add_member(bc, "Sam Rivera", "sam.rivera@example.com", user_id="7300000000000000003",
                      advertiser_role="OPERATOR", catalog_role="AD_PROMOTE")
     state.add_invite(bc, "new.hire@example.com")
     state.add_invite(bc, "old.address@example.com", status="REJECTED")
-    state.add_partner(bc, "Brightside Agency", partner_id="7100000000000000099")
+    brightside = state.add_partner(bc, "Brightside Agency", partner_id="7100000000000000099")
+    account = state.add_tiktok_account(bc, "@northwindcoffee", asset_id=DEMO_TT_ACCOUNT_ID)
+    state.assign(account, alex, ("POST", "LIVE", "DIRECT_MESSAGE"))
+    state.assign(account, sam, ("POST",))
+    state.share(account, brightside, ("POST",))
     state.add_token(token, alex.user_id or "")
     return state

@@ -130,8 +130,12 @@ class SeenNonce(SQLModel, table=True):
 class ScimUser(SQLModel, table=True):
     """A user an identity provider provisioned to us over inbound SCIM 2.0.
 
-    ``resource`` is the SCIM representation as last written; ``deactivations`` counts active
-    true -> false transitions (and deletions), so each one starts exactly one offboarding.
+    ``resource`` is the SCIM representation as last written, reduced to the announced schemas (no
+    password, nothing unknown); it holds ``active`` only when the IdP asserted it. ``active`` (the
+    column) is the lifecycle state: it turns false on a deprovisioning and only an explicit
+    ``active: true`` turns it back (counted in ``reactivations``, which re-grants nothing).
+    ``deactivations`` counts active true -> false transitions (and deletions), so each one starts
+    exactly one offboarding.
     """
 
     __tablename__ = "scim_user"
@@ -145,6 +149,8 @@ class ScimUser(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     version: int = 1
+    reactivations: int = 0
+    reactivated_at: NaiveDatetime | None = None
 
 
 class JobRun(SQLModel, table=True):
@@ -161,3 +167,26 @@ class JobRun(SQLModel, table=True):
     finished_at: NaiveDatetime | None = None
     status: str = "running"  # running | succeeded | failed | abandoned
     detail: str = ""
+
+
+class ScimUnmatched(SQLModel, table=True):
+    """A SCIM deprovisioning of someone no identity source knew (yet): its ``not_found`` offboarding
+    is retried against each later identity sync until ``retry_until``, and started as soon as one
+    of ``keys`` (employee number, userName, externalId, emails: the SCIM user's, strongest first)
+    names exactly one person. ``state``: waiting | matched | expired.
+    """
+
+    __tablename__ = "scim_unmatched"
+
+    id: int | None = Field(default=None, primary_key=True)
+    offboarding_id: int = Field(foreign_key="offboarding.id", unique=True)
+    scim_user_id: str
+    user_name: str
+    keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    received_at: NaiveDatetime = Field(default_factory=utcnow)
+    retry_until: NaiveDatetime
+    state: str = Field(default="waiting", index=True)
+    attempts: int = 0
+    last_tried_at: NaiveDatetime | None = None
+    matched_key: str | None = None
+    settled_at: NaiveDatetime | None = None

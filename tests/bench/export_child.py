@@ -8,7 +8,6 @@ rows, seconds, peak RSS in MiB, bytes written.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -31,8 +30,16 @@ def main(url: str, fmt: str, path: str) -> None:
         rows = xlsx.write_xlsx(Path(path), [("access", ACCESS_COLUMNS, access_rows(engine, utcnow()))])["access"]
     elapsed = time.perf_counter() - start
     size = Path(path).stat().st_size if fmt != "none" else 0
-    print(json.dumps({"rows": rows, "seconds": elapsed, "peak_mib": resource.getrusage(resource.RUSAGE_SELF)
-                      .ru_maxrss / 1024, "bytes": size}))
+    print(json.dumps({"rows": rows, "seconds": elapsed, "peak_mib": peak_mib(), "bytes": size}))
+
+
+def peak_mib() -> float:
+    """This process's own peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that across fork and exec,
+    so a child would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 if __name__ == "__main__":

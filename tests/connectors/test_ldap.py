@@ -254,8 +254,12 @@ def test_filetime_conversion() -> None:
 
 
 def test_active_directory_preset_defaults() -> None:
-    assert ACTIVE_DIRECTORY.default_filter == "(&(objectCategory=person)(objectClass=user))"
-    assert "objectGUID" in ACTIVE_DIRECTORY.requested_attributes()
+    # people only; built-in, critical system and managed service accounts are not staff
+    assert ACTIVE_DIRECTORY.default_filter.startswith("(&(objectCategory=person)(objectClass=user)")
+    assert "(!(isCriticalSystemObject=TRUE))" in ACTIVE_DIRECTORY.default_filter
+    assert "(!(objectClass=msDS-ManagedServiceAccount))" in ACTIVE_DIRECTORY.default_filter
+    assert ACTIVE_DIRECTORY.nested_groups and ACTIVE_DIRECTORY.drop_system_accounts
+    assert {"objectGUID", "isCriticalSystemObject", "objectSid"} <= set(ACTIVE_DIRECTORY.requested_attributes())
     assert {"entryUUID", "pwdAccountLockedTime"} <= set(OPENLDAP.requested_attributes())
 
 
@@ -411,3 +415,18 @@ def test_launcher_says_clearly_when_slapd_is_missing(monkeypatch: pytest.MonkeyP
     assert not launcher.slapd_available()
     with pytest.raises(launcher.SlapdNotInstalledError, match="apt-get install -y slapd ldap-utils"):
         SlapdServer().start()
+
+
+def test_system_accounts_are_recognised_by_what_ad_marks_them_with() -> None:
+    from accessward.connectors.ldap_ad import GroupGraph, system_account_reason
+
+    def sid(rid: int) -> bytes:  # S-1-5-21-1-2-3-<rid>
+        return bytes([1, 5, 0, 0, 0, 0, 0, 5]) + b"".join(n.to_bytes(4, "little") for n in (21, 1, 2, 3, rid))
+
+    assert system_account_reason({"iscriticalsystemobject": [b"TRUE"]}) == "isCriticalSystemObject"
+    assert system_account_reason({"objectclass": [b"top", b"computer", b"msDS-GroupManagedServiceAccount"]})
+    assert system_account_reason({"objectsid": [sid(502)]}) == "built-in account (RID 502)"  # krbtgt
+    assert system_account_reason({"objectsid": [sid(1105)], "objectclass": [b"user"],
+                                  "iscriticalsystemobject": [b"FALSE"]}) is None  # staff
+    graph = GroupGraph({"cn=a,dc=x": ["CN=B,DC=x"], "cn=b,dc=x": ["CN=C,DC=x", "CN=A,DC=x"]})  # a cycle
+    assert graph.expand(["CN=A,DC=x"]) == ("CN=A,DC=x", "CN=B,DC=x", "CN=C,DC=x")

@@ -41,7 +41,7 @@ from accessward.connectors.records import (
     ResourceRecord,
     RevokeOutcome,
 )
-from accessward.sandbox.linkedin import DEMO_ORG_ID, DEMO_TOKEN, acl_key_path, create_app, demo_state
+from accessward.sandbox.linkedin import DEMO_MEMBERS, DEMO_ORG_ID, DEMO_TOKEN, acl_key_path, create_app, demo_state
 from accessward.sandbox.linkedin_state import (
     FaultKind,
     LinkedInState,
@@ -58,8 +58,10 @@ ORG_ID = 2_000_001
 ORG = f"urn:li:organization:{ORG_ID}"
 ADMIN_URN = "urn:li:person:pageAdmin"
 DEMO_ORG = f"urn:li:organization:{DEMO_ORG_ID}"
-ALEX, DANA = "urn:li:person:alexMorgan01", "urn:li:person:danaLeaver02"
-SAM, PRIYA = "urn:li:person:samRivera03", "urn:li:person:priyaShah04"
+ALEX, DANA = DEMO_MEMBERS["alex"], DEMO_MEMBERS["dana"]
+SAM, PRIYA = DEMO_MEMBERS["sam"], DEMO_MEMBERS["priya"]
+JORDAN, TAYLOR = DEMO_MEMBERS["jordan"], DEMO_MEMBERS["taylor"]
+NEW_HIRE, FORMER_INTERN = DEMO_MEMBERS["new_hire"], DEMO_MEMBERS["former_intern"]
 BIG = 230
 # A listing of the big org: the organization lookup (1), then ACL pages of 100 (2, 3, 4).
 CALL_SECOND_ACL_PAGE = 3
@@ -310,8 +312,8 @@ def test_lists_the_demo_organization_with_only_approved_roles(demo: LinkedInStat
         DANA: ("ADMINISTRATOR", Level.admin),
         SAM: ("CONTENT_ADMINISTRATOR", Level.full_publishing),
         PRIYA: ("ANALYST", Level.read_only),
-        "urn:li:person:jordanLee05": ("RECRUITING_POSTER", Level.can_reply),
-        "urn:li:person:taylorBrightside06": ("DIRECT_SPONSORED_CONTENT_POSTER", Level.full_publishing),
+        JORDAN: ("RECRUITING_POSTER", Level.can_reply),
+        TAYLOR: ("DIRECT_SPONSORED_CONTENT_POSTER", Level.full_publishing),
     }  # the REQUESTED admin (newHire07) and the REVOKED intern are not access
     assert waits == []
     [listing] = demo.calls_to("/rest/organizationAcls")
@@ -567,7 +569,7 @@ def test_revoke_sends_exactly_the_previewed_request(demo: LinkedInState, server:
     assert preview.method == write.method == "PUT"
     assert preview.url == f"{server.url}{acl_key_path(DEMO_ORG, 'ADMINISTRATOR', DANA)}"
     assert preview.url.endswith("(organization:urn%3Ali%3Aorganization%3A10000001,role:ADMINISTRATOR,"
-                                "roleAssignee:urn%3Ali%3Aperson%3AdanaLeaver02)")
+                                "roleAssignee:urn%3Ali%3Aperson%3ARm4Wc9LpQe)")
     assert preview.body is not None and json.loads(preview.body) == write.body
     assert preview.render().endswith(preview.body)
     assert write.body == {"organization": DEMO_ORG, "role": "ADMINISTRATOR", "roleAssignee": DANA, "state": "REVOKED"}
@@ -612,8 +614,8 @@ def test_revoke_racing_another_admin_is_not_an_error(demo: LinkedInState, server
     assert demo.acl_state(*key) == "REVOKED"
 
 
-@pytest.mark.parametrize(("member", "role"), [(PRIYA, "ADMINISTRATOR"), ("urn:li:person:newHire07", "ADMINISTRATOR"),
-                                              ("urn:li:person:formerIntern08", "CONTENT_ADMINISTRATOR")])
+@pytest.mark.parametrize(("member", "role"), [(PRIYA, "ADMINISTRATOR"), (NEW_HIRE, "ADMINISTRATOR"),
+                                              (FORMER_INTERN, "CONTENT_ADMINISTRATOR")])
 def test_a_role_never_held_requested_or_revoked_is_already_gone_without_a_write(
     demo: LinkedInState, server: RunningServer, waits: list[float], member: str, role: str,
 ) -> None:

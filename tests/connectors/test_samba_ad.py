@@ -37,6 +37,7 @@ class Domain:
     bulk_dn: str
     brand_dn: str  # contains social_dn
     social_dn: str  # contains jdoe
+    marketing_dn: str  # contains brand_dn: jdoe is in it two groups deep
     setup_seconds: float
 
 
@@ -60,6 +61,8 @@ def domain(samba_dc: SambaADServer) -> Iterator[Domain]:
     dc.samba_tool("user", "setexpiry", "leaving", "--days=10")
     dc.samba_tool("group", "add", "Brand", "--groupou=OU=Staff")
     dc.samba_tool("group", "add", "Social Admins", "--groupou=OU=Staff")
+    dc.samba_tool("group", "add", "Marketing", "--groupou=OU=Staff")
+    dc.samba_tool("group", "addmembers", "Marketing", "Brand")
     dc.samba_tool("group", "addmembers", "Brand", "Social Admins")
     dc.samba_tool("group", "addmembers", "Social Admins", "jdoe")
     for n in range(BULK):
@@ -70,7 +73,8 @@ def domain(samba_dc: SambaADServer) -> Iterator[Domain]:
     conn.unbind()
     seconds = time.monotonic() - started
     log.warning("Samba AD test domain populated in %.1f s", seconds)
-    yield Domain(dc, staff_dn, bulk_dn, f"CN=Brand,{staff_dn}", f"CN=Social Admins,{staff_dn}", seconds)
+    yield Domain(dc, staff_dn, bulk_dn, f"CN=Brand,{staff_dn}", f"CN=Social Admins,{staff_dn}",
+                 f"CN=Marketing,{staff_dn}", seconds)
 
 
 def source_for(domain: Domain, base_dn: str | None = None, **overrides: object) -> LdapSource:
@@ -108,7 +112,8 @@ def test_account_state_set_by_samba_tool(domain: Domain) -> None:
     assert jdoe.source_key == str(uuid.UUID(bytes_le=raw_guid))  # objectGUID, little-endian
     assert jdoe.status is PersonStatus.active and jdoe.leave_date is None  # accountExpires: never
     assert jdoe.upn == "jdoe@corp.example.test" and jdoe.emails == ("jdoe@corp.example.test",)
-    assert jdoe.groups == (domain.social_dn,)  # memberOf: direct groups only
+    # memberOf names the direct group only; the source adds the groups it is in through that one
+    assert jdoe.groups == (domain.social_dn, domain.brand_dn, domain.marketing_dn)
 
     assert people["disabled"].status is PersonStatus.suspended  # ACCOUNTDISABLE in userAccountControl
     expired = people["expired"]
@@ -170,3 +175,110 @@ def test_usn_changed_incremental_rounds(domain: Domain) -> None:
     ahead = "ldap:" + json.dumps({**cursor_state(second.cursor), "usn": int(str(state["usn"])) + 10_000_000})
     with pytest.raises(ResyncRequired, match="highestCommittedUSN"):
         list(source.list_changes(ahead))
+
+
+# -- issue 11: nested groups, built-in and service accounts, deletions ---------------------------
+
+
+def test_groups_include_transitive_membership_as_the_in_chain_rule_answers(domain: Domain) -> None:
+    from accessward.reconcile.policy import Ceiling
+    from accessward.reconcile.rules_posture import ceiling_for
+
+    jdoe = by_username(source_for(domain).list_people())["jdoe"]
+
+    conn = admin(domain.dc)
+    conn.search(domain.staff_dn, "(sAMAccountName=jdoe)", SUBTREE, attributes=["memberOf"])
+    user_dn = conn.response[0]["dn"]
+    direct = [v.decode() for v in conn.response[0]["raw_attributes"]["memberOf"]]
+    conn.search(domain.dc.base_dn, f"(&(objectClass=group)(member:{IN_CHAIN}:={escape_filter_chars(user_dn)}))",
+                SUBTREE, attributes=["cn"])
+    in_chain = {item["dn"].lower() for item in conn.response if item.get("type") == "searchResEntry"}
+    conn.unbind()
+    assert direct == [domain.social_dn]  # AD itself lists the direct group only
+    assert {g.lower() for g in jdoe.groups} == in_chain == {
+        domain.social_dn.lower(), domain.brand_dn.lower(), domain.marketing_dn.lower()}
+    # a role ceiling on the outer group now reaches the member two groups deep
+    ceilings = [Ceiling(match="group:Marketing", max_level="read_only")]
+    assert ceiling_for("employee", None, jdoe.groups, ceilings) is not None
+    assert ceiling_for("employee", None, (domain.social_dn,), ceilings) is None  # what memberOf alone gave
+
+
+def test_built_in_and_service_accounts_are_not_staff(domain: Domain) -> None:
+    conn = admin(domain.dc)
+    msa_dn = f"CN=svc-social,CN=Managed Service Accounts,{domain.dc.base_dn}"
+    made_msa = conn.add(msa_dn, ["top", "msDS-ManagedServiceAccount"],
+                        {"sAMAccountName": "svc-social$", "userAccountControl": "4096"})
+    added = conn.result
+    conn.unbind()
+    assert made_msa, added  # a managed service account in CN=Managed Service Accounts
+    built_in = {"Administrator", "Guest", "krbtgt"}
+
+    default = by_username(source_for(domain, base_dn=domain.dc.base_dn).list_people())
+    # a site filter that lets every user object through: the source still drops them
+    loose = by_username(source_for(domain, base_dn=domain.dc.base_dn, user_filter="(objectClass=user)").list_people())
+
+    for people in (default, loose):
+        assert not built_in & set(people), "built-in accounts are never staff"
+        assert "svc-social$" not in people and not any(name.endswith("$") for name in people)
+        assert {"jdoe", "disabled", "bulk00000"} <= set(people)
+
+
+def test_an_incremental_round_sees_users_deleted_since_the_cursor(domain: Domain) -> None:
+    from accessward.connectors.records import RemovedPerson
+
+    dc = domain.dc
+    dc.samba_tool("user", "create", "afternoon", PASSWORD, "--userou=OU=Staff")
+    dc.samba_tool("user", "create", "elsewhere", PASSWORD, "--userou=OU=Bulk")
+    source = source_for(domain)
+    first = source.list_changes(None)
+    keys = {p.username: p.source_key for p in first if isinstance(p, PersonRecord)}
+    assert "afternoon" in keys
+
+    dc.samba_tool("user", "delete", "afternoon")  # removed from AD in the afternoon
+    dc.samba_tool("user", "delete", "elsewhere")  # outside this source's base DN
+    second = source.list_changes(first.cursor)
+    changes = list(second)
+
+    assert not second.full
+    # without the Recycle Bin the tombstone is recycled (isRecycled=TRUE): it can no longer be restored
+    assert [c for c in changes if isinstance(c, RemovedPerson)] == [RemovedPerson(keys["afternoon"], True)]
+    assert list(source.list_changes(second.cursor)) == []  # seen once, not again
+    # without the Deleted Objects read it is invisible until a full round: the daily full run
+    blind = source_for(domain, deleted_objects=False).list_changes(first.cursor)
+    assert not [c for c in blind if isinstance(c, RemovedPerson)]
+
+
+def test_the_evening_sync_marks_the_afternoon_leaver_missing(domain: Domain, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from accessward.sync.db import open_store
+    from accessward.sync.runner import sync_identity
+
+    dc = domain.dc
+    dc.samba_tool("user", "create", "leaver", PASSWORD, "--userou=OU=Staff")
+    engine = open_store(f"sqlite:///{Path(str(tmp_path)) / 'store.db'}")
+    try:
+        source = source_for(domain)
+        assert sync_identity(engine, source).status == "succeeded"  # the morning: a full round
+        dc.samba_tool("user", "delete", "leaver")
+        evening = sync_identity(engine, source)  # incremental, from the morning's cursor
+        with engine.connect() as conn:
+            missing = conn.execute(text("SELECT username FROM person WHERE missing_since IS NOT NULL")).scalars().all()
+    finally:
+        engine.dispose()
+    assert evening.status == "succeeded" and evening.counts.get("removed") == 1
+    assert missing == ["leaver"]
+
+
+def test_an_unreadable_deleted_objects_container_fails_loudly(domain: Domain) -> None:
+    from accessward.connectors.errors import StopError
+
+    dc = domain.dc
+    dc.samba_tool("user", "create", "reader", PASSWORD, "--userou=OU=Staff")
+    reader = source_for(domain, bind_dn=f"CN=reader,{domain.staff_dn}", password=PASSWORD)
+    first = reader.list_changes(None)
+    list(first)
+    with pytest.raises(StopError, match="Deleted Objects"):
+        list(reader.list_changes(first.cursor))  # never a silent "nobody was deleted"

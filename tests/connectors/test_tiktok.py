@@ -34,17 +34,17 @@ from accessward.connectors.tiktok import (
     member_role_and_level,
 )
 from accessward.sandbox.server import RunningServer, start_app
-from accessward.sandbox.tiktok import (
+from accessward.sandbox.tiktok import create_app, demo_state
+from accessward.sandbox.tiktok_state import (
     API_PREFIX,
     DEMO_BC_ID,
     DEMO_TOKEN,
+    DEMO_TT_ACCOUNT_ID,
     EXPIRED_CODES,
     UNKNOWN_MEMBER_CODES,
     BusinessCenter,
     FaultKind,
     TikTokState,
-    create_app,
-    demo_state,
 )
 
 TOKEN = "act.test-S3cr3t-tiktok-token"
@@ -53,6 +53,7 @@ ADMIN_ID = "7300000000000000900"
 ALEX, DANA = "7300000000000000001", "7300000000000000002"
 PRIYA, SAM = "7300000000000000004", "7300000000000000003"
 INVITE = "invite:new.hire@example.com"
+TT = "tt_account:" + DEMO_TT_ACCOUNT_ID
 PARTNER = "partner:7100000000000000099"
 MEMBERS, PARTNERS = 45, 100
 # A listing of the big BC: /bc/get/ (1), members at 20 a page (2, 3, 4), partners at 50 a page (5, 6): two
@@ -237,7 +238,7 @@ def test_lists_the_demo_business_center(demo: TikTokState, server: RunningServer
                                            "dana.leaver@example.com")
     assert accounts[PARTNER].kind is AccountKind.agency and accounts[PARTNER].display_name == "Brightside Agency"
     assert accounts[INVITE].email == "new.hire@example.com"
-    by_account = {g.account_id: (g.role, g.level) for g in grants(records)}
+    by_account = {g.account_id: (g.role, g.level) for g in grants(records) if g.resource_id == DEMO_BC_ID}
     assert by_account == {
         ALEX: ("ADMIN,advertiser:ADMIN,finance:MANAGER", Level.admin),
         DANA: ("ADMIN,advertiser:ADMIN", Level.admin),
@@ -246,6 +247,14 @@ def test_lists_the_demo_business_center(demo: TikTokState, server: RunningServer
         INVITE: ("STANDARD,relation:PENDING", Level.read_only),
         PARTNER: ("PARTNER", Level.full_publishing),
     }  # the declined invitation is not there
+    account = ResourceRecord(TT, "tiktok_account", "@northwindcoffee")
+    assert account in records
+    holders = {g.account_id: (g.role, g.level) for g in grants(records) if g.resource_id == TT}
+    assert holders == {  # who can post as the brand: not visible in the member list
+        ALEX: ("TT_ACCOUNT:DIRECT_MESSAGE+LIVE+POST", Level.full_publishing),
+        SAM: ("TT_ACCOUNT:POST", Level.full_publishing),
+        PARTNER: ("PARTNER:TT_ACCOUNT:POST", Level.full_publishing),
+    }
     assert waits == []
 
 
@@ -279,7 +288,8 @@ def test_lists_members_and_partners_across_pages(state: TikTokState, server: Run
     partners = state.calls_to("/bc/partner/get/")
     assert [(c.params["page"], c.params["page_size"]) for c in members] == [("1", "20"), ("2", "20"), ("3", "20")]
     assert [c.params["page"] for c in partners] == ["1", "2"] and partners[0].params["page_size"] == "50"
-    assert len(state.requests) == 6  # no third, empty partner page: total_page said 2
+    assert len(state.requests) == 7  # no third, empty partner page: total_page said 2; then the TikTok accounts
+    assert state.requests[-1].path == "/bc/asset/admin/get/" and state.requests[-1].params["asset_type"] == "TT_ACCOUNT"
 
 
 @pytest.mark.parametrize("kind", [FaultKind.throttle, FaultKind.internal_error, FaultKind.gateway_error])
@@ -376,6 +386,9 @@ def test_classification_of_tiktok_answers() -> None:
 
     assert kind(0) is None
     assert kind(40100) is TransientError and kind(50000) is TransientError
+    # by meaning, not by range: 40132 sits among the 401xx auth codes but is throttling
+    assert kind(40132) is kind(61000) is kind(60001) is TransientError
+    assert kind(40003) is AuthError  # FORBIDDEN: an authorisation problem, not one refused request
     assert kind(40101) is kind(40102) is kind(40104) is kind(40105) is AuthError
     assert kind(40001) is AuthError and kind(40002) is TikTokRejectedError
     assert isinstance(classify_tiktok(_response(200, {"message": "no code"})), MalformedResponseError)

@@ -49,15 +49,6 @@ base_url = "{base_url}"
 scopes = "openid email profile groups"
 roles = {{ approver = ["aw-approvers"], auditor = ["aw-auditors"], reviewer = ["aw-reviewers"], hr = ["aw-hr"] }}
 
-[[reviews]]
-name = "quarterly-access"
-systems = ["meta"]
-resources = ["meta:200000000000001", "meta:500000000000001"]
-min_level = "can_reply"
-reviewers = ["owner"]
-owners = {{ "meta:200000000000001" = "alex.morgan@example.com", "meta:500000000000001" = "alex.morgan@example.com" }}
-fallback = "priya.shah@example.com"
-on_no_response = "keep"
 """
 
 

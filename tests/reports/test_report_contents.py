@@ -24,6 +24,7 @@ from accessward.reports.filters import Filters
 from accessward.reports.findings import finding_rows
 from accessward.reports.people import people_rows, person_report
 from accessward.reports.xlsx import write_xlsx
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.runner import SyncGuard, sync_access, sync_identity
 from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
@@ -45,7 +46,7 @@ def test_as_of_across_several_syncs_added_revoked_regranted(engine):
     revoker = RecordingRevoker(src)  # dana's grant is revoked through the outbox
     reconcile(engine, REVOKE)
     plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
-    executor.approve(engine, plan.plan_id, actor="ciso@example.com")
+    executor.approve(engine, plan.plan_id, who=principals.ensure(engine, "ciso", email="ciso@example.com"))
     executor.execute(engine, plan.plan_id, {revoker.name: revoker}, sleep=lambda s: None)
     sync_access(engine, src, guard=LOOSE)
     t2 = utcnow()
@@ -85,7 +86,7 @@ def test_findings_and_actions_carry_ids_approver_exception_and_time_to_revoke(en
     reconcile(engine, REVOKE)
     plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
     assert plan.status == "needs_approval"
-    executor.approve(engine, plan.plan_id, actor="ciso@example.com")
+    executor.approve(engine, plan.plan_id, who=principals.ensure(engine, "ciso", email="ciso@example.com"))
     executor.execute(engine, plan.plan_id, {revoker.name: revoker}, sleep=lambda s: None)
 
     findings = {(r["account"], r["resource"]): r for r in finding_rows(engine)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,15 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session, col
 
-from accessward.connectors.records import Level, PersonStatus
+from accessward.connectors.records import (
+    GrantRef,
+    Level,
+    PersonStatus,
+    RevocationScope,
+    RevokeOutcome,
+    RevokeResult,
+    Takes,
+)
 from accessward.reconcile import executor, review_close, reviews
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import build_plan
@@ -17,6 +26,7 @@ from accessward.reconcile.policy import PolicySettings
 from accessward.reports.reviews import campaign_rows, campaign_summary
 from accessward.review_settings import ReviewCampaignSettings
 from accessward.settings import SettingsError, load_settings
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.models import AuditEvent, Grant, Plan
 from accessward.sync.runner import sync_access, sync_identity
@@ -60,6 +70,10 @@ def closer(revoker: RecordingRevoker, policy: PolicySettings | None = None) -> r
 def as_boss(engine: Engine, cid: int, ids: list[int], decision: str, **kw: object) -> None:
     reviews.decide(engine, cid, ids, decision, by="token:boss@example.com", keys=frozenset({BOSS}),
                    justification=str(kw.pop("justification", J)), **kw)  # type: ignore[arg-type]
+
+
+def approver(engine: Engine) -> principals.PrincipalRef:
+    return principals.ensure(engine, "ciso", display_name="CISO", email="ciso@example.com")
 
 
 def item(engine: Engine, cid: int, item_id: int) -> reviews.ReviewItem:
@@ -190,7 +204,7 @@ def test_executor_refuses_a_reduce_that_would_leave_no_admin(sqlite_engine):
     with sqlite_engine.begin() as conn:  # ben's grant goes meanwhile
         conn.execute(text("UPDATE access_grant SET seen_to = :now WHERE account_id = "
                           "(SELECT id FROM account WHERE external_id = 'ben')"), {"now": utcnow()})
-    executor.approve(sqlite_engine, result.plan_id or 0, actor="ciso")
+    executor.approve(sqlite_engine, result.plan_id or 0, who=approver(sqlite_engine))
     review_close.close(sqlite_engine, cid, closer(reducer, policy), actor="ciso")
     assert isinstance(reducer, ReducingRevoker) and reducer.reductions == []
     failed = item(sqlite_engine, cid, ids[("ann", "main")])
@@ -208,7 +222,7 @@ def test_a_plan_above_the_threshold_waits_for_approval_and_is_not_superseded_by_
     build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())  # the nightly run plans anew
     with Session(engine) as s:
         assert s.get(Plan, result.plan_id).status == "needs_approval"  # type: ignore[union-attr]
-    executor.approve(engine, result.plan_id or 0, actor="ciso")
+    executor.approve(engine, result.plan_id or 0, who=approver(engine))
     again = review_close.close(engine, cid, closer(revoker, policy), actor="ciso")
     assert again.status == "closed" and sorted(c.account_id for c in revoker.calls) == ["ben", "cat"]
     assert campaign_summary(engine, cid)["outcomes"] == {"done": 2, "kept": 3}  # the rest kept by non-response
@@ -247,7 +261,7 @@ def test_non_response_follows_the_recommendation_and_waits_for_a_healthy_directo
     rows = {r["item"]: r for r in campaign_rows(sqlite_engine, cid)}
     assert rows[ids[("cat", "main")]]["outcome"] == "done"
     assert rows[ids[("ann", "main")]]["decision"] == "keep" and rows[ids[("ann", "main")]]["outcome"] == "kept"
-    assert "no response by the deadline" in rows[ids[("ann", "main")]]["justification"]
+    assert "no response when the campaign closed" in rows[ids[("ann", "main")]]["justification"]
     assert campaign_summary(sqlite_engine, cid)["completion"] == 0.0
 
 
@@ -291,3 +305,100 @@ def test_a_reviewers_decision_wins_the_last_admin_over_the_non_response_rule(sql
     ann = item(sqlite_engine, cid, ids[("ann", "main")])
     assert ann.decided_via == "non_response" and ann.outcome == "held" and "last admin" in ann.outcome_detail
     assert "ann" not in [c.account_id for c in revoker.calls]
+
+
+def test_agency_access_inside_its_engagement_is_kept_and_past_its_contract_is_recommended_for_revocation(
+        sqlite_engine):
+    from datetime import date
+
+    from accessward.connectors.records import AccountKind
+    from accessward.reconcile.policy import Engagement
+
+    ident = FakeIdentity(people=[person("boss")])
+    src = FakeAccess(grants=[("partner:1", "main", "ADVERTISE", Level.full_publishing),
+                             ("partner:2", "main", "ADVERTISE", Level.full_publishing)],
+                     kinds={"partner:1": AccountKind.agency, "partner:2": AccountKind.agency})
+    assert sync_identity(sqlite_engine, ident).ok and sync_access(sqlite_engine, src).ok
+    policy = PolicySettings(agencies=[
+        Engagement(name="Bright", partner_accounts=["social:partner:1"], end=date(2099, 1, 1)),
+        Engagement(name="Old", partner_accounts=["social:partner:2"], end=date(2020, 1, 1))])
+    campaign, _ = reviews.start(sqlite_engine, campaign_cfg(scope="agency"), policy, actor="test")
+    rows = {i.account: i for i in reviews.items(sqlite_engine, campaign.id or 0)}
+    assert rows["partner:1"].recommendation == "keep" and "Bright engagement" in rows["partner:1"].recommendation_reason
+    assert rows["partner:2"].recommendation == "revoke"
+    assert rows["partner:2"].recommendation_reason.startswith("agency past contract: Old engagement ended 2020-01-01")
+
+
+def test_dormant_access_is_recommended_for_revocation_and_is_risky(sqlite_engine):
+    ident = FakeIdentity(people=[person("boss"), person("old")])
+    src = FakeAccess(grants=[("old", "main", "CREATE_CONTENT", Level.full_publishing),
+                             ("boss", "main", "CREATE_CONTENT", Level.full_publishing)],
+                     facts={"old": {"last_active": utcnow() - timedelta(days=200), "mfa": True},
+                            "boss": {"last_active": utcnow() - timedelta(days=3), "mfa": True}})
+    assert sync_identity(sqlite_engine, ident).ok and sync_access(sqlite_engine, src).ok
+    correlate(sqlite_engine)
+    campaign, _ = reviews.start(sqlite_engine, campaign_cfg(scope="risky"), PolicySettings(), actor="test")
+    [dormant] = reviews.items(sqlite_engine, campaign.id or 0)  # boss is active, with MFA: not risky
+    assert dormant.account == "old" and dormant.recommendation == "revoke"
+    assert dormant.recommendation_reason.startswith("dormant: no activity since")
+
+
+def test_no_decision_is_taken_once_closing_has_begun(sqlite_engine):
+    _, _src, revoker = estate(sqlite_engine, revoker_cls=RecordingRevoker)
+    cid, ids = started(sqlite_engine)
+    review_close.close(sqlite_engine, cid, closer(revoker), actor="ciso")
+    with pytest.raises(reviews.Conflict, match="closed"):
+        as_boss(sqlite_engine, cid, [ids[("cat", "main")]], "revoke")
+    assert item(sqlite_engine, cid, ids[("cat", "main")]).decision == "keep"  # the rule's, on_no_response = keep
+    assert revoker.calls == []
+
+
+def test_review_events_become_notifications_to_the_reviewer(sqlite_engine):
+    import json
+
+    from accessward.notify.events import from_audit
+
+    estate(sqlite_engine)
+    cid, _ = started(sqlite_engine, duration_days=5, remind_days_before=[7])
+    deadline = reviews.find(sqlite_engine, cid).deadline  # type: ignore[union-attr]
+    reviews.send_notices(sqlite_engine, cid, deadline - timedelta(days=1))
+    reviews.send_notices(sqlite_engine, cid, deadline)
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(text("SELECT kind, subject, actor, data FROM audit_event WHERE kind LIKE 'review.%' "
+                                 "ORDER BY id")).mappings().all()
+        messages = {(r["kind"], m.recipients): m for r in rows
+                    if (m := from_audit(conn, {**r, "data": json.loads(r["data"])}, 0)) is not None}
+    kinds = {k for k, _ in messages}
+    assert kinds == {"review.assigned", "review.due_soon", "review.overdue", "review.escalated"}
+    assigned = messages[("review.assigned", (BOSS,))]
+    assert assigned.path == f"/reviews/{cid}" and "4 item(s)" in assigned.body and "access review q" in assigned.body
+    assert ("review.escalated", (DAN,)) in messages  # the overdue reviews escalate to the fallback
+
+
+@dataclass
+class MembershipRevoker(RecordingRevoker):
+    """Revoking any grant removes the account's whole membership (as a Meta business membership does)."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        return Takes(scope=RevocationScope.account_on_system, note="removing the membership removes every asset")
+
+    def revoke(self, grant: GrantRef) -> RevokeResult:
+        self.calls.append(grant)
+        self.source.grants = [g for g in self.source.grants if g[0] != grant.account_id]
+        return RevokeResult(RevokeOutcome.done)
+
+
+def test_a_review_revocation_that_takes_a_membership_is_judged_on_everything_it_removes(engine):
+    """Ann's main-page grant may go (ben admins main), but removing it takes her shop grant, whose only admin she is."""
+    _, _src, revoker = estate(engine, revoker_cls=MembershipRevoker)
+    cid, ids = started(engine)
+    as_boss(engine, cid, [ids[("ann", "main")]], "revoke")
+    as_boss(engine, cid, [ids[("cat", "main")]], "revoke")
+    review_close.close(engine, cid, closer(revoker), actor="ciso")
+    assert [c.account_id for c in revoker.calls] == ["cat"]
+    ann = item(engine, cid, ids[("ann", "main")])
+    assert ann.outcome == "held" and "last admin" in ann.outcome_detail and "shop" in ann.outcome_detail
+    with Session(engine) as s:
+        open_shop = s.execute(text("SELECT COUNT(*) FROM access_grant g JOIN resource r ON r.id = g.resource_id "
+                                   "WHERE r.external_id = 'shop' AND g.seen_to IS NULL")).scalar()
+    assert open_shop == 1

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from accessward import exitcodes, tokens
 from accessward.cli import app
-from tests.service.test_reviews_e2e import ALEX, MAIN, PRIYA, REVIEWS
+from tests.service.test_reviews_e2e import ALEX, MAIN, PRIYA, REVIEWS, actor, personal_token
 from tests.service.world import DANA
 
 
@@ -26,8 +26,9 @@ def run(world, *args: str, token: str | None = None) -> tuple[int, str]:  # type
 def test_review_from_the_cli_records_decisions_against_the_token_and_revokes_on_close(world, rt):
     path = world.dir / "accessward.toml"
     path.write_text(path.read_text() + REVIEWS.replace('on_no_response = "revoke"', 'on_no_response = "keep"'))
-    alex = tokens.create(rt.engine, name=ALEX, role="reviewer", actor="test")
-    tokens.create(rt.engine, name=PRIYA, role="reviewer", actor="test")
+    alex = personal_token(rt, ALEX)
+    personal_token(rt, PRIYA)
+    service = tokens.create(rt.engine, name="a-service", role="reviewer", actor="test")
 
     code, out = run(world, "review", "start", "quarterly-access")
     assert code == 0 and "campaign 1" in out and ALEX in out
@@ -38,12 +39,20 @@ def test_review_from_the_cli_records_decisions_against_the_token_and_revokes_on_
     assert dana["facts"]["level"] == "admin" and dana["recommendation_reason"]
 
     code, out = run(world, "review", "decide", "1", str(dana["id"]), "--revoke", "-j", "left the social team")
-    assert code == exitcodes.CONFIG and "personal API token" in out
+    assert code == exitcodes.CONFIG and "personal token" in out
+    code, out = run(world, "review", "decide", "1", str(dana["id"]), "--revoke", "-j", "x", token=service)
+    assert code == exitcodes.CONFIG and "not a personal token" in out
     code, out = run(world, "review", "decide", "1", str(alex_main["id"]), "--keep", "-j", "mine", token=alex)
     assert code == exitcodes.CONFIG and "not to you" in out
     code, out = run(world, "review", "decide", "1", str(dana["id"]), "--revoke", "-j", "left the social team",
                     token=alex)
-    assert code == 0 and f"by token:{ALEX}" in out
+    assert code == 0 and f"by {actor(ALEX)}" in out
+    code, out = run(world, "review", "decide", "1", "--account", "Sam", "--resource", "Shop", "--keep", "-j", "x",
+                    token=alex)
+    assert code == exitcodes.CONFIG and "no item matches" in out  # Sam's shop item is Priya's, not Alex's
+    code, out = run(world, "review", "decide", "1", "--pending", "--recommended", "-j", "still on the team",
+                    token=alex)
+    assert code == 0 and out.count(f": keep, by {actor(ALEX)}") == 3  # Sam's main page, Taylor and Brightside
 
     code, out = run(world, "review", "close", "1")
     assert code == 0 and "closed" in out, out
@@ -52,6 +61,6 @@ def test_review_from_the_cli_records_decisions_against_the_token_and_revokes_on_
     rows = {r["item"]: r for r in csv.DictReader(io.StringIO(out))}
     row = rows[str(dana["id"])]
     assert (row["decision"], row["decided_by"], row["justification"], row["outcome"]) == (
-        "revoke", f"token:{ALEX}", "left the social team", "done")
+        "revoke", actor(ALEX), "left the social team", "done")
     code, out = run(world, "review", "list")
     assert code == 0 and "closed" in out

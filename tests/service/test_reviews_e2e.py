@@ -14,6 +14,7 @@ from accessward.reports.reviews import campaign_rows
 from accessward.runtime import Runtime
 from accessward.serve import Service
 from accessward.settings import load_settings
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.db import open_store
 from accessward.sync.models import AuditEvent
@@ -46,8 +47,18 @@ def review_runtime(world: World) -> Runtime:
     return rt
 
 
+def personal_token(rt: Runtime, email: str, role: str = "reviewer") -> str:
+    """A person's own token: decisions are recorded against their principal."""
+    who = principals.ensure(rt.engine, email.split("@")[0], display_name=email, email=email if "@" in email else None)
+    return tokens.create(rt.engine, name=f"{email}-{role}", role=role, actor="test", principal_id=who.id)
+
+
+def actor(email: str) -> str:
+    return f"principal:{email.split('@')[0]}"
+
+
 def bearer(rt: Runtime, name: str, role: str = "reviewer") -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.create(rt.engine, name=name, role=role, actor='test')}"}
+    return {"Authorization": f"Bearer {personal_token(rt, name, role)}"}
 
 
 def decisions_in_trail(rt: Runtime) -> dict[int, str]:
@@ -125,12 +136,12 @@ def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_close
     assert after[dana.id].outcome == "done" and after[alex_main.id].outcome == "kept"
     # every decision is in the audit trail against who made it
     trail = decisions_in_trail(rt)
-    assert trail[dana.id] == trail[sam_main.id] == f"token:{ALEX}"
-    assert trail[alex_main.id] == f"token:{PRIYA}"
+    assert trail[dana.id] == trail[sam_main.id] == actor(ALEX)
+    assert trail[alex_main.id] == actor(PRIYA)
     assert trail[sam_shop.id] == reviews.NON_RESPONSE
     rows = {r["item"]: r for r in report["rows"]}
     assert rows[dana.id]["justification"] == "moved to another team in October"
-    assert rows[dana.id]["decided_by"] == f"token:{ALEX}" and rows[dana.id]["decided_at"]
+    assert rows[dana.id]["decided_by"] == actor(ALEX) and rows[dana.id]["decided_at"]
     assert rows[dana.id]["outcome"] == "done" and rows[sam_shop.id]["outcome"] == "held"
     assert report["campaign"]["completion"] == round(5 / 6, 3) if len(items) == 6 else True
     assert rows == {r["item"]: r for r in campaign_rows(rt.engine, campaign.id)}
@@ -156,3 +167,70 @@ def test_at_the_deadline_the_scheduler_sends_overdue_notices_applies_non_respons
     assert all(i.outcome == "held" and "older than 36 h" in i.outcome_detail for i in after)
     assert reviews.find(rt.engine, campaign.id).status == "closed"  # type: ignore[union-attr]
     assert jobs_reviews.tick(rt, stop, now=campaign.deadline) == "nothing due"
+
+
+def test_the_api_starts_by_hand_for_admins_and_shows_reviewers_only_their_own_items(world):
+    rt = review_runtime(world)
+    world.sync(rt)
+    alex, priya = bearer(rt, ALEX), bearer(rt, PRIYA)
+    admin, auditor = bearer(rt, "ciso", role="admin"), bearer(rt, "audit-firm", role="auditor")
+    with world.client(rt) as client:
+        assert client.post("/v1/reviews", headers=alex, json={"name": "quarterly-access"}).status_code == 403
+        assert client.post("/v1/reviews", headers=admin, json={"name": "nope"}).status_code == 404
+        r = client.post("/v1/reviews", headers=admin, json={"name": "quarterly-access"})
+        assert r.status_code == 201 and r.json()["started_by"] == actor("ciso") and r.json()["completion"] == 0
+        cid = r.json()["id"]
+        assert client.get("/v1/reviews", headers=priya).json()[0]["id"] == cid
+        mine = client.get(f"/v1/reviews/{cid}/items", headers=priya).json()
+        assert mine and {i["reviewer"] for i in mine} == {PRIYA}
+        assert all(i["facts"]["sources"] and i["recommendation_reason"] for i in mine)
+        assert client.get(f"/v1/reviews/{cid}/items?reviewer={ALEX}", headers=priya).status_code == 403
+        everyone = client.get(f"/v1/reviews/{cid}/items", headers=auditor).json()
+        assert {i["reviewer"] for i in everyone} == {ALEX, PRIYA}
+        assert client.get(f"/v1/reviews/{cid}/report", headers=alex).status_code == 403
+        assert len(client.get(f"/v1/reviews/{cid}/report", headers=auditor).json()["rows"]) == len(everyone)
+        r = client.post(f"/v1/reviews/{cid}/decisions", headers=priya, json={
+            "items": [mine[0]["id"]], "decision": "reduce", "justification": "x"})
+        assert r.status_code == 422  # reduce needs reduce_to
+        service = {"Authorization": "Bearer " + tokens.create(rt.engine, name=PRIYA, role="reviewer", actor="t")}
+        r = client.post(f"/v1/reviews/{cid}/decisions", headers=service, json={
+            "items": [mine[0]["id"]], "decision": "keep", "justification": "x"})
+        assert r.status_code == 403  # a token bound to no person never decides, whatever its name
+    with Session(rt.engine) as s:
+        calls = [e for e in s.execute(select(AuditEvent).where(col(AuditEvent.kind) == "api.call")).scalars()
+                 if e.subject.startswith(("GET /v1/reviews", "POST /v1/reviews"))]
+    assert calls and {e.actor for e in calls} >= {actor(ALEX), actor(PRIYA), actor("ciso")}
+
+
+PINTEREST_REVIEW = f"""
+[[reviews]]
+name = "pinterest-admins"
+schedule = "manual"
+systems = ["pinterest"]
+min_level = "admin"
+reviewers = ["named"]
+named = ["{PRIYA}"]
+fallback = "jordan.lee@example.com"
+"""
+
+
+def test_a_downgrade_of_the_only_pinterest_business_admin_is_held_and_nothing_is_sent(world):
+    path = world.write_settings()
+    path.write_text(path.read_text() + PINTEREST_REVIEW)
+    rt = Runtime(load_settings(path), world.dir, open_store(f"sqlite:///{world.dir / 'store.db'}"),
+                 sleep=lambda s: None)
+    world._runtimes.append(rt)
+    world.sync(rt)
+    priya = bearer(rt, PRIYA)
+    with world.client(rt) as client:
+        r = client.post("/v1/reviews", headers=bearer(rt, "ciso", role="admin"), json={"name": "pinterest-admins"})
+        cid = r.json()["id"]
+        [alex] = client.get(f"/v1/reviews/{cid}/items", headers=priya).json()
+        assert (alex["account"], alex["level"]) == ("1409000000000001", "admin")
+        r = client.post(f"/v1/reviews/{cid}/decisions", headers=priya, json={
+            "items": [alex["id"]], "decision": "reduce", "reduce_to": "read_only", "justification": "too many"})
+        assert r.status_code == 200, r.text
+        assert client.post(f"/v1/reviews/{cid}/close", headers=bearer(rt, "ciso2", role="admin")).status_code == 200
+    [after] = reviews.items(rt.engine, cid)
+    assert after.outcome == "held" and "last admin" in after.outcome_detail
+    assert world.pinterest.writes == []  # the PATCH that lowers the role was never sent

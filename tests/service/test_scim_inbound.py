@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from accessward.reconcile import offboarding, receipt
-from accessward.sync.service_models import Offboarding
+from accessward.reconcile import offboarding, receipt, scim_unmatched
+from accessward.reports.findings import finding_rows
+from accessward.sync.models import AuditEvent
+from accessward.sync.service_models import Offboarding, ScimUnmatched, ScimUser
 from tests.service.test_offboarding_api import dana_holds
+from tests.service.world import DANA
 
 SCIM = "application/scim+json"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -131,7 +135,7 @@ def test_paging_filters_and_errors(client, hr, rt):
 
     dup = client.post("/scim/v2/Users", json={"schemas": [USER], "userName": "USER0@example.com"}, headers=hr)
     assert dup.status_code == 409 and dup.json()["scimType"] == "uniqueness" and dup.json()["status"] == "409"
-    bad_filter = client.get("/scim/v2/Users", params={"filter": 'title co "x"'}, headers=hr)
+    bad_filter = client.get("/scim/v2/Users", params={"filter": 'title xx "x"'}, headers=hr)
     assert bad_filter.status_code == 400 and bad_filter.json()["scimType"] == "invalidFilter"
     bad_op = client.patch(f"/scim/v2/Users/{ids[0]}", headers=hr,
                           json={"schemas": [PATCH], "Operations": [{"op": "move", "path": "active"}]})
@@ -149,3 +153,255 @@ def test_deprovisioning_someone_we_do_not_know_is_recorded_for_the_auditors(clie
     assert client.delete(f"/scim/v2/Users/{user['id']}", headers=hr).status_code == 204
     [ob] = offboardings(rt)
     assert ob.status == "not_found" and ob.request_id == f"scim:{user['id']}:1" and "no person" in ob.last_error
+
+
+# -- issue 12: to the letter of the RFC -------------------------------------------------------------
+
+PASSWORD = "Corr3ct-Horse-Battery-9931"
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def scim_user_row(rt, user_id: str) -> ScimUser:  # type: ignore[no-untyped-def]
+    with Session(rt.engine) as s:
+        row = s.get(ScimUser, user_id)
+        assert row is not None
+        return row
+
+
+def audit_events(rt, kind: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    with Session(rt.engine) as s:
+        return list(s.execute(select(AuditEvent).where(AuditEvent.kind == kind)).scalars())
+
+
+def test_a_password_and_unannounced_attributes_are_never_stored_or_echoed(world, rt, client, hr):
+    body = {**entra_user("jordan.lee@example.com", "E1005"), "password": PASSWORD, "nickName": "JJ",
+            "urn:example:custom:2.0:User": {"badge": "7"}, "userType": "Employee"}
+    body["name"]["honorificPrefix"] = "Dr"
+    created = client.post("/scim/v2/Users", json=body, headers=hr)
+    assert created.status_code == 201, created.text
+    uid = created.json()["id"]
+    put = client.put(f"/scim/v2/Users/{uid}", json={**body, "password": PASSWORD + "-put"}, headers=hr)
+    patched = client.patch(f"/scim/v2/Users/{uid}", headers=hr, json={"schemas": [PATCH], "Operations": [
+        {"op": "replace", "value": {"password": PASSWORD + "-patch", "title": "Recruiter"}}]})
+    by_path = client.patch(f"/scim/v2/Users/{uid}", headers=hr, json={"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "password", "value": PASSWORD + "-path"}]})
+    assert by_path.status_code == 400 and by_path.json()["scimType"] == "invalidPath"
+    answers = [created, put, patched, by_path, client.get(f"/scim/v2/Users/{uid}", headers=hr),
+               client.get("/scim/v2/Users", headers=hr),
+               client.post("/scim/v2/Users/.search", json={"schemas": [SEARCH]}, headers=hr)]
+    assert patched.json()["title"] == "Recruiter"
+    for answer in answers:
+        assert PASSWORD not in answer.text and "nickName" not in answer.text and "badge" not in answer.text
+        assert "honorificPrefix" not in answer.text and "userType" not in answer.text
+    assert "password" not in scim_user_row(rt, uid).resource
+    rt.engine.dispose()
+    for path in world.dir.glob("store.db*"):  # nowhere in the store: tables, audit trail, WAL
+        assert PASSWORD.encode() not in path.read_bytes()
+
+
+def test_attributes_and_excluded_attributes_on_reads_lists_and_searches(client, hr):
+    uid = client.post("/scim/v2/Users", json=entra_user("sam.rivera@example.com", "E1003"), headers=hr).json()["id"]
+    one = client.get(f"/scim/v2/Users/{uid}", params={"attributes": "userName,emails.value"}, headers=hr).json()
+    assert one == {"schemas": [USER], "id": uid, "userName": "sam.rivera@example.com",
+                   "emails": [{"value": "sam.rivera@example.com"}]}
+    less = client.get(f"/scim/v2/Users/{uid}", headers=hr,
+                      params={"excludedAttributes": f"name,emails,{ENTERPRISE}:employeeNumber"}).json()
+    assert "name" not in less and "emails" not in less and less["displayName"] == "Sam Rivera"
+    assert less[ENTERPRISE] == {"department": "Brand"} and less["id"] == uid
+    listed = client.get("/scim/v2/Users", params={"attributes": f"{ENTERPRISE}:employeeNumber"}, headers=hr).json()
+    assert listed["Resources"] == [{"schemas": [USER, ENTERPRISE], "id": uid, ENTERPRISE: {"employeeNumber": "E1003"}}]
+    for path in ("/scim/v2/.search", "/scim/v2/Users/.search"):
+        query = {"schemas": [SEARCH], "filter": 'userName eq "SAM.rivera@example.com"', "attributes": ["displayName"],
+                 "count": 5}
+        found = client.post(path, headers=hr, json=query)
+        assert found.status_code == 200, found.text
+        assert found.json()["Resources"] == [{"schemas": [USER], "id": uid, "displayName": "Sam Rivera"}]
+    both = client.get("/scim/v2/Users", params={"attributes": "userName", "excludedAttributes": "name"}, headers=hr)
+    assert both.status_code == 400 and both.json()["scimType"] == "invalidValue"
+
+
+def test_filters_follow_the_whole_rfc_grammar(client, hr):
+    ids = {}
+    for name, number, dept in (("alex.morgan", "E1001", "Brand"), ("sam.rivera", "E1003", "Sales"),
+                               ("jordan.lee", "E1005", "Brand")):
+        body = entra_user(f"{name}@example.com", number)
+        body[ENTERPRISE]["department"] = dept
+        ids[name] = client.post("/scim/v2/Users", json=body, headers=hr).json()["id"]
+
+    def found(text: str) -> set[str]:
+        answer = client.get("/scim/v2/Users", params={"filter": text}, headers=hr)
+        assert answer.status_code == 200, answer.text
+        return {next(k for k, v in ids.items() if v == u["id"]) for u in answer.json()["Resources"]}
+
+    assert found('userName sw "ALEX"') == {"alex.morgan"}
+    assert found(f'{ENTERPRISE}:department eq "Brand" and not (displayName co "lee")') == {"alex.morgan"}
+    assert found('emails[type eq "work" and value ew "@example.com"]') == set(ids)
+    assert found('emails[type eq "work"].value eq "sam.rivera@example.com" or title pr') == {"sam.rivera"}
+    assert found('externalId eq "Sam"') == set() and found('externalId eq "sam"') == {"sam.rivera"}  # caseExact
+    assert found('meta.created ge "2000-01-01T00:00:00Z" and nickName eq null') == set(ids)
+
+
+def test_every_error_is_a_scim_error_body_and_echoes_nothing(client, hr):
+    def error(response, status: int, scim_type: str | None = None) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith(SCIM)
+        body = response.json()
+        assert body["schemas"] == [ERROR] and body["status"] == str(status)
+        assert scim_type is None or body["scimType"] == scim_type
+        return body  # type: ignore[no-any-return]
+
+    error(client.get("/scim/v2/Groups", headers=hr), 404)
+    error(client.get("/scim/v2/no/such/thing", headers=hr), 404)
+    wrong = client.delete("/scim/v2/Users", headers=hr)
+    error(wrong, 405)
+    assert "GET" in wrong.headers["allow"]
+    error(client.put("/scim/v2/ServiceProviderConfig", headers=hr), 405)
+    marker = "zz-echo-me-zz"
+    for params in ({"startIndex": marker}, {"count": marker}, {"attributes": f"{marker} !"}):
+        answer = client.get("/scim/v2/Users", params=params, headers=hr)
+        assert marker not in error(answer, 400, "invalidValue")["detail"]
+    search = client.post("/scim/v2/.search", headers=hr, json={"schemas": [SEARCH], "count": marker})
+    assert marker not in error(search, 400, "invalidValue")["detail"]
+    bad_type = client.post("/scim/v2/Users", headers=hr, json={"schemas": [USER], "userName": "x@example.com",
+                                                                  "emails": marker})
+    assert marker not in error(bad_type, 400, "invalidValue")["detail"]
+    bad_path = client.patch("/scim/v2/Users/x", headers=hr, json={"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": marker, "value": 1}]})
+    error(bad_path, 404)  # no such user: looked up before the body
+    error(client.post("/scim/v2/Users", headers=hr, content=b"{not json"), 400, "invalidSyntax")
+
+
+def test_removing_active_or_a_put_without_it_never_reactivates_and_an_explicit_true_is_recorded(world, rt,
+                                                                                                client, hr):
+    dana = entra_user("dana.leaver@example.com", "E1002")
+    uid = client.post("/scim/v2/Users", json=dana, headers=hr).json()["id"]
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert client.patch(f"/scim/v2/Users/{uid}", json=off, headers=hr).json()["active"] is False
+    wait_for(rt, f"scim:{uid}:1")
+
+    removed = client.patch(f"/scim/v2/Users/{uid}", headers=hr,
+                           json={"schemas": [PATCH], "Operations": [{"op": "remove", "path": "active"}]})
+    assert removed.status_code == 200 and "active" not in removed.json()
+    assert scim_user_row(rt, uid).active is False
+    without = {k: v for k, v in dana.items() if k != "active"}
+    put = client.put(f"/scim/v2/Users/{uid}", json=without, headers=hr)
+    assert put.status_code == 200 and "active" not in put.json() and scim_user_row(rt, uid).active is False
+    # Entra's next cycle sends the deactivation again: still one offboarding, nothing new
+    assert client.patch(f"/scim/v2/Users/{uid}", json=off, headers=hr).status_code == 200
+    assert len(offboardings(rt)) == 1 and audit_events(rt, "scim.reactivated") == []
+
+    on = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    assert client.patch(f"/scim/v2/Users/{uid}", json=on, headers=hr).json()["active"] is True
+    [event] = audit_events(rt, "scim.reactivated")
+    assert event.data["offboardings"] == [f"scim:{uid}:1"] and event.subject == f"scim_user:{uid}"
+    row = scim_user_row(rt, uid)
+    assert row.reactivations == 1 and row.reactivated_at is not None
+    shown = receipt.build(rt.engine, f"scim:{uid}:1")
+    assert shown is not None and any("active again" in n and "nothing was re-granted" in n for n in shown["notes"])
+    time.sleep(0.5)
+    assert len(offboardings(rt)) == 1 and not any(dana_holds(world).values())  # nothing came back
+
+
+def test_a_user_created_inactive_for_a_known_person_starts_an_offboarding(world, rt, client, hr):
+    created = client.post("/scim/v2/Users", json={**entra_user("dana.leaver@example.com", "E1002"), "active": False},
+                          headers=hr)
+    assert created.status_code == 201 and created.json()["active"] is False
+    ob = wait_for(rt, f"scim:{created.json()['id']}:1")
+    assert ob.person_key == "E1002" and not any(dana_holds(world).values())
+    # an inactive account nobody knows is simply kept: identity providers create disabled accounts routinely
+    stranger = client.post("/scim/v2/Users", json={**entra_user("casey.temp@example.com", "E0999"), "active": False},
+                           headers=hr)
+    assert stranger.status_code == 201 and len(offboardings(rt)) == 1
+
+
+def test_an_unmatched_deprovisioning_waits_is_visible_and_is_carried_out_when_the_person_appears(world, hr_free):
+    dana_kc = world.kc.users.pop(world.kc_ids["dana.leaver"])  # the directory does not have Dana yet
+    rt = world.runtime()
+    world.sync(rt)
+    with world.client(rt) as client:
+        hr = {**world.token(rt.engine, "hr"), "Content-Type": SCIM}
+        dana = entra_user("dana.leaver@example.com", "E1002")
+        uid = client.post("/scim/v2/Users", json=dana, headers=hr).json()["id"]
+        gone = client.patch(f"/scim/v2/Users/{uid}", headers=hr, json={"schemas": [PATCH], "Operations": [
+            {"op": "replace", "path": "active", "value": False}]})
+        assert gone.status_code == 200  # answered 2xx: the IdP must not retry forever
+        [ob] = offboardings(rt)
+        assert ob.status == "not_found"
+        [waiting] = scim_unmatched_rows(rt)
+        assert waiting.state == "waiting" and waiting.keys[0] == "E1002"
+        assert (waiting.retry_until - waiting.received_at).days == 30  # service.scim_unmatched_retry_days
+        [event] = audit_events(rt, "scim.unmatched")  # the hook notifications subscribe to
+        assert event.subject == f"offboarding:scim:{uid}:1"
+        shown = receipt.build(rt.engine, f"scim:{uid}:1")
+        assert shown is not None and any("retried after each identity sync" in n for n in shown["notes"])
+        [finding] = finding_rows(rt.engine)
+        assert (finding["rule"], finding["state"], finding["severity"]) == ("scim_unmatched", "open", "high")
+        assert "dana.leaver@example.com" in finding["reason"] and finding["resource"] is None
+        metrics = client.get("/metrics").text
+        assert 'accessward_scim_unmatched{state="waiting"} 1.0' in metrics
+        assert 'accessward_findings{rule="scim_unmatched",state="open"} 1.0' in metrics
+        assert 'accessward_offboardings{status="not_found"} 1.0' in metrics
+        assert world.tiktok.is_member("7100000000000000001", DANA["tiktok"])  # nothing was done to anyone yet
+        assert world.pinterest.is_member(DANA["pinterest"])
+
+        world.sync(rt)  # a sync where Dana is still missing: still waiting
+        assert scim_unmatched_rows(rt)[0].state == "waiting" and scim_unmatched_rows(rt)[0].attempts == 1
+
+        world.kc.users[dana_kc.id] = dana_kc  # the directory catches up
+        world.sync(rt)  # jobs.sync_sources: after the identity sync, the wait is retried
+        done = wait_for(rt, f"scim:{uid}:1")
+        assert done.person_key == "E1002" and done.employee_id == "E1002"
+        assert not any(dana_holds(world).values())
+        [matched] = scim_unmatched_rows(rt)
+        assert matched.state == "matched" and matched.matched_key == "E1002"
+        assert len(audit_events(rt, "scim.unmatched_matched")) == 1
+        assert [(f["rule"], f["state"]) for f in finding_rows(rt.engine) if f["rule"] == "scim_unmatched"] == [
+            ("scim_unmatched", "resolved")]
+        assert 'accessward_scim_unmatched{state="matched"} 1.0' in client.get("/metrics").text
+
+
+def test_an_unmatched_deprovisioning_stops_waiting_after_the_window(rt, client, hr):
+    uid = client.post("/scim/v2/Users", json=entra_user("casey.temp@example.com", "E0999"), headers=hr).json()["id"]
+    assert client.delete(f"/scim/v2/Users/{uid}", headers=hr).status_code == 204
+    [row] = scim_unmatched_rows(rt)
+    assert scim_unmatched.retry(rt.engine, now=row.retry_until - timedelta(minutes=1)) == []
+    assert scim_unmatched.retry(rt.engine, now=row.retry_until + timedelta(minutes=1)) == []
+    [row] = scim_unmatched_rows(rt)
+    assert row.state == "expired" and len(audit_events(rt, "scim.unmatched_expired")) == 1
+    shown = receipt.build(rt.engine, f"scim:{uid}:1")
+    assert shown is not None and shown["status"] == "not_found"
+    assert any("no longer retried" in n for n in shown["notes"])
+    [finding] = finding_rows(rt.engine)  # still open: someone has to look
+    assert finding["state"] == "open" and "offboard by hand" in finding["reason"]
+
+
+def scim_unmatched_rows(rt) -> list[ScimUnmatched]:  # type: ignore[no-untyped-def]
+    with Session(rt.engine) as s:
+        return list(s.execute(select(ScimUnmatched).order_by(ScimUnmatched.id)).scalars())
+
+
+@pytest.fixture
+def hr_free():  # type: ignore[no-untyped-def]
+    """Nothing: marks a test that builds its own runtime (the directory must change before the first sync)."""
+    return None
+
+
+def test_patch_value_paths_take_any_filter_and_an_unmatched_complex_one_is_no_target(client, hr):
+    user = entra_user("jordan.lee@example.com", "E1005")
+    user["emails"].append({"type": "home", "value": "jordan@home.example"})
+    uid = client.post("/scim/v2/Users", json=user, headers=hr).json()["id"]
+
+    def patch(*ops):  # type: ignore[no-untyped-def]
+        return client.patch(f"/scim/v2/Users/{uid}", headers=hr, json={"schemas": [PATCH], "Operations": list(ops)})
+
+    work = 'emails[type eq "work" and primary eq true].value'
+    out = patch({"op": "replace", "path": work, "value": "jo@example.com"},
+                {"op": "remove", "path": 'emails[value ew "home.example"]'})
+    assert out.json()["emails"] == [{"primary": True, "type": "work", "value": "jo@example.com"}]
+    none = patch({"op": "replace", "path": 'emails[type eq "home" and primary eq true].value', "value": "x"})
+    assert none.status_code == 400 and none.json()["scimType"] == "noTarget"
+    bad = patch({"op": "replace", "path": 'emails[type xx "home"].value', "value": "x"})
+    assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+    # Entra's "Add emails[type eq "home"].value" on a user without one creates it, as it expects
+    added = patch({"op": "Add", "path": 'emails[type eq "home"].value', "value": "jordan@home.example"})
+    assert {"type": "home", "value": "jordan@home.example"} in added.json()["emails"]

@@ -1,7 +1,7 @@
 """access reviews: campaigns, items, decisions; reduce actions in the outbox; plan origin
 
 Revision ID: 0008_reviews
-Revises: 0005
+Revises: 0007_scim_unmatched
 Create Date: 2026-12-01 20:11:58.129939
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '0008_reviews'
-down_revision = '0005'
+down_revision = '0007_scim_unmatched'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '0009_principals_notifications'
-down_revision = '0008_reviews'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
