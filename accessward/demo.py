@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -284,12 +285,18 @@ def serve_console(directory: Path, env: dict[str, str], port: int) -> int:
                                str(port)], env=env, cwd=directory)
     ui.out.rule("[bold green]the console is up[/]")
     ui.out.print(f"Console:   http://127.0.0.1:{port}/  (demo login: it-lead, ciso, alex, jordan); Ctrl-C stops it")
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM like Ctrl-C: the world's servers are stopped on the way out
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return server.wait()
     except KeyboardInterrupt:
         server.terminate()
         server.wait(15)
         return exitcodes.OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_demo(directory: Path, serve_port: int | None = None) -> int:
