@@ -8,6 +8,7 @@ screenshotted at a laptop and a phone width (test-artifacts/console/) and checke
 
 from __future__ import annotations
 
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -90,8 +91,8 @@ def shoot(driver: Any, name: str, readme: str | None = None) -> None:
         driver.save_screenshot(str(ARTIFACTS / f"{name}-{label}.png"))
         problems = axe_serious(driver)
         assert not problems, (name, label, problems)
-        if readme and label == "laptop":
-            README_SHOTS.mkdir(parents=True, exist_ok=True)
+        if readme and label == "laptop" and os.environ.get("UPDATE_README_SCREENSHOTS") == "1":
+            README_SHOTS.mkdir(parents=True, exist_ok=True)  # docs/screenshots/, renewed on request only
             driver.save_screenshot(str(README_SHOTS / f"{readme}.png"))
     driver.set_window_size(*WIDTHS["laptop"])
 
