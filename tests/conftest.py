@@ -84,3 +84,18 @@ def pg_database(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.create_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_library_log_levels() -> Iterator[None]:
+    """`accessward` commands run in-process (CliRunner) set httpx/httpcore to WARNING for the rest of the
+    process; each test starts from the libraries' own levels again, so a log assertion never depends on
+    which test ran before it."""
+    import logging
+
+    names = ("httpx", "httpcore", "hpack")
+    for name in names:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    yield
+    for name in names:
+        logging.getLogger(name).setLevel(logging.NOTSET)

@@ -84,6 +84,9 @@ def test_quarterly_campaign_from_the_scheduler_decided_through_the_api_and_close
     dana, sam_main = items[(MAIN, "Dana Leaver")], items[(MAIN, "Sam Rivera")]
     alex_main, sam_shop = items[(MAIN, "Alex Morgan")], items[(SHOP, "Sam Rivera")]
     agency = [i for (r, _), i in items.items() if r == MAIN and i.account_name.startswith(("Taylor", "Brightside"))]
+    # a freelancer added straight to the Page (Meta's /roles), outside any business: the owner reviews it too
+    agency += [i for (r, _), i in items.items() if r == MAIN and i.account_name.startswith("Riley")]
+    assert any(i.account_name.startswith("Riley") for i in agency)
     # the owner reviews, but never their own access: Alex's own grant and Sam's shop go to the fallback
     assert (dana.reviewer, dana.reviewer_source) == (ALEX, "owner")
     assert (alex_main.reviewer, alex_main.reviewer_source) == (PRIYA, "fallback")
