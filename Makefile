@@ -6,7 +6,7 @@ LOCK     := requirements/test.txt
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 COMPILE  := $(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q
 
-.PHONY: demo test lint typecheck unit bench clean system-deps lock mutate
+.PHONY: demo console test lint typecheck unit bench clean system-deps lock mutate console-test-deps
 
 $(STAMP): pyproject.toml $(LOCK)
 	@scripts/python-venv.sh $(VENV)
@@ -22,6 +22,15 @@ demo: $(STAMP)
 	@scripts/system-deps.sh demo
 	$(BIN)/accessward demo --dir demo-output
 
+# the demo world, then the web console on http://127.0.0.1:8080/ with the demo login (Ctrl-C stops it)
+console: $(STAMP)
+	@scripts/system-deps.sh demo
+	$(BIN)/accessward demo --dir demo-output --serve
+
+# test-only Node packages (a real OpenID provider, axe-core): from the lockfile, never at install time
+console-test-deps:
+	cd tests/console/oidc && npm ci --no-audit --no-fund
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -31,7 +40,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: system-deps $(STAMP) lint typecheck unit
+test: system-deps console-test-deps $(STAMP) lint typecheck unit
 
 # Mutation testing of the safety modules ([tool.mutmut] in pyproject.toml) with the fast tests; not part of
 # `make test` (it takes a long while). `make mutate MUTANTS="accessward.reconcile.plan*"` runs a subset.

@@ -458,6 +458,8 @@ def audit_verify() -> None:
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its store and reports.")] = Path(
         "demo-output"),
+    serve: Annotated[bool, typer.Option("--serve", help="Then keep the world up and serve the console.")] = False,
+    port: Annotated[int, typer.Option(help="The console's port with --serve.")] = 8080,
 ) -> None:
     """Run the whole job on the embedded default: simulators + a throwaway slapd + SQLite."""
     missing = [name for name in ("trustme", "scim2_server") if importlib.util.find_spec(name) is None]
@@ -467,7 +469,7 @@ def demo(
         raise typer.Exit(exitcodes.CONFIG)
     from accessward.demo import run_demo
 
-    raise typer.Exit(run_demo(directory))
+    raise typer.Exit(run_demo(directory, serve_port=port if serve else None))
 
 
 # -- the service: serve, offboard, lost devices, API tokens ----------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -273,7 +274,45 @@ STEPS: list[tuple[str, list[str], tuple[int, ...], str | None]] = [
 ]
 
 
-def run_demo(directory: Path) -> int:
+CONSOLE_SETTINGS = """
+# `accessward demo --serve`: the console with the demo's local login (loopback only, no password).
+[[principals]]
+id = "jordan"
+name = "Jordan Lee"
+email = "jordan.lee@example.com"
+person_key = "E1005"
+
+[console.demo_users]
+"it-lead" = ["approver"]
+ciso = ["approver", "auditor"]
+alex = ["reviewer"]
+jordan = ["hr", "service_desk"]
+"""
+
+
+def serve_console(directory: Path, env: dict[str, str], port: int) -> int:
+    """Keep the demo world up and serve the console on localhost until Ctrl-C."""
+    settings = directory / "accessward.toml"
+    settings.write_text(settings.read_text() + CONSOLE_SETTINGS)
+    server = subprocess.Popen([sys.executable, "-m", "accessward", "serve", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, cwd=directory)
+    ui.out.rule("[bold green]the console is up[/]")
+    ui.out.print(f"Console:   http://127.0.0.1:{port}/  (demo login: it-lead, ciso, alex, jordan); Ctrl-C stops it")
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM like Ctrl-C: the world's servers are stopped on the way out
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait(15)
+        return exitcodes.OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_demo(directory: Path, serve_port: int | None = None) -> int:
     if not slapd_available():
         ui.err.print("[red]error[/]: slapd is not installed; run `make demo` (it installs Debian's slapd)")
         return exitcodes.ERROR
@@ -297,6 +336,8 @@ def run_demo(directory: Path) -> int:
             if code not in ok:
                 ui.err.print(f"[red]step failed with exit code {code}[/]")
                 return exitcodes.ERROR
+        if serve_port is not None:
+            return serve_console(directory, env, serve_port)
     ui.out.rule("[bold green]demo finished[/]")
     from accessward.demo_story import story
 

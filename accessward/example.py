@@ -35,6 +35,16 @@ timezone = "UTC"
 nightly = "0 2 * * *"         # full sync + reconcile + apply (crontab)
 sync_every_minutes = 60       # incremental syncs in between (0: none)
 
+# The web console at / logs people in with your IdP (OIDC, authorization code + PKCE); roles come from
+# the IdP's group claim. The redirect URI to register is <base_url>/auth/callback.
+# [console]
+# issuer = "https://login.microsoftonline.com/<tenant>/v2.0"
+# client_id = "accessward"
+# client_secret = { env = "ACCESSWARD_OIDC_SECRET" }
+# base_url = "https://accessward.example.com"
+# session_secret = { env = "ACCESSWARD_SESSION_SECRET" }   # the same on every instance
+# roles = { approver = ["grp-ciso-office"], reviewer = ["grp-managers"], hr = ["grp-hr"], auditor = ["grp-audit"] }
+
 [policy.offboarding]
 disable_account = false       # also disable the IdP account (sessions always end)
 

@@ -407,6 +407,39 @@ class PrincipalSettings(_Strict):
     subject: str | None = None
 
 
+class ConsoleSettings(_Strict):
+    """``[console]``: the web console's login (OIDC, authorization code + PKCE) and its roles.
+
+    Roles come from the IdP's group claim (``groups_claim``), mapped here:
+    ``roles = { approver = ["grp-ciso"], reviewer = ["grp-managers"] }``; a login with no mapped group
+    is refused. ``demo_users`` (principal id -> roles, no password) is the embedded demo's local login,
+    answered on a loopback address only.
+    """
+
+    issuer: str | None = None  # discovery at <issuer>/.well-known/openid-configuration
+    client_id: str = ""
+    client_secret: SecretRef | None = None  # none: a public client (PKCE alone)
+    base_url: str | None = None  # how people reach the console (redirect URI); default: the request's own
+    scopes: str = "openid email profile"
+    groups_claim: str = "groups"
+    roles: dict[str, list[str]] = Field(default_factory=dict)  # role -> IdP groups
+    session_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 8
+    session_secret: SecretRef | None = None  # signs the session cookie; default: a new one per start
+    demo_users: dict[str, list[str]] = Field(default_factory=dict)
+
+    _check_secret = field_validator("client_secret", "session_secret", mode="before")(_secret)
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> ConsoleSettings:
+        from accessward.tokens import ROLES
+
+        named = set(self.roles) | {r for roles in self.demo_users.values() for r in roles}
+        unknown = sorted(named - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        return self
+
+
 class Settings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     principals: list[PrincipalSettings] = Field(default_factory=list)
@@ -416,6 +449,7 @@ class Settings(_Strict):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     reviews: list[ReviewCampaignSettings] = Field(default_factory=list)  # access reviews (review_settings)
 
     @model_validator(mode="after")

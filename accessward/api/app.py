@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from accessward import __version__
-from accessward.api import devices, offboarding, plans, reports, reviews, scim
+from accessward.api import devices, findings, offboarding, people, plans, reports, reviews, scim
 from accessward.api.auth import Caller
 from accessward.api.limits import TOO_LARGE_FLAG, BodyLimit, method_label, validation_problem
 from accessward.runtime import Runtime
@@ -41,9 +41,10 @@ within 5 minutes and a signature is accepted once.
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="Accessward", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="Accessward", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    for router in (offboarding.router, devices.router, plans.router, reports.router, scim.router, reviews.router):
+    for router in (offboarding.router, devices.router, plans.router, reports.router, scim.router, reviews.router,
+                   findings.router, people.router):
         app.include_router(router)
 
     scim.install(app)  # SCIM Error bodies for every error under /scim/v2
@@ -63,7 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             route = request.scope.get("route")
             template = getattr(route, "path", "unmatched")
             runtime.metrics.http_requests.labels(method_label(request.method), template, str(status)).inc()
-            if not request.url.path.startswith(UNAUDITED):
+            if _audited(request):
                 await run_in_threadpool(_audit, runtime, request, template, status)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and the store's reachability")
@@ -81,9 +82,20 @@ def create_app(runtime: Runtime) -> FastAPI:
         body, content_type = runtime.metrics.render()
         return Response(body, media_type=content_type)
 
+    from accessward import console  # the web console at / (its pages, forms, login and assets)
+
+    console.install(app, runtime)
     # outermost: before authentication, before anything reads the body
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.service.max_body_bytes)
     return app
+
+
+def _audited(request: Request) -> bool:
+    """Every API call; of the console, its forms (the pages it reads and its assets are not recorded)."""
+    path = request.url.path
+    if path.startswith(UNAUDITED) or path.startswith("/static/"):
+        return False
+    return path.startswith(("/v1", "/scim")) or request.method not in ("GET", "HEAD")
 
 
 def _audit(runtime: Runtime, request: Request, template: str, status: int) -> None:
