@@ -138,10 +138,20 @@ def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = 
         return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
     counts = {"people": writer.seen}
     status, why = judge(writer.seen, present, guard)
-    if status == "succeeded":
-        counts["missing"] = mark_missing_people(engine, source.name, run_id)
+    _settle_people(engine, source.name, run_id, writer, status, counts)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
     return SyncOutcome(run_id, source.name, status, counts, why)
+
+
+def _settle_people(engine: Engine, source: str, run_id: int, writer: PeopleWriter, status: str,
+                   counts: dict[str, int]) -> None:
+    """After a complete listing was judged: mark missing people (trusted), or stamp the unchanged
+    people as seen (quarantined), so that a later confirmation, which judges by ``last_seen``, does
+    not take the people this run saw but did not rewrite for missing ones."""
+    if status == "succeeded":
+        counts["missing"] = mark_missing_people(engine, source, run_id, writer.seen_ids)
+    elif status == "quarantined":
+        writer.touch_unchanged()
 
 
 def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str | None, *, source_type: str,
@@ -182,8 +192,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
     counts = {"people": writer.seen}
     if run.full:
         status, why = judge(writer.seen, present, guard)
-        if status == "succeeded":
-            counts["missing"] = mark_missing_people(engine, source.name, run_id)
+        _settle_people(engine, source.name, run_id, writer, status, counts)
     else:
         status, why = "succeeded", None
         if present >= guard.min_baseline and len(removed) > present * guard.max_drop:
