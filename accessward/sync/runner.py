@@ -218,7 +218,9 @@ def sync_access(engine: Engine, source: AccessSource, *, source_type: str = "",
     counts = dict(writer.counts)
     status, why = judge(counts["grants"], present, guard)
     if status == "succeeded":
-        counts["closed"] = close_unseen_grants(engine, source.name, run_id)
+        counts["closed"] = close_unseen_grants(engine, source.name, run_id, writer.seen_ids)
+    elif status == "quarantined":
+        writer.touch_unchanged()  # a later confirmation judges by last_seen (see _settle_people)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
     return SyncOutcome(run_id, source.name, status, counts, why)
 

@@ -264,6 +264,11 @@ class AccessWriter:
     _grants: dict[tuple[str, str, str], GrantRecord] = field(default_factory=dict)
     _account_ids: dict[str, int] = field(default_factory=dict)
     _resource_ids: dict[str, int] = field(default_factory=dict)
+    #: Compare with the stored open grants and write only new or changed ones (see _flush_grants).
+    digests: bool = True
+    written: int = 0
+    seen_ids: set[int] = field(default_factory=set)
+    _unchanged: list[int] = field(default_factory=list)
 
     def write(self, records: Iterable[AccessRecord]) -> None:
         for record in records:
@@ -325,9 +330,15 @@ class AccessWriter:
         self._resources.clear()
 
     def _flush_grants(self, conn: Any, now: datetime) -> None:
+        """Upsert the batch's grants, except open grants stored with the same level and verifiability.
+
+        A grant's content is its key (account, resource, role) plus ``level`` and ``verifiable``, so
+        the stored open grants of the batch's accounts are compared column by column (no digest
+        column needed); the unchanged ones only join :attr:`seen_ids`.
+        """
         if not self._grants:
             return
-        rows = []
+        rows: dict[tuple[int, int, str], dict[str, Any]] = {}
         for g in self._grants.values():
             account_id = self._account_ids.get(g.account_id, -1)
             resource_id = self._resource_ids.get(g.resource_id, -1)
@@ -336,28 +347,73 @@ class AccessWriter:
                     f"grant {g.account_id}->{g.resource_id} arrived before its account or resource",
                     system=self.system,
                 )
-            rows.append({
+            rows[(account_id, resource_id, g.role)] = {
                 "system": self.system, "account_id": account_id, "resource_id": resource_id,
                 "role": g.role, "level": int(g.level), "seen_from": now, "last_seen": now,
                 "last_run_id": self.run_id, "verifiable": g.verifiable,
-            })
-        upsert(conn, _table(Grant), rows, keys=("account_id", "resource_id", "role"),
-               update=["level", "last_seen", "last_run_id", "verifiable"], where=text("seen_to IS NULL"))
-        self.counts["grants"] += len(rows)
+            }
+        self.counts["grants"] += len(self._grants)
+        if self.digests:
+            grant = _table(Grant)
+            accounts = {key[0] for key in rows}
+            for gid, account_id, resource_id, role, level, verifiable in conn.execute(
+                select(grant.c.id, grant.c.account_id, grant.c.resource_id, grant.c.role, grant.c.level,
+                       grant.c.verifiable).where(grant.c.system == self.system, grant.c.seen_to.is_(None),
+                                                 one_of(conn, grant.c.account_id, accounts))
+            ):
+                row = rows.get((account_id, resource_id, role))
+                if row is not None and row["level"] == level and row["verifiable"] == bool(verifiable):
+                    del rows[(account_id, resource_id, role)]
+                    self.seen_ids.add(int(gid))
+                    self._unchanged.append(int(gid))
+        if rows:
+            upsert(conn, _table(Grant), list(rows.values()), keys=("account_id", "resource_id", "role"),
+                   update=["level", "last_seen", "last_run_id", "verifiable"], where=text("seen_to IS NULL"))
+            self.written += len(rows)
         self._grants.clear()
 
+    def touch_unchanged(self) -> int:
+        """Stamp the open grants this run saw but did not rewrite as seen now (see
+        :meth:`PeopleWriter.touch_unchanged`: for a quarantined run that may be confirmed later)."""
+        touched, grant = 0, _table(Grant)
+        with self.engine.begin() as conn:
+            for i in range(0, len(self._unchanged), 1000):
+                result = conn.execute(update(grant).where(one_of(conn, grant.c.id, self._unchanged[i:i + 1000]))
+                                      .values(last_seen=utcnow(), last_run_id=self.run_id))
+                touched += int(result.rowcount or 0)
+        self._unchanged = []
+        return touched
 
-def close_unseen_grants(engine: Engine, system: str, run_id: int) -> int:
-    """After a complete, trusted run: open grants not seen since it started end their interval now."""
+
+def close_unseen_grants(engine: Engine, system: str, run_id: int, seen_ids: set[int] | None = None) -> int:
+    """After a complete, trusted run: open grants not seen since it started end their interval now.
+
+    With ``seen_ids`` (the compare path, where unchanged grants keep an older ``last_seen``): the open
+    grants not written since the run started and not among those it saw.
+    """
     with engine.begin() as conn:
-        result = conn.execute(
-            text(
-                "UPDATE access_grant SET seen_to = :now, closed_by = 'unseen' WHERE system = :system "
-                "AND seen_to IS NULL AND last_seen < :started"
-            ),
-            {"now": utcnow(), "system": system, "started": _run_started(conn, run_id)},
-        )
-        return int(result.rowcount or 0)
+        started = _run_started(conn, run_id)
+        if seen_ids is None:
+            if _trusted_since(conn, system, run_id, started):
+                return 0  # a later complete, trusted run closed what it did not see (see mark_missing_people)
+            result = conn.execute(
+                text(
+                    "UPDATE access_grant SET seen_to = :now, closed_by = 'unseen' WHERE system = :system "
+                    "AND seen_to IS NULL AND last_seen < :started"
+                ),
+                {"now": utcnow(), "system": system, "started": started},
+            )
+            return int(result.rowcount or 0)
+        grant = _table(Grant)
+        gone = [int(gid) for (gid,) in conn.execute(
+            select(grant.c.id).where(grant.c.system == system, grant.c.seen_to.is_(None), grant.c.last_seen < started)
+        ) if gid not in seen_ids]
+        closed, now = 0, utcnow()
+        for i in range(0, len(gone), 1000):
+            result = conn.execute(update(grant).where(one_of(conn, grant.c.id, gone[i:i + 1000]))
+                                  .values(seen_to=now, closed_by="unseen"))
+            closed += int(result.rowcount or 0)
+        return closed
 
 
 def count_open_grants(engine: Engine, system: str) -> int:

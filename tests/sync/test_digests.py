@@ -13,10 +13,10 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlmodel import Session
 
-from accessward.connectors.records import PersonStatus
-from accessward.sync.models import Person, PersonEmail
-from accessward.sync.runner import confirm_run, sync_identity
-from tests.fakes import FakeIdentity, person
+from accessward.connectors.records import Level, PersonStatus
+from accessward.sync.models import Grant, Person, PersonEmail
+from accessward.sync.runner import confirm_run, sync_access, sync_identity
+from tests.fakes import FakeAccess, FakeIdentity, person
 
 
 def written_by(engine, run_id):
@@ -76,3 +76,42 @@ def test_a_sharp_drop_is_quarantined_and_its_confirmation_marks_only_the_unseen(
     confirmed = confirm_run(engine, outcome.run_id, actor="test")
     assert confirmed.ok and confirmed.counts["missing"] == 60
     assert missing(engine) == [f"p{i:03d}" for i in range(60)], "the 40 it saw unchanged are not missing"
+
+
+def grants_written_by(engine, run_id):
+    with Session(engine) as s:
+        return s.execute(select(Grant).where(Grant.last_run_id == run_id, Grant.seen_to.is_(None))).scalars().all()
+
+
+def open_keys(engine):
+    with Session(engine) as s:
+        return s.execute(select(Grant.role, Grant.level).where(Grant.seen_to.is_(None))).all()
+
+
+def test_a_full_access_run_writes_only_changed_grants_and_closes_the_unseen(engine):
+    """A reduced grant is updated in place (same key, still open), gone ones are closed, the rest untouched."""
+    grants = [(f"u{i:03d}", f"page{r}", "MANAGE", Level.admin) for i in range(50) for r in range(4)]
+    src = FakeAccess(grants=list(grants))
+    first = sync_access(engine, src)
+    assert first.ok and len(grants_written_by(engine, first.run_id)) == 200
+    src.grants = [("u000", "page0", "MANAGE", Level.read_only), *grants[4:]]  # u000: one reduced, three gone
+    second = sync_access(engine, src)
+    assert second.ok and second.counts["grants"] == 197 and second.counts["closed"] == 3
+    rewritten = grants_written_by(engine, second.run_id)
+    assert [(g.role, g.level) for g in rewritten] == [("MANAGE", int(Level.read_only))]
+    assert len(open_keys(engine)) == 197
+    third = sync_access(engine, src)
+    assert third.ok and third.counts["closed"] == 0 and grants_written_by(engine, third.run_id) == []
+    assert len(open_keys(engine)) == 197
+
+
+def test_a_sharp_drop_of_grants_is_quarantined_and_confirmed_closes_only_the_unseen(engine):
+    grants = [(f"u{i:03d}", "page", "MANAGE", Level.admin) for i in range(100)]
+    src = FakeAccess(grants=list(grants))
+    assert sync_access(engine, src).ok
+    src.grants = grants[:40]
+    outcome = sync_access(engine, src)
+    assert outcome.status == "quarantined" and len(open_keys(engine)) == 100
+    confirmed = confirm_run(engine, outcome.run_id, actor="test")
+    assert confirmed.ok and confirmed.counts["closed"] == 60
+    assert len(open_keys(engine)) == 40
