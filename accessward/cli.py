@@ -6,7 +6,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -236,22 +236,23 @@ def _apply_locked(cfg: Settings, engine: Engine, plan_id: int | None) -> int:
     blocked = health.execution_blocks(engine, revokers, [s.name for s in cfg.identity_sources], utcnow(),
                                       cfg.policy.stale_after_hours)
     for pid in executor.unfinished_plans(engine):
-        code = max(code, _execute(engine, pid, revokers, blocked))
+        code = max(code, _execute(engine, pid, revokers, blocked, cfg.policy.break_glass))
     if plan_id is not None:
-        code = max(code, _execute(engine, plan_id, revokers, blocked))
+        code = max(code, _execute(engine, plan_id, revokers, blocked, cfg.policy.break_glass))
     else:
         plan = _plan(cfg, engine)
         if plan.status == "needs_approval":
             ui.out.print(f"stopped before the first revocation; approve with: accessward approve {plan.plan_id}")
             code = max(code, exitcodes.NEEDS_APPROVAL)
         elif plan.plan_id is not None:
-            code = max(code, _execute(engine, plan.plan_id, revokers, blocked))
+            code = max(code, _execute(engine, plan.plan_id, revokers, blocked, cfg.policy.break_glass))
     return code
 
 
-def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str]) -> int:
+def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str],
+             break_glass: Sequence[str] = ()) -> int:
     try:
-        report = executor.execute(engine, plan_id, revokers, actor=actor(), blocked=blocked)
+        report = executor.execute(engine, plan_id, revokers, actor=actor(), blocked=blocked, break_glass=break_glass)
     except executor.PlanNotApproved as exc:
         ui.err.print(f"[red]error[/]: {exc}")
         return exitcodes.NEEDS_APPROVAL

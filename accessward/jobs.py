@@ -113,10 +113,12 @@ def _reconcile_and_apply(rt: Runtime, stop: threading.Event, synced: str) -> str
         for plan_id in executor.unfinished_plans(engine):
             if stop.is_set():
                 raise Abandoned(f"stopped before finishing plan {plan_id}; the next run finishes it")
-            executor.execute(engine, plan_id, revokers, actor=ACTOR, blocked=blocked)
+            executor.execute(engine, plan_id, revokers, actor=ACTOR, blocked=blocked,
+                             break_glass=cfg.policy.break_glass)
         plan = build_plan(engine, cfg.policy, revokers, identity, utcnow(), actor=ACTOR)
         if plan.status == "ready" and plan.plan_id is not None and not stop.is_set():
-            report = executor.execute(engine, plan.plan_id, revokers, actor=ACTOR, blocked=blocked)
+            report = executor.execute(engine, plan.plan_id, revokers, actor=ACTOR, blocked=blocked,
+                                      break_glass=cfg.policy.break_glass)
             return f"{synced}; plan {plan.plan_id} applied: {report.outcomes}"
     return f"{synced}; plan {plan.plan_id}: {plan.status} ({plan.reason})"
 

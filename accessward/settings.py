@@ -131,6 +131,9 @@ class MetaSource(_Strict):
     business_membership: Literal["admins", "all", "none"] = "admins"
     instagram: Literal["assets", "accounts", "none"] = "assets"
     partners: bool = True
+    # Whole partnerships (DELETE /{business}/agencies) are a manual step unless this is true: the
+    # connector reads Pages and Instagram only, and a partnership can also hold ad accounts, catalogs, pixels.
+    remove_partnerships: bool = False
 
     _check_secret = field_validator("access_token", mode="before")(_secret)
 

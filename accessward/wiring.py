@@ -91,7 +91,7 @@ def access_connector(cfg: AccessSourceSettings, base: Path) -> Any:
         return MetaBusinessConnector(name=cfg.name, base_url=cfg.base_url, business_id=cfg.business_id,
                                      access_token=cfg.access_token.resolve(),
                                      business_membership=cfg.business_membership, instagram=cfg.instagram,
-                                     partners=cfg.partners)
+                                     partners=cfg.partners, remove_partnerships=cfg.remove_partnerships)
     if isinstance(cfg, LinkedInSource):
         from accessward.connectors.linkedin import LinkedInOrganizationConnector
 

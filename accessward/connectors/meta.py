@@ -3,11 +3,25 @@
 Reads, for one business (reference/social-apis.md, section 1):
 
 - the business node itself, a resource of kind ``meta_business``;
-- ``/business_users`` (people, with ``role`` and ``two_fac_status``) and ``/system_users``;
-- ``/agencies``: partner businesses linked to ours;
+- ``/business_users`` (people, with ``role``, ``tasks`` and ``two_fac_status``) and ``/system_users``;
+- ``/pending_users``: invitations not accepted yet (``invite:<id>`` accounts with the invited address,
+  a grant ``INVITED:ROLE`` on the business): access waiting to happen, revocable by cancelling it;
+- ``/agencies``: partner businesses linked to ours (never our own business id);
 - ``/owned_pages`` (kind ``facebook_page``) and ``/owned_instagram_assets`` (kind
   ``instagram_account``), and for each asset its ``/assigned_users`` (people and system users,
-  with tasks) and its ``/agencies`` (partner businesses, with ``permitted_tasks``).
+  with tasks), its ``/agencies`` (partner businesses, with ``permitted_tasks``; on a Page a row
+  whose ``access_status`` is PENDING is a request, not access, and is skipped) and, for a Page,
+  its ``/roles`` (people with a task on the Page who belong to no business: ``pagerole:<id>``
+  accounts; Meta documents no call that removes them, so their revocation is a manual step).
+
+**Page tokens.** A Page's edges (``assigned_users``, ``agencies``, ``roles``; GET and DELETE) want a
+Page access token. The connector asks for one with the system user's token
+(``GET /{page-id}?fields=access_token``) each time a listing or a revocation needs it, keeps it
+in memory for that listing or that one revocation only, and never logs, stores or previews it. A
+Page whose token cannot be had (the system user is not assigned to it with MANAGE) fails with a
+message naming that Page and the fix; a listing reads every other Page first and then fails,
+naming every such Page, so no partial read is ever taken as complete. A revocation on that Page
+is rejected (the others go on).
 
 Accounts: a business user or an outside assignee is ``human`` with the Graph id; a system user
 is ``system``; a partner business is ``agency`` with the id ``partner:<business id>``.
@@ -47,10 +61,20 @@ Revocation, by the grant's resource kind and account:
   so from every asset). A system user is never removed from the business unless the connector
   was built with ``remove_system_users=True`` (that the same call works for system users is
   unverified); otherwise the revoke is rejected before anything is sent.
-- Business, partner: ``DELETE /{business}/agencies`` with ``business=<partner>``.
+- Business, partner: ``DELETE /{business}/agencies`` with ``business=<partner>``. Only with
+  ``remove_partnerships=True``: this read covers Pages and Instagram only, and a partnership can
+  also hold ad accounts, catalogs and pixels; by default the plan shows it as a manual step.
+- Business, invitation: ``DELETE /{business-role-request-id}`` (cancels it).
+- Page role (outside any business): a manual step in the plan (no documented removal call).
+
+Wide revocations (``revocation_takes``, invariant 5): removing a business member takes every
+asset assignment the person holds (``account_on_system``), removing a partnership every asset
+shared with the partner; the planner lists all of it and the last-admin guard judges all of it.
 
 Error decisions, each chosen so that a failure can never look like "no access left":
 
+- **190 "must be called with a Page Access Token"** -> ``PageTokenError`` naming the fix (that
+  Page's configuration, never "token expired"); ``meta_errors`` holds the classification.
 - **190 / 102 / 104** (dead, missing or invalid token) -> ``AuthError`` saying the token is
   expired or revoked and the source stopped.
 - **10 and 200-299** (permission missing) -> ``AuthError`` for listing *and* revoking: the token
@@ -74,319 +98,94 @@ The token is sent only in the ``Authorization`` header and stripped from ``pagin
 (Graph puts it there), so it reaches no log line, exception or preview.
 """
 
+# -- the connector -------------------------------------------------------------------------------
+
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-import httpx
-
 from accessward.connectors.errors import (
-    AuthError,
     ConnectorError,
     MalformedResponseError,
     NotFoundError,
     RejectedError,
     StopError,
-    TransientError,
 )
-from accessward.connectors.http import HttpClient, JSONDict, follow_next_links
+from accessward.connectors.http import HttpClient, JSONDict, expect_json_object, require_list
+from accessward.connectors.meta_errors import (
+    PAGE_TOKEN_FIX,
+    GraphRejectedError,
+    PageTokenError,
+    classify_graph_error,
+    regain_access_seconds,
+)
+from accessward.connectors.meta_records import (
+    ASSET_PARTNER_FIELDS,
+    ASSIGNED_USER_FIELDS,
+    BUSINESS_FIELDS,
+    BUSINESS_KIND,
+    BUSINESS_USER_FIELDS,
+    INSTAGRAM_ACCOUNT_FIELDS,
+    INSTAGRAM_ASSET_FIELDS,
+    INSTAGRAM_KIND,
+    INVITE_PREFIX,
+    PAGE_FIELDS,
+    PAGE_KIND,
+    PAGE_PARTNER_FIELDS,
+    PAGE_ROLE_FIELDS,
+    PAGE_ROLE_PREFIX,
+    PARTNER_FIELDS,
+    PARTNER_PREFIX,
+    PARTNER_ROLE,
+    PENDING_USER_FIELDS,
+    SYSTEM_USER_FIELDS,
+    BusinessMembership,
+    InstagramListing,
+    _text,
+    assigned_user_records,
+    business_user_record,
+    instagram_resource,
+    invitation_records,
+    membership_grant,
+    mfa_from_two_fac,
+    next_page_link,
+    page_role_records,
+    partner_grant,
+    partner_record,
+    system_user_record,
+)
+from accessward.connectors.meta_tasks import (
+    BUSINESS_TASK_LEVELS,
+    INSTAGRAM_TASK_LEVELS,
+    TASK_LEVELS,
+    business_role_and_level,
+    role_and_level,
+)
 from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
-    AccountRecord,
     GrantRecord,
     GrantRef,
     Level,
     RequestPreview,
     ResourceRecord,
+    RevocationScope,
     RevokeOutcome,
     RevokeResult,
+    Takes,
 )
 
-PAGE_KIND = "facebook_page"
-INSTAGRAM_KIND = "instagram_account"
-BUSINESS_KIND = "meta_business"
-PARTNER_PREFIX = "partner:"
-PARTNER_ROLE = "PARTNER"
+__all__ = [
+    "BUSINESS_KIND", "BUSINESS_TASK_LEVELS", "INSTAGRAM_KIND", "INSTAGRAM_TASK_LEVELS", "PAGE_KIND", "TASK_LEVELS",
+    "BusinessMembership", "GraphRejectedError", "InstagramListing", "MetaBusinessConnector", "PageTokenError",
+    "business_role_and_level", "classify_graph_error", "mfa_from_two_fac", "next_page_link", "partner_grant",
+    "regain_access_seconds", "role_and_level",
+]
 
-BUSINESS_FIELDS = "id,name"
-BUSINESS_USER_FIELDS = "id,name,email,role,two_fac_status"
-SYSTEM_USER_FIELDS = "id,name,role"
-PAGE_FIELDS = "id,name"
-INSTAGRAM_ASSET_FIELDS = "id,ig_user_id,ig_username"
-INSTAGRAM_ACCOUNT_FIELDS = "id,username,name"
-ASSIGNED_USER_FIELDS = "id,name,user_type,tasks"
-PARTNER_FIELDS = "id,name"
-#: The per-asset tasks of a partner: the name of the parameter that grants them (unverified on GET).
-ASSET_PARTNER_FIELDS = "id,name,permitted_tasks"
-
-
-class BusinessMembership(StrEnum):
-    """Which business-level grants (``meta_business``) the listing yields for users."""
-
-    admins = "admins"  # ADMIN business and system users only (default)
-    all = "all"  # every business and system user, EMPLOYEE as read_only
-    none = "none"
-
-
-class InstagramListing(StrEnum):
-    """Where the Instagram accounts and their people are read (see the module docstring)."""
-
-    assets = "assets"  # /owned_instagram_assets, edges on the InstagramBusinessAsset node (SDK-verified)
-    accounts = "accounts"  # /owned_instagram_accounts, edges on the IGUser node (unverified)
-    none = "none"
-
-
-#: Page task -> publishing ladder. ADVERTISE is full publishing because ads run as the brand;
-#: MODERATE_COMMUNITY is moderation under its newer name. Unknown tasks rank read_only, and the
-#: raw task string is kept in the grant's role.
-TASK_LEVELS: dict[str, Level] = {
-    "MANAGE": Level.admin,
-    "CREATE_CONTENT": Level.full_publishing,
-    "ADVERTISE": Level.full_publishing,
-    "MODERATE": Level.can_reply,
-    "MODERATE_COMMUNITY": Level.can_reply,
-    "MESSAGING": Level.can_reply,
-    "PAGES_MESSAGING": Level.can_reply,
-    "ANALYZE": Level.read_only,
-}
-
-#: Instagram asset task -> ladder. The SDK's tasks are ADVERTISE, ANALYZE, COMMUNITY_ACTIVITY,
-#: CONTENT and MESSAGES; MANAGE is kept in case full control shows as a task (unverified).
-INSTAGRAM_TASK_LEVELS: dict[str, Level] = {
-    "MANAGE": Level.admin,
-    "CONTENT": Level.full_publishing,
-    "ADVERTISE": Level.full_publishing,
-    "COMMUNITY_ACTIVITY": Level.can_reply,
-    "MESSAGES": Level.can_reply,
-    "ANALYZE": Level.read_only,
-}
-
-#: Business role -> ladder. Admins have full control of every asset; anything else is read_only
-#: at business level, since asset access is granted per asset.
-BUSINESS_ROLE_LEVELS: dict[str, Level] = {"ADMIN": Level.admin}
-
-#: ``two_fac_status`` values are undocumented (unverified): only clear words map to a boolean.
-_TWO_FAC_ON = frozenset({"enabled", "on", "active", "two_fac_enabled"})
-_TWO_FAC_OFF = frozenset({"not_enabled", "disabled", "off", "none", "two_fac_not_enabled"})
-
-_AUTH_CODES = frozenset({102, 104, 190})
-_THROTTLE_CODES = frozenset({4, 17, 32, 613})
-_TRANSIENT_CODES = frozenset({1, 2})
-_TOKEN_STATES = {463: "expired", 460: "invalidated (password changed)", 458: "not authorized for the app",
-                 459: "blocked by a checkpoint", 464: "held by an unconfirmed user", 467: "invalid"}
 _ID = re.compile(r"[0-9A-Za-z_-]+")  # no "." or "/": an id is one path segment, never ".."
-
-
-class GraphRejectedError(RejectedError):
-    """A refusal whose Graph ``code`` the revoker needs: 100 on a DELETE is ambiguous."""
-
-    def __init__(self, message: str, *, code: int, subcode: int | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.code = code
-        self.subcode = subcode
-
-
-# -- classification ------------------------------------------------------------------------------
-
-
-def _graph_error(response: httpx.Response) -> JSONDict | None:
-    """The ``error`` object of a Graph error body, or None if the body is not one."""
-    if "json" not in response.headers.get("content-type", ""):
-        return None
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("code"), int):
-        return error
-    return None
-
-
-def regain_access_seconds(response: httpx.Response) -> float | None:
-    """The longest ``estimated_time_to_regain_access`` (minutes) in X-Business-Use-Case-Usage, in seconds."""
-    try:
-        usage = json.loads(response.headers.get("x-business-use-case-usage", ""))
-    except ValueError:
-        return None
-    etas = [
-        float(entry["estimated_time_to_regain_access"])
-        for entries in (usage.values() if isinstance(usage, dict) else ())
-        if isinstance(entries, list)
-        for entry in entries
-        if isinstance(entry, dict) and isinstance(entry.get("estimated_time_to_regain_access"), int | float)
-    ]
-    return max(etas) * 60.0 if etas else None
-
-
-def _is_throttle(code: int) -> bool:
-    return code in _THROTTLE_CODES or 80000 <= code <= 80099
-
-
-def classify_graph_error(response: httpx.Response) -> ConnectorError | None:
-    """Map a Graph answer onto the error taxonomy by ``error.code`` (see the module docstring)."""
-    status = response.status_code
-    if status < 400:
-        return None
-    error = _graph_error(response)
-    if error is None:
-        if status >= 500:
-            return TransientError(f"HTTP {status} without a Graph error body", status=status,
-                                  retry_after=regain_access_seconds(response))
-        return MalformedResponseError(f"HTTP {status} without a Graph error body", status=status,
-                                      detail=response.text[:120])
-    code: int = error["code"]
-    subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
-    message = str(error.get("message", ""))
-    trace = error.get("fbtrace_id")
-    detail = f"{message} (fbtrace_id {trace})" if trace else message
-    label = f"code {code}" + (f"/{subcode}" if subcode is not None else "")
-    kw: dict[str, Any] = {"detail": detail, "status": status}
-    if code in _AUTH_CODES:
-        what = "missing" if code == 104 else _TOKEN_STATES.get(subcode or 0, "expired or revoked")
-        return AuthError(f"Meta access token {what} ({label}): {message}. The source is stopped; "
-                         "this is a credentials failure, not an empty listing", **kw)
-    if code == 10 or 200 <= code <= 299:
-        return AuthError(f"Meta permission missing for this token ({label}): {message}", **kw)
-    if _is_throttle(code) or code in _TRANSIENT_CODES or status >= 500:
-        return TransientError(f"Meta throttled or unavailable ({label}): {message}",
-                              retry_after=regain_access_seconds(response), **kw)
-    if code == 100 and subcode == 33:
-        return NotFoundError(f"Meta object not found or not visible ({label}): {message}", **kw)
-    if code == 2500:
-        return StopError(f"Meta path not understood ({label}): {message}; check the base URL", **kw)
-    return GraphRejectedError(f"Meta refused ({label}): {message}", code=code, subcode=subcode, **kw)
-
-
-# -- records -------------------------------------------------------------------------------------
-
-
-def _text(item: JSONDict, key: str, system: str, *, required: bool = False) -> str | None:
-    value = item.get(key)
-    if value is None or value == "":
-        if required:
-            raise MalformedResponseError(f"item without {key!r}", system=system, detail=str(item)[:200])
-        return None
-    if not isinstance(value, str | int):
-        raise MalformedResponseError(f"{key!r} is not a string", system=system, detail=str(item)[:200])
-    return str(value)
-
-
-def mfa_from_two_fac(status: object) -> bool | None:
-    """True/False for clear ``two_fac_status`` words, None for anything else (unknown, not "off")."""
-    if not isinstance(status, str):
-        return None
-    word = status.strip().lower().replace(" ", "_").replace("-", "_")
-    return True if word in _TWO_FAC_ON else False if word in _TWO_FAC_OFF else None
-
-
-def role_and_level(tasks: list[str], ladder: Mapping[str, Level] = TASK_LEVELS) -> tuple[str, Level]:
-    """The grant's role (sorted tasks, comma-joined) and its ladder level (the highest task's)."""
-    level = max((ladder.get(t.upper(), Level.read_only) for t in tasks), default=Level.read_only)
-    return ",".join(sorted(set(tasks))), level
-
-
-def membership_grant(item: JSONDict, account_id: str, business_id: str, mode: BusinessMembership,
-                     system: str) -> GrantRecord | None:
-    """The business-level grant of a business or system user, if ``mode`` lists it."""
-    if mode is BusinessMembership.none:
-        return None
-    role = (_text(item, "role", system) or "").upper()
-    if not role:
-        raise MalformedResponseError(f"business member {account_id} has no role", system=system,
-                                     detail=str(item)[:200])
-    level = BUSINESS_ROLE_LEVELS.get(role, Level.read_only)
-    if mode is BusinessMembership.admins and level < Level.admin:
-        return None
-    return GrantRecord(account_id=account_id, resource_id=business_id, role=role, level=level)
-
-
-def business_user_record(item: JSONDict, system: str) -> AccountRecord:
-    return AccountRecord(
-        external_id=_text(item, "id", system, required=True) or "",
-        kind=AccountKind.human,
-        display_name=_text(item, "name", system) or "",
-        email=_text(item, "email", system),
-        mfa=mfa_from_two_fac(item.get("two_fac_status")),
-    )
-
-
-def system_user_record(item: JSONDict, system: str) -> AccountRecord:
-    return AccountRecord(external_id=_text(item, "id", system, required=True) or "", kind=AccountKind.system,
-                         display_name=_text(item, "name", system) or "")
-
-
-def assigned_user_records(item: JSONDict, asset_id: str, system: str, ladder: Mapping[str, Level] = TASK_LEVELS,
-                          ) -> tuple[AccountRecord, GrantRecord]:
-    """The account (used only if not already listed) and the grant of one asset assignee."""
-    user_id = _text(item, "id", system, required=True) or ""
-    tasks = item.get("tasks")
-    if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
-        raise MalformedResponseError(f"assigned user {user_id} on asset {asset_id} has no task list",
-                                     system=system, detail=str(item)[:200])
-    kind = AccountKind.system if item.get("user_type") == "system_user" else AccountKind.human
-    account = AccountRecord(external_id=user_id, kind=kind, display_name=_text(item, "name", system) or "")
-    role, level = role_and_level(tasks, ladder)
-    return account, GrantRecord(account_id=user_id, resource_id=asset_id, role=role, level=level)
-
-
-def partner_record(item: JSONDict, system: str) -> AccountRecord:
-    """A partner business as an agency account ``partner:<business id>``."""
-    partner_id = _text(item, "id", system, required=True) or ""
-    return AccountRecord(external_id=PARTNER_PREFIX + partner_id, kind=AccountKind.agency,
-                         display_name=_text(item, "name", system) or "")
-
-
-def partner_grant(item: JSONDict, asset_id: str, system: str, ladder: Mapping[str, Level] = TASK_LEVELS,
-                  ) -> GrantRecord:
-    """A partner's grant on one asset: its tasks, or ``PARTNER``/admin when no tasks are reported."""
-    account = partner_record(item, system)
-    tasks = item.get("permitted_tasks", item.get("tasks"))
-    if tasks is None:
-        return GrantRecord(account_id=account.external_id, resource_id=asset_id, role=PARTNER_ROLE,
-                           level=Level.admin)
-    if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
-        raise MalformedResponseError(f"partner {account.external_id} on asset {asset_id} has a malformed task list",
-                                     system=system, detail=str(item)[:200])
-    role, level = role_and_level(tasks, ladder)
-    return GrantRecord(account_id=account.external_id, resource_id=asset_id, role=role or PARTNER_ROLE, level=level)
-
-
-def instagram_resource(item: JSONDict, listing: InstagramListing, system: str) -> ResourceRecord:
-    """An Instagram account as a resource, named ``Instagram @username`` (a leading "@" is a CSV formula)."""
-    asset_id = _text(item, "id", system, required=True) or ""
-    username = _text(item, "ig_username" if listing is InstagramListing.assets else "username", system)
-    name = f"Instagram @{username}" if username else (_text(item, "name", system)
-                                                       or _text(item, "ig_user_id", system) or "")
-    return ResourceRecord(external_id=asset_id, kind=INSTAGRAM_KIND, name=name)
-
-
-def next_page_link(body: JSONDict, base_url: str, system: str) -> str | None:
-    """``paging.next`` without its ``access_token``; refused if it leaves the API's origin.
-
-    The token goes in a header, so it is dropped from the URL (URLs end up in logs). A next link
-    to another host would carry our Authorization header there: that answer is malformed.
-    """
-    paging = body.get("paging")
-    if paging is None:
-        return None
-    if not isinstance(paging, dict):
-        raise MalformedResponseError("'paging' is not an object", system=system)
-    link = paging.get("next")
-    if link is None:
-        return None
-    if not isinstance(link, str) or not link:
-        raise MalformedResponseError("'paging.next' is not a URL", system=system)
-    url, base = httpx.URL(link), httpx.URL(base_url)
-    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
-        raise MalformedResponseError(f"'paging.next' points to another origin ({url.host})", system=system)
-    return str(url.copy_remove_param("access_token"))
 
 
 # -- the connector -------------------------------------------------------------------------------
@@ -396,12 +195,13 @@ def next_page_link(body: JSONDict, base_url: str, system: str) -> str | None:
 class _Removal:
     """One revocation: the DELETE to send, and how to tell whether its subject is still there."""
 
-    what: str  # assignment | asset_partner | member | business_partner
+    what: str  # assignment | asset_partner | member | business_partner | invitation | page_role
     path: str
     params: dict[str, str] = field(default_factory=dict)
     node: str = ""  # the asset, or the business, the removal is from
-    subject: str = ""  # the user id, or the partner's business id
+    subject: str = ""  # the user id, the partner's business id, the invitation id
     where: str = ""  # "page 123", "Instagram account 5", "the business"
+    page: bool = False  # a Page edge: sent with that Page's access token
 
 
 class MetaBusinessConnector:
@@ -413,6 +213,9 @@ class MetaBusinessConnector:
         instagram: InstagramListing | str = InstagramListing.assets,
         partners: bool = True,
         remove_system_users: bool = False,
+        remove_partnerships: bool = False,
+        page_roles: bool = True,
+        invitations: bool = True,
         **http: Any,
     ) -> None:
         self.name = name
@@ -423,6 +226,10 @@ class MetaBusinessConnector:
         self._instagram = InstagramListing(instagram)
         self._partners = partners
         self._remove_system_users = remove_system_users
+        self._remove_partnerships = remove_partnerships
+        self._page_roles = page_roles
+        self._invitations = invitations
+        self._seen_tokens: set[str] = set()  # Page tokens met in this process: scrubbed from errors
         self._client = HttpClient(name, base_url, auth=self._auth_headers, classify=classify_graph_error, **http)
 
     def __repr__(self) -> str:
@@ -441,17 +248,59 @@ class MetaBusinessConnector:
         return {"Authorization": f"Bearer {self._token}"}
 
     def _scrub(self, exc: ConnectorError) -> None:
-        """Defence in depth: no token text in an exception leaving this connector."""
-        if self._token:
-            exc.args = tuple(a.replace(self._token, "***") if isinstance(a, str) else a for a in exc.args)
-            exc.detail = exc.detail.replace(self._token, "***")
+        """Defence in depth: no token text (the system user's or a Page's) in an exception leaving here."""
+        for token in (self._token, *self._seen_tokens):
+            if token:
+                exc.args = tuple(a.replace(token, "***") if isinstance(a, str) else a for a in exc.args)
+                exc.detail = exc.detail.replace(token, "***")
 
-    def _edge(self, node: str, edge: str, fields: str, **params: str) -> Iterator[JSONDict]:
-        """Every item of a Graph edge, page by page, streaming."""
-        query = {"fields": fields, "limit": str(self._page_size), **params}
-        base, system = self._client.base_url, self.name
-        yield from follow_next_links(self._client, f"{node}/{edge}", query, items_key="data",
-                                     next_link=lambda body: next_page_link(body, base, system))
+    def _get(self, path: str, params: Mapping[str, str] | None, token: str | None) -> JSONDict:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return expect_json_object(self._client.request("GET", path, params=params, headers=headers), self.name)
+
+    def _edge(self, node: str, edge: str, fields: str, *, token: str | None = None,
+              **params: str) -> Iterator[JSONDict]:
+        """Every item of a Graph edge, page by page, streaming; ``token``: a Page token for a Page edge.
+
+        A next link seen twice is a malformed answer (it would loop), not the end of the list.
+        """
+        body = self._get(f"{node}/{edge}", {"fields": fields, "limit": str(self._page_size), **params}, token)
+        seen: set[str] = set()
+        while True:
+            yield from require_list(body, "data", self.name)
+            link = next_page_link(body, self._client.base_url, self.name)
+            if not link:
+                return
+            if link in seen:
+                raise MalformedResponseError("paging loops on a next link seen before", system=self.name)
+            seen.add(link)
+            body = self._get(link, None, token)
+
+    def page_token(self, page_id: str) -> str:
+        """A Page access token for ``page_id``, asked for with the system user's token; never stored.
+
+        Raises :class:`PageTokenError` naming the Page and the fix when Meta gives none: the system
+        user is not assigned to the Page with MANAGE (or the app lacks the Page permissions).
+        """
+        try:
+            body = self._client.get_json(page_id, {"fields": "id,access_token"})
+        except NotFoundError as exc:
+            raise PageTokenError(f"Page {page_id} is not visible to the system user, so no Page access token: "
+                                 f"{PAGE_TOKEN_FIX}", system=self.name, detail=exc.detail) from exc
+        except (PageTokenError, GraphRejectedError) as exc:
+            raise PageTokenError(f"no Page access token for Page {page_id}: {PAGE_TOKEN_FIX}", system=self.name,
+                                 detail=exc.detail) from exc
+        except ConnectorError as exc:
+            if exc.kind != "auth" or "permission" not in str(exc):
+                raise
+            raise PageTokenError(f"no Page access token for Page {page_id} (permission missing): {PAGE_TOKEN_FIX}",
+                                 system=self.name, detail=exc.detail) from exc
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PageTokenError(f"Meta gave no Page access token for Page {page_id}: {PAGE_TOKEN_FIX}",
+                                 system=self.name)
+        self._seen_tokens.add(token)
+        return token
 
     def _not_visible(self, exc: NotFoundError) -> StopError:
         return StopError(f"Meta business {self.business_id} not found or not visible to this token",
@@ -477,8 +326,8 @@ class MetaBusinessConnector:
     # -- AccessSource ---------------------------------------------------------------------------
 
     def list_access(self) -> Iterator[AccessRecord]:
-        """The business, its people and system users, partners, then each Page and Instagram
-        account followed by its grants (every account before its first grant)."""
+        """The business, its people, system users and invitations, partners, then each Page and
+        Instagram account followed by its grants (every account before its first grant)."""
         try:
             yield from self._list_access()
         except ConnectorError as exc:
@@ -497,18 +346,32 @@ class MetaBusinessConnector:
                 grant = membership_grant(item, account.external_id, self.business_id, self._membership, self.name)
                 if grant is not None:
                     yield grant
+        if self._invitations:
+            for item in self._business_edge("pending_users", PENDING_USER_FIELDS):
+                records = invitation_records(item, self.business_id, self.name)
+                if records is not None:
+                    yield from records
         idle_partners: dict[str, None] = {}  # linked to the business, no asset seen yet (ordered)
         if self._partners:
             for item in self._business_edge("agencies", PARTNER_FIELDS):
                 account = partner_record(item, self.name)
+                if account.external_id == PARTNER_PREFIX + self.business_id:
+                    continue  # our own business is never a partner of itself
                 if account.external_id not in known:
                     known.add(account.external_id)
                     idle_partners[account.external_id] = None
                     yield account
+        no_token: list[str] = []  # Pages whose token could not be had: the listing fails at the end
         for item in self._business_edge("owned_pages", PAGE_FIELDS):
             page_id = _text(item, "id", self.name, required=True) or ""
-            yield ResourceRecord(external_id=page_id, kind=PAGE_KIND, name=_text(item, "name", self.name) or "")
-            yield from self._asset_grants(page_id, TASK_LEVELS, known, idle_partners)
+            name = _text(item, "name", self.name) or ""
+            yield ResourceRecord(external_id=page_id, kind=PAGE_KIND, name=name)
+            try:
+                token = self.page_token(page_id)
+            except PageTokenError:
+                no_token.append(f"{name or 'Page'} ({page_id})")
+                continue
+            yield from self._asset_grants(page_id, TASK_LEVELS, known, idle_partners, token=token)
         if self._instagram is not InstagramListing.none:
             edge, fields = (("owned_instagram_assets", INSTAGRAM_ASSET_FIELDS)
                             if self._instagram is InstagramListing.assets
@@ -517,22 +380,41 @@ class MetaBusinessConnector:
                 resource = instagram_resource(item, self._instagram, self.name)
                 yield resource
                 yield from self._asset_grants(resource.external_id, INSTAGRAM_TASK_LEVELS, known, idle_partners)
+        if no_token:
+            # Never a partial read taken as complete: the run fails, naming every Page and the fix.
+            raise PageTokenError(f"no Page access token for {len(no_token)} Page(s): {', '.join(no_token)}; "
+                                 f"{PAGE_TOKEN_FIX}. The other Pages were read; this run is not complete",
+                                 system=self.name)
         for partner_id in idle_partners:
             yield GrantRecord(account_id=partner_id, resource_id=self.business_id, role=PARTNER_ROLE,
                               level=Level.read_only)
 
     def _asset_grants(self, asset_id: str, ladder: Mapping[str, Level], known: set[str],
-                      idle_partners: dict[str, None]) -> Iterator[AccessRecord]:
-        """The people and system users assigned to one asset, then the partners it is shared with."""
-        for assigned in self._edge(asset_id, "assigned_users", ASSIGNED_USER_FIELDS, business=self.business_id):
+                      idle_partners: dict[str, None], *, token: str | None = None) -> Iterator[AccessRecord]:
+        """The people and system users assigned to one asset, the partners it is shared with and, for
+        a Page (``token`` is its Page token), the people with a task on it outside any business."""
+        for assigned in self._edge(asset_id, "assigned_users", ASSIGNED_USER_FIELDS, token=token,
+                                   business=self.business_id):
             account, grant = assigned_user_records(assigned, asset_id, self.name, ladder)
             if account.external_id not in known:
                 known.add(account.external_id)
                 yield account
             yield grant
+        if token is not None and self._page_roles:
+            for item in self._edge(asset_id, "roles", PAGE_ROLE_FIELDS, token=token):
+                account, grant = page_role_records(item, asset_id, self.name)
+                if account.external_id not in known:
+                    known.add(account.external_id)
+                    yield account
+                yield grant
         if not self._partners:
             return
-        for item in self._edge(asset_id, "agencies", ASSET_PARTNER_FIELDS):
+        fields = PAGE_PARTNER_FIELDS if token is not None else ASSET_PARTNER_FIELDS
+        for item in self._edge(asset_id, "agencies", fields, token=token):
+            if str(item.get("id")) == self.business_id:
+                continue  # the owning business itself is never a partner
+            if str(item.get("access_status", "")).upper() == "PENDING":
+                continue  # a request the Page has not approved: no access yet
             grant = partner_grant(item, asset_id, self.name, ladder)
             if grant.account_id not in known:
                 known.add(grant.account_id)
@@ -545,7 +427,10 @@ class MetaBusinessConnector:
     def _revoke_target(self, grant: GrantRef) -> _Removal:
         kind = grant.resource_kind or PAGE_KIND
         partner = grant.account_id.startswith(PARTNER_PREFIX)
-        subject = grant.account_id[len(PARTNER_PREFIX):] if partner else grant.account_id
+        invite = grant.account_id.startswith(INVITE_PREFIX)
+        page_role = grant.account_id.startswith(PAGE_ROLE_PREFIX)
+        prefix = PARTNER_PREFIX if partner else INVITE_PREFIX if invite else PAGE_ROLE_PREFIX if page_role else ""
+        subject = grant.account_id[len(prefix):]
         if grant.account_kind is AccountKind.agency and not partner:
             raise RejectedError(f"{grant.account_id!r} is not a Meta partner id (partner:<business id>)",
                                 system=self.name)
@@ -554,12 +439,15 @@ class MetaBusinessConnector:
                 raise RejectedError(f"{value!r} is not a Meta object id", system=self.name)
         resource = grant.resource_id
         if kind in (PAGE_KIND, INSTAGRAM_KIND):
-            where = f"page {resource}" if kind == PAGE_KIND else f"Instagram account {resource}"
+            page = kind == PAGE_KIND
+            where = f"page {resource}" if page else f"Instagram account {resource}"
+            if page_role:
+                return _Removal("page_role", f"{resource}/roles", {"user": subject}, resource, subject, where, page)
             if partner:
                 return _Removal("asset_partner", f"{resource}/agencies", {"business": subject}, resource, subject,
-                                where)
+                                where, page)
             return _Removal("assignment", f"{resource}/assigned_users",
-                            {"user": subject, "business": self.business_id}, resource, subject, where)
+                            {"user": subject, "business": self.business_id}, resource, subject, where, page)
         if kind == BUSINESS_KIND:
             if resource != self.business_id:
                 raise RejectedError(f"grant on Meta business {resource}, but this connector manages "
@@ -567,36 +455,87 @@ class MetaBusinessConnector:
             if partner:
                 return _Removal("business_partner", f"{resource}/agencies", {"business": subject}, resource, subject,
                                 "the business")
+            if invite:
+                return _Removal("invitation", subject, {}, resource, subject, "the business")
             return _Removal("member", subject, {}, resource, subject, "the business")
         raise StopError(f"the Meta revoker handles {PAGE_KIND}, {INSTAGRAM_KIND} and {BUSINESS_KIND} grants, "
                         f"not {grant.resource_kind!r}", system=self.name)
 
-    def preview_revoke(self, grant: GrantRef) -> RequestPreview:
-        """The exact request ``revoke`` sends (the token travels in a header, never shown)."""
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        """What revoking ``grant`` takes away (invariant 5); no network call.
+
+        - A business membership: every grant the person (or system user) holds in this business,
+          since Meta removes their asset assignments with them.
+        - A partnership: every asset shared with the partner. Planned only with
+          ``remove_partnerships=True``; otherwise a manual step, because this connector reads Pages
+          and Instagram only and a partnership can also cover ad accounts, catalogs and pixels.
+        - A Page role held outside any business: a manual step (Meta documents no call for it).
+        """
         target = self._revoke_target(grant)
+        if target.what == "member":
+            note = "removing the business membership removes every asset assignment it holds"
+            if grant.account_kind is AccountKind.system and not self._remove_system_users:
+                return Takes(RevocationScope.account_on_system, note=note, manual_step=(
+                    f"system user {target.subject} is removed by hand in Business Settings > Users > System users "
+                    "(removing system users through the API is unverified; remove_system_users is off)"))
+            return Takes(RevocationScope.account_on_system, note=note)
+        if target.what == "business_partner":
+            note = "removing the partnership removes the partner's access to every asset shared with it"
+            if self._remove_partnerships:
+                return Takes(RevocationScope.account_on_system, note=note)
+            return Takes(RevocationScope.account_on_system, note=note, manual_step=(
+                f"review partner {target.subject} in Business Settings > Users > Partners: Accessward reads "
+                "Pages and Instagram accounts only, and a partnership can also hold ad accounts, catalogs and "
+                "pixels; remove it there, or set remove_partnerships = true to let the plan do it"))
+        if target.what == "page_role":
+            return Takes(manual_step=(
+                f"{grant.account_id} holds {grant.role} on {target.where} without belonging to a business; Meta "
+                "has no API call that removes such a person: remove them in the Page's settings > Page access "
+                "(Meta Business Suite > Settings > Page access), then sync"))
+        return Takes()
+
+    def preview_revoke(self, grant: GrantRef) -> RequestPreview:
+        """The exact request ``revoke`` sends (tokens travel in a header, never shown)."""
+        target = self._revoke_target(grant)
+        if target.what == "page_role":
+            return RequestPreview(method="MANUAL", url=f"manual://meta/{target.node}",
+                                  params={"step": "remove the person in the Page's settings > Page access",
+                                          "account": grant.account_id})
         return RequestPreview(method="DELETE", url=self._client.url(target.path), params=dict(target.params))
 
     def revoke(self, grant: GrantRef) -> RevokeResult:
-        """Remove the assignment, partner or member, reading first and again after an ambiguous answer.
+        """Remove the assignment, partner, member or invitation, reading first and again after an
+        ambiguous answer.
 
         The read before is what makes a repeat distinguishable: Meta may answer a removal of
         something already removed with ``success: true`` (unverified), which would otherwise be
-        recorded as "done" although nothing was removed.
+        recorded as "done" although nothing was removed. A Page edge is sent with that Page's token,
+        asked for now; a Page whose token cannot be had is a rejection of this revocation only.
         """
         target = self._revoke_target(grant)
         try:
+            if target.what == "page_role":
+                raise RejectedError(f"revoke by hand: {self.revocation_takes(grant).manual_step}", system=self.name)
             if target.what == "member" and grant.account_kind is AccountKind.system and not self._remove_system_users:
                 raise RejectedError(
                     f"system user {target.subject} is not removed from the business automatically "
                     "(remove_system_users is off; removing system users this way is unverified)", system=self.name)
-            if not self._present(target, "before removal"):
-                return RevokeResult(RevokeOutcome.already_gone, f"{_absent(target)} (checked before removal)")
+            if target.what == "business_partner" and not self._remove_partnerships:
+                raise RejectedError("partnerships are removed by hand (remove_partnerships is off): "
+                                    f"{self.revocation_takes(grant).manual_step}", system=self.name)
             try:
-                body = self._client.send_json("DELETE", target.path, params=target.params)
+                token = self.page_token(target.node) if target.page else None
+            except PageTokenError as exc:
+                raise RejectedError(str(exc), system=self.name, detail=exc.detail) from exc
+            if not self._present(target, "before removal", token):
+                return RevokeResult(RevokeOutcome.already_gone, f"{_absent(target)} (checked before removal)")
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            try:
+                body = self._client.send_json("DELETE", target.path, params=target.params, headers=headers)
             except (NotFoundError, GraphRejectedError) as exc:
                 if isinstance(exc, GraphRejectedError) and exc.code != 100:
                     raise
-                return self._settle_ambiguous(target, exc)
+                return self._settle_ambiguous(target, exc, token)
             return self._success(body, target)
         except ConnectorError as exc:
             self._scrub(exc)
@@ -610,18 +549,20 @@ class MetaBusinessConnector:
             raise RejectedError("Meta answered success=false to the removal", system=self.name,
                                 detail=str(body)[:200])
         subject = f"partner {target.subject}" if target.what.endswith("partner") else target.subject
+        if target.what == "invitation":
+            return RevokeResult(RevokeOutcome.done, f"invitation {target.subject} cancelled")
         return RevokeResult(RevokeOutcome.done, f"{subject} removed from {target.where}")
 
-    def _settle_ambiguous(self, target: _Removal, exc: ConnectorError) -> RevokeResult:
+    def _settle_ambiguous(self, target: _Removal, exc: ConnectorError, token: str | None) -> RevokeResult:
         """Code 100 on DELETE: gone if no longer there, else Meta's refusal."""
-        if not self._present(target, f"after Meta answered: {exc.detail}"):
+        if not self._present(target, f"after Meta answered: {exc.detail}", token):
             return RevokeResult(RevokeOutcome.already_gone, f"{_absent(target)}: {exc.detail}")
         raise RejectedError(f"Meta refused to remove {target.subject} from {target.where}: {exc.detail}",
                             system=self.name, detail=exc.detail, status=exc.status) from exc
 
-    def _present(self, target: _Removal, context: str) -> bool:
+    def _present(self, target: _Removal, context: str, token: str | None) -> bool:
         """Whether the subject is still there; what cannot be read is never "already gone"."""
-        if target.what == "member":
+        if target.what in ("member", "invitation"):
             try:
                 body = self._client.get_json(target.subject, {"fields": "id"})
             except NotFoundError:
@@ -632,9 +573,9 @@ class MetaBusinessConnector:
                                              detail=str(body.get("id"))[:40])
             return True
         if target.what == "assignment":
-            items = self._edge(target.node, "assigned_users", "id", business=self.business_id)
+            items = self._edge(target.node, "assigned_users", "id", token=token, business=self.business_id)
         else:
-            items = self._edge(target.node, "agencies", "id")
+            items = self._edge(target.node, "agencies", "id", token=token)
         try:
             return any(str(item.get("id")) == target.subject for item in items)
         except NotFoundError as exc:
@@ -647,6 +588,8 @@ class MetaBusinessConnector:
 def _absent(target: _Removal) -> str:
     if target.what == "member":
         return "no longer a member of the business"
+    if target.what == "invitation":
+        return "the invitation is no longer open"
     if target.what == "business_partner":
         return "no longer a partner of the business"
     if target.what == "asset_partner":

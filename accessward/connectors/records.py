@@ -184,3 +184,6 @@ class Takes:
     scope: RevocationScope = RevocationScope.grant
     resource_ids: tuple[str, ...] = ()  # external resource ids, for account_on_resources
     note: str = ""  # in words, for the plan: "removing the business membership removes every asset"
+    # Non-empty: no API call performs this revocation (Pinterest system users, Meta Page roles of people
+    # outside the business). The planner holds the grant as a manual step and shows these instructions.
+    manual_step: str = ""

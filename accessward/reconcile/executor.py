@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from accessward.connectors.errors import AuthError, ConnectorError, NotFoundErro
 from accessward.connectors.protocols import Reducer, Revoker
 from accessward.connectors.records import Level, RevokeOutcome
 from accessward.reconcile.plan import grant_ref
+from accessward.reconcile.takes import Guard, Taken, in_flight_removals, takes_for
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, Plan
@@ -114,7 +115,15 @@ def execute(
     sleep: Callable[[float], None] = time.sleep,
     actor: str = "system",
     blocked: Mapping[str, str] | None = None,
+    break_glass: Collection[str] = (),
 ) -> ApplyReport:
+    """Run the plan's unfinished actions in order; see the module docstring.
+
+    Just before each call the guard judges again every grant the revocation takes away (a
+    business membership takes every asset assignment): the last admin of a resource, counting what
+    other unfinished plans remove, ``break_glass`` accounts and disputed links. When the revocation
+    succeeds every declared grant is closed, so the next sync sees no sudden drop.
+    """
     with Session(engine) as session:
         plan = session.get(Plan, plan_id)
         if plan is None:
@@ -144,10 +153,12 @@ def execute(
             _finish(engine, row, "cancelled", "no longer needed: the access is gone or the finding changed", actor)
             report.count("cancelled")
             continue
-        if row["level"] >= int(Level.admin) and not _another_admin_remains(engine, row):
-            _finish(engine, row, "failed", "last admin of the resource: not removed", actor)
+        why, taken = _judge_again(engine, row, revokers, break_glass)
+        if why is not None:
+            _finish(engine, row, "failed", f"{why}: not removed", actor)
             report.count("failed")
-            report.failures.append(f"{row['system']} {row['resource']} {row['account']}: last admin, not removed")
+            short = why.split(" — ")[0] if why.startswith("last admin") else why
+            report.failures.append(f"{row['system']} {row['resource']} {row['account']}: {short}, not removed")
             continue
         outcome, message = _attempt(engine, row, revokers[row["system"]], max_attempts, backoff, sleep)
         if row["kind"] == "reduce" and outcome == "already_gone":
@@ -159,7 +170,7 @@ def execute(
             report.failures.append(f"{row['system']}: {message}")
             report.count("stopped")
             continue
-        _finish(engine, row, outcome, message, actor)
+        _finish(engine, row, outcome, message, actor, also_close=[t.grant_id for t in taken])
         report.count(outcome)
         if outcome == "failed":
             report.failures.append(f"{row['system']} {row['resource']} {row['account']}: {message}")
@@ -175,16 +186,27 @@ def execute(
     return report
 
 
-def _another_admin_remains(engine: Engine, row: Mapping[Any, Any]) -> bool:
-    """Checked again at execution: plans made at different times must not remove every admin."""
-    from accessward.reconcile.plan import in_flight_admin_removals
+def _judge_again(engine: Engine, row: Mapping[Any, Any], revokers: Mapping[str, Revoker],
+                 break_glass: Collection[str]) -> tuple[str | None, list[Taken]]:
+    """The plan-time guard, again, on today's store: why not to send this revocation, and what it takes.
 
+    Other unfinished actions (any plan, expanded) count as removed: plans made at different times
+    must not together remove every admin of a resource.
+    """
+    # a reduce lowers the named grant in place: it takes nothing else, whatever a removal would take
+    revoker = None if row.get("kind") == "reduce" else revokers.get(str(row["system"]))
     with engine.connect() as conn:
-        others = int(conn.execute(text(
-            "SELECT COUNT(*) FROM access_grant WHERE resource_id = :r AND seen_to IS NULL AND level >= :admin "
-            "AND id <> :g"), {"r": row["resource_id"], "admin": int(Level.admin), "g": row["grant_id"]}).scalar() or 0)
-    going = in_flight_admin_removals(engine, besides_action=int(row["id"])).get(int(row["resource_id"]), 0)
-    return others - going >= 1
+        try:
+            takes, taken = takes_for(conn, revoker, row)
+        except ConnectorError as exc:
+            return f"cannot tell what this revocation removes ({exc})", []
+        if takes.manual_step:
+            return f"manual step, by hand: {takes.manual_step}", taken
+        # what other unfinished actions remove matters only to the last-admin count: read it then
+        admin = any(t.level >= int(Level.admin) for t in taken)
+        going = in_flight_removals(engine, revokers, besides_action=int(row["id"])) if admin else {}
+        guard = Guard({b.lower() for b in break_glass}, going=going)
+        return guard.judge(conn, taken, int(row["grant_id"])), taken
 
 
 def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attempts: int, backoff: float,
@@ -222,25 +244,29 @@ def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attem
 
 
 def _finish(engine: Engine, row: Mapping[Any, Any], state: str, message: str, actor: str,
-            *, terminal: bool = True) -> None:
+            *, terminal: bool = True, also_close: Sequence[int] = ()) -> None:
+    """Record the outcome; on success close the grant and every other grant the revocation declared
+    it takes away (``also_close``: a membership's asset assignments), resolving their findings."""
     now: datetime = utcnow()
     with engine.begin() as conn:
         conn.execute(update(_ACTIONS).where(_ACTIONS.c.id == row["id"]).values(
             state=state, last_error=None if state in ("done", "already_gone") else message, updated_at=now))
         if state in ("done", "already_gone"):
-            reduced = row.get("kind") == "reduce"
-            conn.execute(text("UPDATE access_grant SET seen_to = :now, closed_by = :how "
-                              "WHERE id = :id AND seen_to IS NULL"),
-                         {"now": now, "id": row["grant_id"], "how": "reduced" if reduced else "revoked"})
-            if reduced:
+            if row.get("kind") == "reduce":  # the grant is lowered in place: only it closes, its lower role opens
+                conn.execute(text("UPDATE access_grant SET seen_to = :now, closed_by = 'reduced' "
+                                  "WHERE id = :id AND seen_to IS NULL"), {"now": now, "id": row["grant_id"]})
                 _open_reduced_grant(conn, row, now)
+            else:
+                for grant_id in dict.fromkeys([int(row["grant_id"]), *also_close]):
+                    conn.execute(text("UPDATE access_grant SET seen_to = :now, closed_by = 'revoked' "
+                                      "WHERE id = :id AND seen_to IS NULL"), {"now": now, "id": grant_id})
+                    # other rules' findings on the same grant are resolved: the access is gone
+                    conn.execute(text("UPDATE finding SET state = 'resolved', resolved_at = :now WHERE grant_id = :g "
+                                      "AND state IN ('open', 'accepted') AND id <> :id"),
+                                 {"now": now, "g": grant_id, "id": row["finding_id"] or -1})
             if row["finding_id"] is not None:
                 conn.execute(text("UPDATE finding SET state = 'revoked', resolved_at = :now WHERE id = :id"),
                              {"now": now, "id": row["finding_id"]})
-            # other rules' findings on the same grant are resolved: the access is gone
-            conn.execute(text("UPDATE finding SET state = 'resolved', resolved_at = :now WHERE grant_id = :g "
-                              "AND state IN ('open', 'accepted') AND id <> :id"),
-                         {"now": now, "g": row["grant_id"], "id": row["finding_id"] or -1})
         if terminal:
             data = {"action": row["id"], "system": row["system"], "account": row["account"],
                     "resource": row["resource"], "role": row["role"], "request": row["request"], "message": message}

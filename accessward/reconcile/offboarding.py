@@ -30,7 +30,6 @@ from sqlmodel import Session, col
 from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.idp import IdentityProvider
 from accessward.connectors.protocols import Revoker
-from accessward.connectors.records import Level
 from accessward.reconcile import executor
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.idp_calls import DISABLING_STEPS, Retry, call_idp, disable_hold
@@ -39,14 +38,13 @@ from accessward.reconcile.plan import (
     PlanResult,
     grant_ref,
     grants_in_flight,
-    in_flight_admin_removals,
     is_break_glass,
     manual_step,
-    open_admins,
     persist_plan,
 )
 from accessward.reconcile.policy import PolicySettings
 from accessward.reconcile.subject import PersonNotFound, open_grants, resolve
+from accessward.reconcile.takes import Guard, in_flight_removals, takes_for
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.locks import try_lock
@@ -304,10 +302,10 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
     with Session(engine) as session:
         items = _items(session, ob.id)
     in_flight = grants_in_flight(engine)
-    admins = open_admins(engine)
-    going = in_flight_admin_removals(engine)  # admin removals other plans are about to make
-    removals: dict[int, int] = defaultdict(int)
     break_glass = {b.lower() for b in tools.policy.break_glass}
+    # Invariant 5, as in reconcile.plan: every grant a revocation takes away (a business membership
+    # takes every asset assignment) is judged, counting what other unfinished plans remove.
+    guard = Guard(break_glass, going=in_flight_removals(engine, tools.revokers), cache_admins=True)
     mine = set(ob.person_ids)
     to_revoke: list[Item] = []
     for row in rows:
@@ -319,13 +317,8 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
         if why is None and row["grant_id"] in in_flight:
             _save_grant_item(engine, ob.id, row, "pending", f"in plan {in_flight[row['grant_id']]}, being revoked")
             continue
-        if why is None and row["level"] >= int(Level.admin):
-            rid = row["resource_id"]
-            if admins.get(rid, 0) - going.get(rid, 0) - removals[rid] <= 1:
-                why = ("last admin of the resource: never removed automatically; make someone else an admin "
-                       "and the next retry removes this one")
-            else:
-                removals[rid] += 1
+        if why is None:
+            why = _judge_takes(engine, guard, revoker, row)
         if why is not None:
             _save_grant_item(engine, ob.id, row, "held", why)
             continue
@@ -356,6 +349,23 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
                 session.add(item)
         session.commit()
     return plan_id
+
+
+def _judge_takes(engine: Engine, guard: Guard, revoker: Revoker | None, row: Mapping[str, Any]) -> str | None:
+    """Why everything this revocation takes away may not go (last admin, break-glass, manual step), or None."""
+    with engine.connect() as conn:
+        try:
+            takes, taken = takes_for(conn, revoker, row)
+        except ConnectorError as exc:
+            return f"cannot tell what this revocation removes: {exc}"
+        if takes.manual_step:
+            return f"manual step, by hand: {takes.manual_step}"
+        why = guard.judge(conn, taken, int(row["grant_id"]))
+    if why is None:
+        guard.accept(taken)
+    elif why.startswith("last admin"):
+        why += "; make someone else an admin and the next retry removes this one"
+    return why
 
 
 def _hold_reason(row: Mapping[str, Any], mine: set[int], revoker: Revoker | None,

@@ -10,19 +10,20 @@ held back and why.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, func, select, text, update
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine, Table, func, select, text, update
 from sqlmodel import Session
 
+from accessward.connectors.errors import ConnectorError
 from accessward.connectors.protocols import Revoker
 from accessward.connectors.records import AccountKind, GrantRef, Level
 from accessward.reconcile import health
 from accessward.reconcile.policy import PolicySettings
+from accessward.reconcile.takes import Guard, describe_takes, in_flight_removals, takes_for
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, Grant, Plan
@@ -64,6 +65,9 @@ class Item:
     kind: str = "revoke"  # revoke | reduce (to target_role / target_level, through a Reducer)
     target_role: str | None = None
     target_level: int | None = None
+    # Every grant the revocation takes away (the named one first), when it is wider than one grant:
+    # a business membership, a partnership... (reconcile.takes). Empty: the named grant only.
+    takes: tuple[int, ...] = ()
 
 
 @dataclass
@@ -137,18 +141,33 @@ def build_plan(
     if not identity_sources:
         identity_problems["(none)"] = "no identity source is configured, so nobody can be known to have left"
     break_glass = {b.lower() for b in policy.break_glass}
-    admins = open_admins(engine)
     in_flight = grants_in_flight(engine)
-    for resource, n in in_flight_admin_removals(engine).items():  # other plans' removals count as done
-        admins[resource] = admins.get(resource, 0) - n
+    # Invariant 5: every grant a revocation takes away (a business membership takes every asset
+    # assignment) is judged by one guard, which starts from what other plans are about to remove,
+    # expanded the same way, and adds each revocation this plan accepts (reconcile.takes).
+    guard = Guard(break_glass, going=in_flight_removals(engine, revokers), cache_admins=True)
     planned: dict[int, int] = {}
-    planned_admin_removals: dict[int, int] = defaultdict(int)
+    taken_here: set[int] = set()
     result = PlanResult(None, "empty", "")
 
     with engine.connect() as conn:
         stmt = text(CANDIDATES_SQL).columns(evidence=JSON, first_seen=DateTime, verifiable=Boolean,
                                             disputed=Boolean)
         rows = conn.execute(stmt, {"no": False}).mappings().all()
+        _plan_rows(conn, rows, policy, revokers, now, access_problems, identity_problems, break_glass, in_flight,
+                   guard, planned, taken_here, result)
+
+    judge_threshold(engine, policy, result, grants_taken=len(taken_here))
+    if result.revocations:
+        result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
+    return result
+
+
+def _plan_rows(
+    conn: Connection, rows: Sequence[Mapping[Any, Any]], policy: PolicySettings, revokers: Mapping[str, Revoker],
+    now: datetime, access_problems: Mapping[str, str], identity_problems: Mapping[str, str], break_glass: set[str],
+    in_flight: Mapping[int, int], guard: Guard, planned: dict[int, int], taken_here: set[int], result: PlanResult,
+) -> None:
     for row in rows:
         rule = policy.rule(str(row["rule"]))
         if rule.action != "revoke":
@@ -171,23 +190,33 @@ def build_plan(
             i = planned[row["grant_id"]]
             result.revocations[i] = replace(result.revocations[i], rule=f"{result.revocations[i].rule}+{item.rule}")
             continue
-        if why is None and row["level"] >= int(Level.admin):
-            left = admins.get(row["resource_id"], 0) - planned_admin_removals[row["resource_id"]]
-            if left <= 1:
-                why = "last admin of the resource: never removed automatically"
-            else:
-                planned_admin_removals[row["resource_id"]] += 1
+        extra = ""
+        taken_ids: tuple[int, ...] = ()
+        if why is None:
+            # What this revocation really removes; the last-admin, break-glass and disputed-link
+            # checks judge all of it (a membership removal that would take a Page's last admin is
+            # held, even when the Page grant itself was already held).
+            try:
+                takes, taken = takes_for(conn, revokers[row["system"]], row)
+            except ConnectorError as exc:
+                takes, taken = None, []
+                why = f"cannot tell what this revocation removes: {exc}"
+            if takes is not None:
+                extra = describe_takes(takes, taken, int(row["grant_id"]))
+                taken_ids = tuple(t.grant_id for t in taken) if extra else ()
+                if takes.manual_step:
+                    why = f"manual step, by hand: {takes.manual_step}" + (f"\n{extra}" if extra else "")
+                else:
+                    why = guard.judge(conn, taken, int(row["grant_id"]))
+                if why is None:
+                    guard.accept(taken)
+                    taken_here.update(t.grant_id for t in taken)
         if why is not None:
-            result.held.append(replace(item, held_because=why))
+            result.held.append(replace(item, held_because=why, takes=taken_ids))
             continue
-        preview = revokers[row["system"]].preview_revoke(grant_ref(row))
+        preview = revokers[row["system"]].preview_revoke(grant_ref(row)).render()
         planned[row["grant_id"]] = len(result.revocations)
-        result.revocations.append(replace(item, request=preview.render()))
-
-    judge_threshold(engine, policy, result)
-    if result.revocations:
-        result.plan_id = persist_plan(engine, result, actor, principal_id=principal_id)
-    return result
+        result.revocations.append(replace(item, request=preview + (f"\n{extra}" if extra else ""), takes=taken_ids))
 
 
 def _hold_reason(
@@ -231,8 +260,13 @@ def manual_step(revoker: Revoker, row: Mapping[Any, Any]) -> str | None:
     return None
 
 
-def judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) -> None:
-    n = len(result.revocations)
+def judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult, *, grants_taken: int = 0) -> None:
+    """Count or share above the policy's limits: the plan waits for approval (invariant 3).
+
+    A wide revocation counts every grant it takes away (``grants_taken``), not one.
+    """
+    revocations = len(result.revocations)
+    n = max(revocations, grants_taken)
     if n == 0:
         result.status, result.reason = "empty", "nothing to revoke"
         return
@@ -242,13 +276,18 @@ def judge_threshold(engine: Engine, policy: PolicySettings, result: PlanResult) 
     share = n / total if total else 1.0
     if n > policy.max_revocations:
         result.status = "needs_approval"
-        result.reason = f"{n} revocations exceed max_revocations = {policy.max_revocations}"
+        result.reason = f"{_count(revocations, n)} exceed max_revocations = {policy.max_revocations}"
     elif n >= policy.min_revocations_for_share and share > policy.max_revocation_share:
         result.status = "needs_approval"
-        result.reason = (f"{n} revocations are {share:.1%} of {total} open grants, above "
+        result.reason = (f"{_count(revocations, n)} are {share:.1%} of {total} open grants, above "
                          f"max_revocation_share = {policy.max_revocation_share:.0%}")
     else:
-        result.status, result.reason = "ready", f"{n} revocation(s) within the thresholds"
+        result.status, result.reason = "ready", f"{_count(revocations, n, singular=True)} within the thresholds"
+
+
+def _count(revocations: int, grants: int, *, singular: bool = False) -> str:
+    text_ = f"{revocations} revocation(s)" if singular else f"{revocations} revocations"
+    return text_ if grants == revocations else f"{text_} taking {grants} grants"
 
 
 def persist_plan(engine: Engine, result: PlanResult, actor: str, *, supersede: bool = True,

@@ -15,7 +15,6 @@ only what is not yet done, and leaves held items with their reason (a second clo
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,6 +23,7 @@ from typing import Any
 from sqlalchemy import Boolean, Engine, Table, text, update
 from sqlmodel import Session, col, select
 
+from accessward.connectors.errors import ConnectorError
 from accessward.connectors.protocols import Reducer, Revoker
 from accessward.connectors.records import Level
 from accessward.reconcile import executor, health
@@ -32,14 +32,13 @@ from accessward.reconcile.plan import (
     PlanResult,
     grant_ref,
     grants_in_flight,
-    in_flight_admin_removals,
     is_break_glass,
     judge_threshold,
-    open_admins,
     persist_plan,
 )
 from accessward.reconcile.policy import PolicySettings
 from accessward.reconcile.reviews import NotFound, apply_non_response
+from accessward.reconcile.takes import Guard, Taken, describe_takes, in_flight_removals, takes_for
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, Plan
@@ -48,9 +47,11 @@ from accessward.sync.review_models import ReviewCampaign, ReviewItem
 FINAL = ("done", "already_gone")
 _ITEMS: Table = ReviewItem.__table__  # type: ignore[attr-defined]
 GRANT_SQL = """
-SELECT g.id AS grant_id, g.system, g.role, g.level, g.verifiable, g.resource_id, g.seen_to,
-       a.external_id AS account, a.email, a.kind AS account_kind, r.external_id AS resource, r.kind AS resource_kind
+SELECT g.id AS grant_id, g.system, g.role, g.level, g.verifiable, g.resource_id, g.seen_to, g.account_id,
+       a.external_id AS account, a.email, a.kind AS account_kind, r.external_id AS resource, r.kind AS resource_kind,
+       r.name AS resource_name, COALESCE(l.disputed, :no) AS disputed
 FROM access_grant g JOIN account a ON a.id = g.account_id JOIN resource r ON r.id = g.resource_id
+LEFT JOIN link l ON l.account_id = a.id
 WHERE g.id = :id
 """
 
@@ -178,11 +179,13 @@ def _plan(engine: Engine, campaign_id: int, key: str, tools: Closer, now: dateti
     access = health.problems(engine, tools.revokers.keys(), now, tools.policy.stale_after_hours)
     identity = health.problems(engine, tools.identity_sources, now, tools.policy.stale_after_hours)
     break_glass = {b.lower() for b in tools.policy.break_glass}
-    admins = open_admins(engine)
-    for resource, n in in_flight_admin_removals(engine).items():
-        admins[resource] = admins.get(resource, 0) - n
+    # Invariant 5, as the reconciler's plans judge it (reconcile.takes): every grant a decision's
+    # revocation takes away (a membership takes its asset assignments) is judged by one guard, which
+    # starts from what other plans are about to remove and adds each item this close accepts; a
+    # downgrade from admin counts as the removal of an admin.
+    guard = Guard(break_glass, going=in_flight_removals(engine, tools.revokers), cache_admins=True)
+    taken_here: set[int] = set()
     in_flight = grants_in_flight(engine)
-    removals: dict[int, int] = defaultdict(int)
     result = PlanResult(None, "empty", "")
     notes: dict[int, tuple[int, str]] = {}  # grant -> (item, note for the item)
     with Session(engine) as session:
@@ -196,28 +199,45 @@ def _plan(engine: Engine, campaign_id: int, key: str, tools: Closer, now: dateti
     with engine.connect() as conn:
         for item in todo:
             assert item.id is not None
-            row = conn.execute(text(GRANT_SQL).columns(verifiable=Boolean), {"id": item.grant_id}).mappings().first()
+            row = conn.execute(text(GRANT_SQL).columns(verifiable=Boolean, disputed=Boolean),
+                               {"id": item.grant_id, "no": False}).mappings().first()
             assert row is not None
             if row["seen_to"] is not None:
                 held.append((item.id, "already_gone", "no longer on the platform"))
                 continue
             revoker = tools.revokers.get(str(row["system"]))
             why = _hold(row, item, revoker, access, identity, break_glass, in_flight)
-            if why is None and int(row["level"]) >= int(Level.admin):
-                rid = int(row["resource_id"])
-                if admins.get(rid, 0) - removals[rid] <= 1:
-                    why = "last admin of the resource: never removed automatically (a downgrade counts too)"
+            taken: list[Taken] = []
+            extra = ""
+            plan_item: Item | None = None
+            note = ""
+            if why is None:
+                assert revoker is not None
+                plan_item, note = _action(row, item, revoker, key)
+                reduce = plan_item.kind == "reduce"
+                try:  # a reduce lowers the named grant in place: it takes nothing else
+                    takes, taken = takes_for(conn, None if reduce else revoker, row)
+                except ConnectorError as exc:
+                    why = f"cannot tell what this revocation removes: {exc}"
                 else:
-                    removals[rid] += 1
-            if why is not None:
-                held.append((item.id, "held", why))
+                    if takes.manual_step:
+                        why = f"manual step, by hand: {takes.manual_step}"
+                    else:
+                        why = guard.judge(conn, taken, int(row["grant_id"]))
+                        if why is not None and why.startswith("last admin") and reduce:
+                            why += " (a downgrade from admin counts as removing one)"
+                    extra = describe_takes(takes, taken, int(row["grant_id"]))
+            if why is not None or plan_item is None:
+                held.append((item.id, "held", why or "held"))
                 continue
-            assert revoker is not None
-            plan_item, note = _action(row, item, revoker, key)
+            guard.accept(taken)
+            taken_here.update(t.grant_id for t in taken)
+            plan_item = replace(plan_item, request=plan_item.request + (f"\n{extra}" if extra else ""),
+                                takes=tuple(t.grant_id for t in taken) if extra else ())
             result.revocations.append(plan_item)
             notes[item.grant_id] = (item.id, note)
     _hold_items(engine, held)
-    judge_threshold(engine, tools.policy, result)
+    judge_threshold(engine, tools.policy, result, grants_taken=len(taken_here))
     if result.revocations:
         result.plan_id = persist_plan(engine, result, actor, supersede=False, origin="review")
         _attach(engine, campaign_id, result, notes)

@@ -35,6 +35,16 @@ Choices where Meta's public docs are silent (each **unverified**):
   ``error`` is the unknown-node answer (100/33) every deleted id gets.
 - ``assigned_users`` and ``DELETE agencies`` on the ``IGUser`` node exist only with
   ``MetaState.ig_user_edges`` (the SDK has them on ``InstagramBusinessAsset`` only).
+
+Page edges (reference/social-apis.md, "Page edges need a Page token"): ``/{page-id}/assigned_users``,
+``/agencies`` and ``/roles``, GET and DELETE, want a *Page* access token. Any other token gets Graph's
+code 190 "(#190) This method must be called with a Page Access Token". ``GET /{page-id}?fields=
+access_token`` answers the Page token to a system-user token that may manage the Page
+(``TokenInfo.pages``) and leaves the field out otherwise (**unverified**: Graph may refuse instead).
+``/{page-id}/roles`` (people with a task on the Page who belong to no business) is read-only: the
+SDK has no DELETE on it, so the simulator answers one as an unsupported request. A Page's
+``agencies`` rows carry ``access_status`` (CONFIRMED, or PENDING for a request not approved).
+``DELETE /{business-role-request-id}`` cancels an invitation (``BusinessRoleRequest.api_delete``).
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from accessward.sandbox.meta_state import (
     FaultKind,
     GraphError,
     MetaState,
+    Page,
     RecordedCall,
     Removal,
     RepeatDelete,
@@ -80,6 +91,9 @@ LAST_MANAGER_MESSAGE = (
     "(#100) Cannot remove this person: they are the only one with the MANAGE task on this Page. "
     "Give MANAGE to someone else first."
 )
+PAGE_TOKEN_REQUIRED = "(#190) This method must be called with a Page Access Token"
+#: The Page edges that want a Page access token.
+PAGE_EDGES = frozenset({"assigned_users", "agencies", "roles"})
 LAST_ADMIN_MESSAGE = (
     "(#100) Cannot remove this person: they are the only admin of this business. "
     "Make someone else an admin first."
@@ -89,7 +103,7 @@ LAST_ADMIN_MESSAGE = (
 FIELDS: dict[str, frozenset[str]] = {
     "Business": frozenset({"id", "name"}),
     "BusinessUser": frozenset({
-        "id", "name", "email", "first_name", "last_name", "title", "role", "two_fac_status",
+        "id", "name", "email", "first_name", "last_name", "title", "role", "tasks", "two_fac_status",
         "pending_email", "marked_for_removal", "finance_permission", "ip_permission", "invited_user_type",
         "business",
     }),
@@ -97,13 +111,15 @@ FIELDS: dict[str, frozenset[str]] = {
         "id", "name", "role", "created_by", "created_time", "finance_permission", "ip_permission",
         "system_user_id",
     }),
-    "Page": frozenset({"id", "name", "category", "link"}),
+    "Page": frozenset({"id", "name", "category", "link", "access_token"}),
     "InstagramBusinessAsset": frozenset({"id", "ig_user_id", "ig_username"}),
     "IGUser": frozenset({"id", "username", "name", "owner_business"}),
     "AssignedUser": frozenset({"id", "name", "user_type", "business", "tasks", "permitted_tasks"}),
-    "Agency": frozenset({"id", "name", "permitted_tasks"}),
+    "Agency": frozenset({"id", "name", "permitted_tasks", "access_status"}),
     "User": frozenset({"id", "name"}),
-    "BusinessRoleRequest": frozenset({"id", "email", "role", "status"}),
+    "PageRole": frozenset({"id", "name", "tasks"}),
+    "BusinessRoleRequest": frozenset({"id", "email", "role", "status", "tasks", "expiration_time", "created_time",
+                                      "invite_link"}),
 }
 DEFAULT_FIELDS = ("id", "name")
 
@@ -279,9 +295,13 @@ def _dispatch(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     if req.edge is None:
         if req.method == "DELETE" and node_type in ("BusinessUser", "SystemUser"):
             return _remove_from_business(state, req)
+        if req.method == "DELETE" and node_type == "BusinessRoleRequest":
+            return _cancel_invitation(state, req)
         if req.method != "GET":
             raise _unsupported(req)
         return _node(state, node_type, req)
+    if node_type == "Page" and req.edge in PAGE_EDGES and state.tokens[req.token].page_id != req.node:
+        raise GraphError(190, PAGE_TOKEN_REQUIRED)
     handler = ROUTES.get((node_type, req.edge, req.method))
     if handler is not None:
         return handler(state, req)
@@ -432,6 +452,8 @@ def _node(state: MetaState, node_type: str, req: GraphRequest) -> dict[str, Any]
         fields = state.system_users[req.node].fields(state.business_ref)
     elif node_type == "Page":
         fields = state.pages[req.node].fields()
+        if "access_token" in _requested_fields(req, node_type):
+            fields["access_token"] = state.page_token(req.token, req.node)  # None: left out
     elif node_type == "InstagramBusinessAsset":
         fields = state.instagram_accounts[req.node].asset_fields()
     elif node_type == "IGUser":
@@ -439,8 +461,7 @@ def _node(state: MetaState, node_type: str, req: GraphRequest) -> dict[str, Any]
         assert account is not None
         fields = account.user_fields(state.business_ref)
     elif node_type == "BusinessRoleRequest":
-        invite = state.pending_users[req.node]
-        fields = {"id": invite.id, "email": invite.email, "role": invite.role, "status": invite.status}
+        fields = state.pending_users[req.node].fields()
     else:
         fields = {"id": req.node, "name": state.user_name(req.node)}
     return _project(fields, _requested_fields(req, node_type))
@@ -460,10 +481,25 @@ def _system_users(state: MetaState, req: GraphRequest) -> dict[str, Any]:
 
 def _pending_users(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     _require_scope(state, req)
-    items: list[dict[str, Any]] = [
-        {"id": i.id, "email": i.email, "role": i.role, "status": i.status} for i in state.pending_users.values()
-    ]
+    items: list[dict[str, Any]] = [i.fields() for i in state.pending_users.values()]
     return _list(req, items, "BusinessRoleRequest")
+
+
+def _cancel_invitation(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``DELETE /{business-role-request-id}``: the invitation is withdrawn."""
+    _require_scope(state, req)
+    _require_manager(state, req, "cancel invitations")
+    state.remove_pending_user(req.node)
+    return {"success": True}
+
+
+def _page_roles(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``GET /{page-id}/roles``: people with a task on the Page who belong to no business."""
+    _require_scope(state, req, "pages_manage_metadata")
+    page = state.pages[req.node]
+    items: list[dict[str, Any]] = [{"id": uid, "name": state.user_name(uid), "tasks": list(tasks)}
+                                   for uid, tasks in page.roles.items()]
+    return _list(req, items, "PageRole")
 
 
 def _owned_pages(state: MetaState, req: GraphRequest) -> dict[str, Any]:
@@ -548,9 +584,12 @@ def _remove_assigned_user(state: MetaState, req: GraphRequest) -> dict[str, Any]
 def _asset_agencies(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     """``GET /{asset}/agencies``: partner businesses with access, each with its ``permitted_tasks``."""
     _require_scope(state, req)
+    asset = state.asset(req.node)
+    status = asset.agency_status if isinstance(asset, Page) else {}
     items: list[dict[str, Any]] = [
-        {"id": pid, "name": state.partners[pid].name, "permitted_tasks": list(tasks)}
-        for pid, tasks in state.asset(req.node).agencies.items()
+        {"id": pid, "name": state.partners[pid].name, "permitted_tasks": list(tasks),
+         "access_status": status.get(pid, "CONFIRMED")}
+        for pid, tasks in asset.agencies.items()
     ]
     return _list(req, items, "Agency")
 
@@ -579,6 +618,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("Business", "owned_instagram_accounts", "GET"): _owned_instagram_accounts,
     ("Business", "agencies", "GET"): _business_agencies,
     ("Business", "agencies", "DELETE"): _remove_business_agency,
+    ("Page", "roles", "GET"): _page_roles,
     **{(kind, "assigned_users", "GET"): _assigned_users for kind in ("Page", "InstagramBusinessAsset", "IGUser")},
     **{(kind, "assigned_users", "DELETE"): _remove_assigned_user
        for kind in ("Page", "InstagramBusinessAsset", "IGUser")},
@@ -592,7 +632,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
 
 def demo_state(token: str = DEMO_TOKEN) -> MetaState:
     """A small brand business: three pages, an Instagram account, five staff, one system user, an
-    agency person, an invite, and two partner agencies.
+    agency person, a freelancer with direct Page access, an invite, and two partner agencies.
 
     Dana Leaver has left the company but still holds MANAGE on the main page and content tasks
     on the Instagram account (the findings the demo is about); her 2FA is off. Sam Rivera is the
@@ -633,6 +673,11 @@ def demo_state(token: str = DEMO_TOKEN) -> MetaState:
     state.assign(careers.id, dana.id, ["ANALYZE"])
     state.assign(shop.id, sam.id, ["MANAGE", "CREATE_CONTENT", "MODERATE", "MESSAGING"])
     state.assign(shop.id, priya.id, ["ANALYZE"])
+    # New Pages experience: Priya was given full control of the careers page (an admin, whatever
+    # the task's name); Riley Quinn, a freelancer who belongs to no business, was added straight to
+    # the main page: only /{page-id}/roles shows her, and only by hand can she be removed.
+    state.assign(careers.id, priya.id, ["PROFILE_PLUS_FULL_CONTROL"])
+    state.add_page_role(main.id, "Riley Quinn (freelancer)", ["PROFILE_PLUS_CREATE_CONTENT", "PROFILE_PLUS_ANALYZE"])
 
     instagram = state.add_instagram_account("northwindcoffee", name="Northwind Coffee",
                                             asset_id="500000000000001", ig_user_id="17841400000000001")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import itertools
 import math
+import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from typing import Any
 from accessward.sandbox.clock import Clock
 
 GRAPH_VERSION = "v21.0"
+#: Tasks that manage a Page (classic MANAGE, new Pages experience full control).
+MANAGER_TASKS = frozenset({"MANAGE", "PROFILE_PLUS_FULL_CONTROL"})
 DEFAULT_SCOPES = frozenset({"business_management", "pages_manage_metadata", "pages_show_list"})
 
 #: Graph's throttling codes and their messages. Meta never answers 429: all of these are 400s.
@@ -122,6 +125,11 @@ class TokenInfo:
     revoked: bool = False
     scopes: frozenset[str] = DEFAULT_SCOPES
     can_manage: bool = True  # an admin of the business / MANAGE on its pages: may remove people
+    # A Page access token (``GET /{page-id}?fields=access_token``) is valid for that Page only.
+    page_id: str | None = None
+    # For a system-user token: the Pages it can get a Page token for (assigned with MANAGE or full
+    # control). None: every Page of the business (the token's holder is not itself listed).
+    pages: frozenset[str] | None = None
 
 
 @dataclass
@@ -132,12 +140,14 @@ class BusinessUser:
     role: str = "EMPLOYEE"
     two_fac_status: str = "enabled"  # values are (unverified); the simulator uses enabled/not_enabled
     title: str = ""
+    tasks: list[str] | None = None  # business-level tasks (BusinessUser.Tasks); None: just the role
 
     def fields(self, business: dict[str, str]) -> dict[str, Any]:
         first, _, last = self.name.partition(" ")
         return {
             "id": self.id, "name": self.name, "email": self.email, "first_name": first, "last_name": last,
             "title": self.title, "role": self.role, "two_fac_status": self.two_fac_status,
+            "tasks": list(self.tasks) if self.tasks is not None else [self.role],
             "pending_email": "", "marked_for_removal": False, "finance_permission": "",
             "ip_permission": "", "invited_user_type": [], "business": business,
         }
@@ -169,10 +179,20 @@ class OutsideUser:
 
 @dataclass
 class PendingUser:
+    """An invitation to the business not accepted yet (a ``BusinessRoleRequest``)."""
+
     id: str
     email: str
     role: str = "EMPLOYEE"
     status: str = "PENDING"
+    tasks: list[str] = field(default_factory=list)
+    expiration_time: str = "2026-12-31T00:00:00+0000"
+
+    def fields(self) -> dict[str, Any]:
+        return {"id": self.id, "email": self.email, "role": self.role, "status": self.status,
+                "tasks": list(self.tasks) or [self.role], "expiration_time": self.expiration_time,
+                "created_time": "2026-01-05T09:00:00+0000",
+                "invite_link": f"https://business.facebook.com/invitation/?token={self.id}secret"}
 
 
 @dataclass
@@ -182,6 +202,9 @@ class Page:
     category: str = "Brand"
     assignments: dict[str, list[str]] = field(default_factory=dict)  # user id -> tasks, in order
     agencies: dict[str, list[str]] = field(default_factory=dict)  # partner business id -> tasks
+    agency_status: dict[str, str] = field(default_factory=dict)  # partner id -> CONFIRMED | PENDING
+    # People with a task on the Page who belong to no business (``/{page-id}/roles``): user id -> tasks.
+    roles: dict[str, list[str]] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "category": self.category,
@@ -319,20 +342,20 @@ class MetaState:
 
     def add_token(
         self, value: str, *, ttl_seconds: float | None = None, scopes: frozenset[str] = DEFAULT_SCOPES,
-        can_manage: bool = True,
+        can_manage: bool = True, pages: frozenset[str] | None = None,
     ) -> TokenInfo:
         expires = self.clock.now() + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
-        info = TokenInfo(value, expires_at=expires, scopes=scopes, can_manage=can_manage)
+        info = TokenInfo(value, expires_at=expires, scopes=scopes, can_manage=can_manage, pages=pages)
         with self.lock:
             self.tokens[value] = info
         return info
 
     def add_business_user(
         self, name: str, email: str, *, role: str = "EMPLOYEE", two_fac_status: str = "enabled",
-        title: str = "", user_id: str | None = None,
+        title: str = "", user_id: str | None = None, tasks: list[str] | None = None,
     ) -> BusinessUser:
         with self.lock:
-            user = BusinessUser(user_id or self.new_id(), name, email, role, two_fac_status, title)
+            user = BusinessUser(user_id or self.new_id(), name, email, role, two_fac_status, title, tasks)
             self.business_users[user.id] = user
             return user
 
@@ -348,9 +371,9 @@ class MetaState:
             self.outside_users[user.id] = user
             return user
 
-    def add_pending_user(self, email: str, *, role: str = "EMPLOYEE") -> PendingUser:
+    def add_pending_user(self, email: str, *, role: str = "EMPLOYEE", tasks: list[str] | None = None) -> PendingUser:
         with self.lock:
-            invite = PendingUser(self.new_id(), email, role)
+            invite = PendingUser(self.new_id(), email, role, tasks=list(tasks or []))
             self.pending_users[invite.id] = invite
             return invite
 
@@ -382,12 +405,54 @@ class MetaState:
                 raise KeyError(f"unknown user {user_id}")
             self.asset(asset_id).assignments[user_id] = [t.upper() for t in tasks]
 
-    def share(self, asset_id: str, partner_id: str, tasks: list[str]) -> None:
-        """Give a linked partner business these tasks on an asset, like POST /{asset}/agencies."""
+    def share(self, asset_id: str, partner_id: str, tasks: list[str], *, status: str = "CONFIRMED") -> None:
+        """Give a linked partner business these tasks on an asset, like POST /{asset}/agencies.
+
+        ``status="PENDING"`` (Pages only) is a request the Page has not approved: listed with
+        ``access_status`` PENDING, and no access yet.
+        """
         with self.lock:
             if partner_id not in self.partners or not self.partners[partner_id].linked:
                 raise KeyError(f"{partner_id} is not a partner of the business")
-            self.asset(asset_id).agencies[partner_id] = [t.upper() for t in tasks]
+            asset = self.asset(asset_id)
+            asset.agencies[partner_id] = [t.upper() for t in tasks]
+            if isinstance(asset, Page):
+                asset.agency_status[partner_id] = status
+
+    def add_page_role(self, page_id: str, name: str, tasks: list[str]) -> OutsideUser:
+        """Someone outside any business given tasks straight on the Page (``/{page-id}/roles`` lists them)."""
+        with self.lock:
+            user = self.add_outside_user(name, user_type="user")
+            self.pages[page_id].roles[user.id] = [t.upper() for t in tasks]
+            return user
+
+    def page_roles(self, page_id: str) -> dict[str, list[str]]:
+        with self.lock:
+            return {uid: list(t) for uid, t in self.pages[page_id].roles.items()}
+
+    def page_token(self, token: str, page_id: str) -> str | None:
+        """The Page access token the holder of ``token`` gets for ``page_id``, or None if it cannot.
+
+        A Page token cannot mint another one; a system-user token gets one for the Pages it may
+        manage (``TokenInfo.pages``). The same value is answered again while it lives.
+        """
+        with self.lock:
+            info = self.tokens[token]
+            if info.page_id is not None or page_id not in self.pages:
+                return None
+            if info.pages is not None and page_id not in info.pages:
+                return None
+            for value, other in self.tokens.items():
+                if other.page_id == page_id and other.scopes == info.scopes and not other.revoked:
+                    return value
+            value = "EAAP" + secrets.token_urlsafe(24)
+            self.tokens[value] = TokenInfo(value, scopes=info.scopes, can_manage=info.can_manage, page_id=page_id)
+            return value
+
+    def remove_pending_user(self, invite_id: str) -> bool:
+        """Cancel an invitation (``DELETE /{business-role-request-id}``)."""
+        with self.lock:
+            return self.pending_users.pop(invite_id, None) is not None
 
     # -- lookups used by the routes and by tests ------------------------------------------------
 
@@ -471,7 +536,7 @@ class MetaState:
     # -- the writes the simulator supports -------------------------------------------------------
 
     def unassign(self, asset_id: str, user_id: str) -> Unassign:
-        """Remove a user from a Page or Instagram account unless that leaves nobody with MANAGE.
+        """Remove a user from a Page or Instagram account unless that leaves nobody with MANAGE (or full control).
 
         Only the asset's assignees count: business admins' implicit control is not modelled, so
         the rule is the one Meta's UI enforces for the page itself (unverified for the API).
@@ -482,8 +547,8 @@ class MetaState:
             tasks = assignments.get(user_id)
             if tasks is None:
                 return Unassign.not_assigned
-            if "MANAGE" in tasks:
-                others = [u for u, t in assignments.items() if u != user_id and "MANAGE" in t]
+            if MANAGER_TASKS & set(tasks):
+                others = [u for u, t in assignments.items() if u != user_id and MANAGER_TASKS & set(t)]
                 if not others:
                     return Unassign.last_manager
             del assignments[user_id]
@@ -496,6 +561,9 @@ class MetaState:
             if partner_id not in agencies:
                 return Unassign.not_assigned
             del agencies[partner_id]
+            asset = self.asset(asset_id)
+            if isinstance(asset, Page):
+                asset.agency_status.pop(partner_id, None)
             return Unassign.removed
 
     def remove_partner(self, partner_id: str) -> Unassign:
@@ -511,6 +579,8 @@ class MetaState:
             partner.linked = False
             for asset in self._assets():
                 asset.agencies.pop(partner_id, None)
+                if isinstance(asset, Page):
+                    asset.agency_status.pop(partner_id, None)
             return Unassign.removed
 
     def remove_from_business(self, user_id: str) -> Removal:

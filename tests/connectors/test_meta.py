@@ -49,9 +49,10 @@ BRIGHTSIDE, OLD_PIXEL = "700000000000001", "700000000000002"
 BIG_PAGE_USERS = 230
 
 # Calls made by a listing of the "big" state: the business node (1), business_users takes 3
-# pages (2-4: 230 people at limit 100), system_users (5), agencies (6), owned_pages (7), the big
-# page's assigned_users (8, 9, 10), its agencies (11), owned_instagram_assets (12).
-CALL_SECOND_GRANT_PAGE = 9
+# pages (2-4: 230 people at limit 100), system_users (5), pending_users (6), agencies (7),
+# owned_pages (8), the big page's Page token (9), its assigned_users (10, 11, 12), roles (13),
+# agencies (14), owned_instagram_assets (15).
+CALL_SECOND_GRANT_PAGE = 11
 
 
 # -- fixtures ------------------------------------------------------------------------------------
@@ -106,6 +107,11 @@ def grants(records: list[AccessRecord], resource: str | None = None) -> list[Gra
     return [r for r in records if isinstance(r, GrantRecord) and resource in (None, r.resource_id)]
 
 
+def members(records: list[AccessRecord]) -> list[GrantRecord]:
+    """The business-level grants of business and system users (not invitations)."""
+    return [g for g in grants(records, BUSINESS) if not g.account_id.startswith("invite:")]
+
+
 def assert_accounts_before_grants(records: list[AccessRecord]) -> None:
     seen: set[str] = set()
     for record in records:
@@ -145,7 +151,8 @@ def test_simulator_pages_with_cursors_limit_and_summary(state: MetaState, server
     page = seed_big_page(state)
     path = f"{page.id}/assigned_users"
     sizes, ids = [], []
-    body = graph_get(server, path, access_token=TOKEN, business=BUSINESS, limit=100, summary="total_count").json()
+    ptok = state.page_token(TOKEN, page.id)  # a Page edge wants the Page's token
+    body = graph_get(server, path, access_token=ptok, business=BUSINESS, limit=100, summary="total_count").json()
     while True:
         sizes.append(len(body["data"]))
         ids += [item["id"] for item in body["data"]]
@@ -157,8 +164,8 @@ def test_simulator_pages_with_cursors_limit_and_summary(state: MetaState, server
 
     assert sizes == [100, 100, 30]
     assert len(set(ids)) == BIG_PAGE_USERS
-    default = graph_get(server, path, access_token=TOKEN, business=BUSINESS).json()
-    capped = graph_get(server, path, access_token=TOKEN, business=BUSINESS, limit=500).json()
+    default = graph_get(server, path, access_token=ptok, business=BUSINESS).json()
+    capped = graph_get(server, path, access_token=ptok, business=BUSINESS, limit=500).json()
     assert len(default["data"]) == 25 and len(capped["data"]) == 100
     assert set(default["data"][0]) == {"id", "name"}  # fields must be asked for
 
@@ -168,7 +175,8 @@ def test_simulator_errors_for_unknown_nodes_edges_and_missing_business(state: Me
     page = seed_big_page(state, 2)
     unknown_node = graph_get(server, "999999/assigned_users", access_token=TOKEN).json()["error"]
     unknown_edge = graph_get(server, f"{page.id}/nonsense", access_token=TOKEN).json()["error"]
-    no_business = graph_get(server, f"{page.id}/assigned_users", access_token=TOKEN).json()["error"]
+    no_business = graph_get(server, f"{page.id}/assigned_users", access_token=state.page_token(TOKEN, page.id)
+                            ).json()["error"]
 
     assert (unknown_node["code"], unknown_node["error_subcode"]) == (100, 33)
     assert unknown_edge["code"] == 100 and "error_subcode" not in unknown_edge
@@ -202,7 +210,7 @@ def test_simulator_serves_instagram_assets_partners_and_their_tasks(demo: MetaSt
                        fields="id,tasks").json()
     no_business = graph_get(demo_server, f"{INSTAGRAM}/assigned_users", access_token=DEMO_TOKEN).json()
     partners = graph_get(demo_server, f"{BUSINESS}/agencies", access_token=DEMO_TOKEN).json()
-    on_page = graph_get(demo_server, f"{MAIN}/agencies", access_token=DEMO_TOKEN,
+    on_page = graph_get(demo_server, f"{MAIN}/agencies", access_token=demo.page_token(DEMO_TOKEN, MAIN),
                         fields="id,name,permitted_tasks").json()
     on_ig_user = graph_get(demo_server, f"{INSTAGRAM_USER}/agencies", access_token=DEMO_TOKEN).json()
     ig_user_people = graph_get(demo_server, f"{INSTAGRAM_USER}/assigned_users", access_token=DEMO_TOKEN,
@@ -236,9 +244,11 @@ def test_simulator_refuses_removals_the_real_api_would(demo: MetaState, demo_ser
     last_admin = graph_delete(demo_server, ALEX).json()["error"]
     unknown_user = graph_delete(demo_server, "399999999999999").json()["error"]
     page_node = graph_delete(demo_server, MAIN).json()["error"]
-    no_partner = graph_delete(demo_server, f"{MAIN}/agencies").json()["error"]
-    not_a_business = graph_delete(demo_server, f"{MAIN}/agencies", business="123").json()["error"]
-    partner_not_on_page = graph_delete(demo_server, f"{MAIN}/agencies", business=OLD_PIXEL).json()["error"]
+    main = demo.page_token(DEMO_TOKEN, MAIN)
+    assert main is not None
+    no_partner = graph_delete(demo_server, f"{MAIN}/agencies", main).json()["error"]
+    not_a_business = graph_delete(demo_server, f"{MAIN}/agencies", main, business="123").json()["error"]
+    partner_not_on_page = graph_delete(demo_server, f"{MAIN}/agencies", main, business=OLD_PIXEL).json()["error"]
     no_user = graph_delete(demo_server, f"{INSTAGRAM}/assigned_users").json()["error"]
     ig_user_edge = graph_delete(demo_server, f"{INSTAGRAM_USER}/agencies", business=OLD_PIXEL).json()["error"]
     partner_not_manager = graph_delete(demo_server, f"{BUSINESS}/agencies", "employee-token",
@@ -321,9 +331,15 @@ def test_lists_demo_business_accounts_before_their_grants(demo_server: RunningSe
         "ADVERTISE,ANALYZE", Level.full_publishing)
     assert by_key[(f"partner:{OLD_PIXEL}", CAREERS)].role == "ANALYZE,CREATE_CONTENT"
     assert by_key[(f"partner:{OLD_PIXEL}", INSTAGRAM)].level is Level.full_publishing
-    # the business itself: only its ADMIN is listed by default
-    assert [(g.account_id, g.role, g.level) for g in grants(records, BUSINESS)] == [(ALEX, "ADMIN", Level.admin)]
-    assert len(by_key) == 19 and waits == []
+    # the business itself: only its ADMIN is listed by default, and the open invitation
+    assert [(g.account_id, g.role, g.level) for g in members(records)] == [(ALEX, "ADMIN", Level.admin)]
+    [invite] = [g for g in grants(records, BUSINESS) if g.account_id.startswith("invite:")]
+    assert (invite.role, accounts[invite.account_id].email) == ("INVITED:EMPLOYEE", "new.hire@example.com")
+    riley = next(a for a in accounts.values() if a.display_name == "Riley Quinn (freelancer)")
+    assert riley.external_id.startswith("pagerole:")
+    assert by_key[(riley.external_id, MAIN)].level is Level.full_publishing
+    assert by_key[("300000000000004", CAREERS)].level is Level.admin  # PROFILE_PLUS_FULL_CONTROL
+    assert len(by_key) == 22 and waits == []
 
 
 @pytest.mark.parametrize(("mode", "expected"), [
@@ -336,7 +352,7 @@ def test_lists_demo_business_accounts_before_their_grants(demo_server: RunningSe
 def test_business_membership_grants_follow_the_chosen_mode(demo_server: RunningServer, waits: list[float],
                                                            mode: str, expected: set[tuple[str, str, Level]]) -> None:
     records = list(connector(demo_server, waits, DEMO_TOKEN, business_membership=mode).list_access())
-    assert {(g.account_id, g.role, g.level) for g in grants(records, BUSINESS)} == expected
+    assert {(g.account_id, g.role, g.level) for g in members(records)} == expected
     assert_accounts_before_grants(records)
 
 
@@ -653,7 +669,7 @@ def test_next_link_to_another_origin_is_refused() -> None:
 def test_task_levels_and_two_factor_mapping() -> None:
     assert role_and_level(["MODERATE", "MESSAGING"]) == ("MESSAGING,MODERATE", Level.can_reply)
     assert role_and_level(["ANALYZE", "ADVERTISE"]) == ("ADVERTISE,ANALYZE", Level.full_publishing)
-    assert role_and_level(["ANALYZE", "SOMETHING_NEW"]) == ("ANALYZE,SOMETHING_NEW", Level.read_only)
+    assert role_and_level(["ANALYZE", "SOMETHING_NEW"]) == ("ANALYZE,SOMETHING_NEW", Level.admin)  # unknown: high
     assert role_and_level(["PAGES_MESSAGING", "MANAGE"])[1] is Level.admin
     assert (mfa_from_two_fac("enabled"), mfa_from_two_fac("not_enabled")) == (True, False)
     assert mfa_from_two_fac("something_else") is None and mfa_from_two_fac(None) is None
@@ -703,7 +719,8 @@ def test_removal_racing_another_admin_is_not_an_error(demo: MetaState, demo_serv
     demo.repeat_delete = repeat
 
     def remove_behind_our_back(response: httpx.Response) -> None:
-        if response.request.method == "GET" and demo.is_assigned(MAIN, DANA):
+        asks_page_token = "access_token" in response.request.url.params.get("fields", "")
+        if response.request.method == "GET" and not asks_page_token and demo.is_assigned(MAIN, DANA):
             demo.unassign(MAIN, DANA)
 
     result = connector(demo_server, waits, DEMO_TOKEN, on_response=remove_behind_our_back).revoke(ref(DANA, MAIN))
@@ -747,7 +764,7 @@ def test_revoke_on_a_page_that_cannot_be_read_is_never_already_gone(demo_server:
                                                                    waits: list[float]) -> None:
     with pytest.raises(RejectedError) as err:
         connector(demo_server, waits, DEMO_TOKEN).revoke(ref(DANA, "299999999999999"))
-    assert "cannot confirm" in str(err.value)
+    assert "no Page access token" in str(err.value) and "MANAGE" in str(err.value)
 
 
 def test_revoke_refuses_grants_it_does_not_handle(demo: MetaState, demo_server: RunningServer,
@@ -780,6 +797,16 @@ class Case:
     params: dict[str, str]
     present: Callable[[MetaState], bool]
     remove: Callable[[MetaState], object]  # what another admin does behind our back
+    options: dict[str, Any] | None = None  # connector options the revocation needs
+
+    def connect(self, srv: RunningServer, waits: list[float], token: str = DEMO_TOKEN,
+                **http: Any) -> MetaBusinessConnector:
+        return connector(srv, waits, token, **(self.options or {}), **http)
+
+    @property
+    def calls_before_delete(self) -> int:
+        """The read before the DELETE, and on a Page first its Page token."""
+        return 2 if self.grant.resource_kind == "facebook_page" else 1
 
 
 CASES = [
@@ -802,7 +829,8 @@ CASES = [
     Case("business_partner",
          GrantRef(f"partner:{OLD_PIXEL}", BUSINESS, "PARTNER", "meta_business", AccountKind.agency),
          f"{BUSINESS}/agencies", {"business": OLD_PIXEL},
-         lambda st: st.is_partner(OLD_PIXEL), lambda st: st.remove_partner(OLD_PIXEL)),
+         lambda st: st.is_partner(OLD_PIXEL), lambda st: st.remove_partner(OLD_PIXEL),
+         {"remove_partnerships": True}),
 ]
 CASE_IDS = [c.name for c in CASES]
 
@@ -810,7 +838,7 @@ CASE_IDS = [c.name for c in CASES]
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_new_revocations_send_exactly_the_previewed_request(demo: MetaState, demo_server: RunningServer,
                                                             waits: list[float], case: Case) -> None:
-    meta = connector(demo_server, waits, DEMO_TOKEN)
+    meta = case.connect(demo_server, waits)
     preview = meta.preview_revoke(case.grant)
 
     result = meta.revoke(case.grant)
@@ -829,7 +857,7 @@ def test_new_revocations_send_exactly_the_previewed_request(demo: MetaState, dem
 def test_new_revocations_of_what_is_already_gone(demo: MetaState, demo_server: RunningServer, waits: list[float],
                                                  case: Case, repeat: RepeatDelete) -> None:
     demo.repeat_delete = repeat
-    meta = connector(demo_server, waits, DEMO_TOKEN)
+    meta = case.connect(demo_server, waits)
     assert meta.revoke(case.grant).outcome is RevokeOutcome.done
 
     again = meta.revoke(case.grant)
@@ -846,10 +874,11 @@ def test_new_revocations_racing_another_admin(demo: MetaState, demo_server: Runn
     demo.repeat_delete = repeat
 
     def remove_behind_our_back(response: httpx.Response) -> None:
-        if response.request.method == "GET" and case.present(demo):
+        asks_page_token = "access_token" in response.request.url.params.get("fields", "")
+        if response.request.method == "GET" and not asks_page_token and case.present(demo):
             case.remove(demo)
 
-    result = connector(demo_server, waits, DEMO_TOKEN, on_response=remove_behind_our_back).revoke(case.grant)
+    result = case.connect(demo_server, waits, on_response=remove_behind_our_back).revoke(case.grant)
 
     expected = RevokeOutcome.done if repeat is RepeatDelete.success else RevokeOutcome.already_gone
     assert result.outcome is expected
@@ -860,10 +889,11 @@ def test_new_revocations_racing_another_admin(demo: MetaState, demo_server: Runn
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_new_revocations_refused_keep_metas_message(demo: MetaState, demo_server: RunningServer,
                                                     waits: list[float], case: Case) -> None:
-    demo.refuse(368, "(#368) Removing access is temporarily blocked for this business", at_call=demo.calls + 2)
+    demo.refuse(368, "(#368) Removing access is temporarily blocked for this business",
+                at_call=demo.calls + case.calls_before_delete + 1)
 
     with pytest.raises(RejectedError) as err:
-        connector(demo_server, waits, DEMO_TOKEN).revoke(case.grant)
+        case.connect(demo_server, waits).revoke(case.grant)
 
     assert "temporarily blocked" in str(err.value) and "temporarily blocked" in err.value.detail
     assert case.present(demo)
@@ -875,7 +905,7 @@ def test_new_revocations_with_an_expired_token_are_auth_errors(demo: MetaState, 
                                                                waits: list[float], case: Case) -> None:
     demo.expire_token()
     with pytest.raises(AuthError) as err:
-        connector(demo_server, waits, DEMO_TOKEN).revoke(case.grant)
+        case.connect(demo_server, waits).revoke(case.grant)
     assert "expired" in str(err.value)
     assert case.present(demo) and demo.revoke_calls == []
 
@@ -885,7 +915,7 @@ def test_new_revocations_without_manage_permission_are_auth_errors(demo: MetaSta
                                                                    waits: list[float], case: Case) -> None:
     demo.add_token("read-only-token", can_manage=False)
     with pytest.raises(AuthError) as err:
-        connector(demo_server, waits, "read-only-token").revoke(case.grant)
+        case.connect(demo_server, waits, "read-only-token").revoke(case.grant)
     assert "(code 200)" in str(err.value)
     assert case.present(demo) and demo.revoke_calls[0].error_code == 200
 

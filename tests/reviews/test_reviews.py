@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,15 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session, col
 
-from accessward.connectors.records import Level, PersonStatus
+from accessward.connectors.records import (
+    GrantRef,
+    Level,
+    PersonStatus,
+    RevocationScope,
+    RevokeOutcome,
+    RevokeResult,
+    Takes,
+)
 from accessward.reconcile import executor, review_close, reviews
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.plan import build_plan
@@ -364,3 +373,32 @@ def test_review_events_become_notifications_to_the_reviewer(sqlite_engine):
     assigned = messages[("review.assigned", (BOSS,))]
     assert assigned.path == f"/reviews/{cid}" and "4 item(s)" in assigned.body and "access review q" in assigned.body
     assert ("review.escalated", (DAN,)) in messages  # the overdue reviews escalate to the fallback
+
+
+@dataclass
+class MembershipRevoker(RecordingRevoker):
+    """Revoking any grant removes the account's whole membership (as a Meta business membership does)."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        return Takes(scope=RevocationScope.account_on_system, note="removing the membership removes every asset")
+
+    def revoke(self, grant: GrantRef) -> RevokeResult:
+        self.calls.append(grant)
+        self.source.grants = [g for g in self.source.grants if g[0] != grant.account_id]
+        return RevokeResult(RevokeOutcome.done)
+
+
+def test_a_review_revocation_that_takes_a_membership_is_judged_on_everything_it_removes(engine):
+    """Ann's main-page grant may go (ben admins main), but removing it takes her shop grant, whose only admin she is."""
+    _, _src, revoker = estate(engine, revoker_cls=MembershipRevoker)
+    cid, ids = started(engine)
+    as_boss(engine, cid, [ids[("ann", "main")]], "revoke")
+    as_boss(engine, cid, [ids[("cat", "main")]], "revoke")
+    review_close.close(engine, cid, closer(revoker), actor="ciso")
+    assert [c.account_id for c in revoker.calls] == ["cat"]
+    ann = item(engine, cid, ids[("ann", "main")])
+    assert ann.outcome == "held" and "last admin" in ann.outcome_detail and "shop" in ann.outcome_detail
+    with Session(engine) as s:
+        open_shop = s.execute(text("SELECT COUNT(*) FROM access_grant g JOIN resource r ON r.id = g.resource_id "
+                                   "WHERE r.external_id = 'shop' AND g.seen_to IS NULL")).scalar()
+    assert open_shop == 1
