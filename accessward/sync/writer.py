@@ -338,7 +338,7 @@ class AccessWriter:
         """
         if not self._grants:
             return
-        rows: dict[tuple[int, int, str], dict[str, Any]] = {}
+        keyed: dict[tuple[int, int, str], GrantRecord] = {}
         for g in self._grants.values():
             account_id = self._account_ids.get(g.account_id, -1)
             resource_id = self._resource_ids.get(g.resource_id, -1)
@@ -347,27 +347,30 @@ class AccessWriter:
                     f"grant {g.account_id}->{g.resource_id} arrived before its account or resource",
                     system=self.system,
                 )
-            rows[(account_id, resource_id, g.role)] = {
-                "system": self.system, "account_id": account_id, "resource_id": resource_id,
-                "role": g.role, "level": int(g.level), "seen_from": now, "last_seen": now,
-                "last_run_id": self.run_id, "verifiable": g.verifiable,
-            }
-        self.counts["grants"] += len(self._grants)
+            keyed[(account_id, resource_id, g.role)] = g
+        self.counts["grants"] += len(keyed)
         if self.digests:
             grant = _table(Grant)
-            accounts = {key[0] for key in rows}
-            for gid, account_id, resource_id, role, level, verifiable in conn.execute(
+            accounts = {key[0] for key in keyed}
+            stored = conn.execute(
                 select(grant.c.id, grant.c.account_id, grant.c.resource_id, grant.c.role, grant.c.level,
                        grant.c.verifiable).where(grant.c.system == self.system, grant.c.seen_to.is_(None),
                                                  one_of(conn, grant.c.account_id, accounts))
-            ):
-                row = rows.get((account_id, resource_id, role))
-                if row is not None and row["level"] == level and row["verifiable"] == bool(verifiable):
-                    del rows[(account_id, resource_id, role)]
-                    self.seen_ids.add(int(gid))
-                    self._unchanged.append(int(gid))
+            ).all()
+            for gid, account_id, resource_id, role, level, verifiable in stored:
+                key = (account_id, resource_id, role)
+                known = keyed.get(key)
+                if known is not None and int(known.level) == level and known.verifiable == bool(verifiable):
+                    del keyed[key]
+                    self.seen_ids.add(gid)
+                    self._unchanged.append(gid)
+        rows = [{
+            "system": self.system, "account_id": key[0], "resource_id": key[1], "role": key[2],
+            "level": int(g.level), "seen_from": now, "last_seen": now, "last_run_id": self.run_id,
+            "verifiable": g.verifiable,
+        } for key, g in keyed.items()]
         if rows:
-            upsert(conn, _table(Grant), list(rows.values()), keys=("account_id", "resource_id", "role"),
+            upsert(conn, _table(Grant), rows, keys=("account_id", "resource_id", "role"),
                    update=["level", "last_seen", "last_run_id", "verifiable"], where=text("seen_to IS NULL"))
             self.written += len(rows)
         self._grants.clear()
