@@ -86,3 +86,48 @@ def test_it_declines_what_it_does_not_read():
     done = tlv(0x30, tlv(0x02, b"\x02") + tlv(0x65, tlv(0x0A, b"\x00") + tlv(0x04, b"") + tlv(0x04, b"")))
     assert decode_search_entry(done) is None, "searchResDone is ldap3's"
     assert ldap3_entry(done)[1]["type"] == "searchResDone"
+
+
+def test_on_a_real_slapd_the_entries_equal_ldap3_s_own(slapd_factory, monkeypatch):
+    """The same paged search with ldap3's stock strategy and with RawEntryStrategy: the same entries."""
+    from ldap3 import SUBTREE
+
+    from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
+    from accessward.sandbox.slapd import SeedPerson, people_ldif
+
+    people = [
+        SeedPerson("zoe", given_name="Zoë", sn="Ångström", display_name="Zoë Ångström", mail="Zoe@Example.com",
+                   aliases=("zoë@exämple.com", "z.a@example.com"), employee_number="E1",
+                   extra={"jpegPhoto": [bytes(range(256)) * 4], "description": ["ein Ü", "二"]}),
+        *[SeedPerson(f"p{i:03d}", sn=f"Person {i}", mail=f"P{i}@Example.com") for i in range(120)],
+    ]
+    server = slapd_factory(people_ldif(people))
+
+    def search(strategy):
+        conn = Connection(Server(server.url, get_info=NONE), user=server.bind_dn, password=server.password,
+                          auto_bind=True)
+        if strategy is not None:
+            conn.strategy.__class__ = strategy
+        entries = conn.extend.standard.paged_search(server.people_dn, "(objectClass=inetOrgPerson)", SUBTREE,
+                                                    attributes=["*", "+"], paged_size=50, generator=False)
+        conn.unbind()
+        return {e["dn"]: raw_attributes(e) for e in entries if e.get("type") == "searchResEntry"}
+
+    from accessward.connectors import ldap_raw
+
+    decoded: list[int] = []
+
+    def counting(message):
+        result = decode_search_entry(message)
+        if result is not None:
+            decoded.append(result[0])
+        return result
+
+    monkeypatch.setattr(ldap_raw, "decode_search_entry", counting)
+    stock, fast = search(None), search(RawEntryStrategy)
+    assert len(decoded) == 121, "every entry went through the dedicated decoder"
+    assert len(stock) == 121
+    assert fast == stock
+    zoe = fast[f"uid=zoe,{server.people_dn}"]
+    assert zoe["jpegphoto"] == [bytes(range(256)) * 4]
+    assert sorted(zoe["description"]) == sorted(["ein Ü".encode(), "二".encode()])
