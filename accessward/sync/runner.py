@@ -184,6 +184,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
                 raise
             log.warning("incremental cursor expired; running a full sync", extra={"source": source.name})
             removed.clear()
+            writer.forget_seen()  # what the full round sees, not what the aborted round saw
             run = source.list_changes(None)
             writer.write(people(run))
         next_cursor = run.cursor

@@ -147,6 +147,11 @@ class PeopleWriter:
         if new:
             conn.execute(person_email.insert(), new)
 
+    def forget_seen(self) -> None:
+        """Start the seen set afresh (an aborted round is followed by a full one over the same writer)."""
+        self.seen_ids.clear()
+        self._unchanged.clear()
+
     def touch_unchanged(self) -> int:
         """Stamp the people this run saw but did not rewrite as seen now (``last_seen``, ``last_run_id``).
 
