@@ -15,6 +15,7 @@ import typer
 from sqlalchemy import Engine
 
 from accessward import exitcodes, logs, ui, wiring
+from accessward.cli_audit import redact as audit_redact
 from accessward.cli_auth import TokenOpt, current_principal, optional_principal, principal_app
 from accessward.cli_notify import notify_app
 from accessward.connectors.protocols import Revoker
@@ -36,6 +37,7 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(audit_app, name="audit")
 app.add_typer(principal_app, name="principal")
 app.add_typer(notify_app, name="notify")
+audit_app.command("redact")(audit_redact)
 
 if TYPE_CHECKING:
     from accessward.runtime import Runtime
@@ -76,7 +78,26 @@ def settings() -> Settings:
 
 
 def store(cfg: Settings) -> Engine:
-    return open_store(_beside_config(cfg.store.url))
+    """The opened, migrated store; one clear line and exit 7 when it cannot be reached (no traceback)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from accessward.connectors.scrub import scrub
+    from accessward.sync.db import resolve_url
+
+    url = resolve_url(_beside_config(cfg.store.url))
+    try:
+        return open_store(url)
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: show its scheme only
+            shown = url.split(":", 1)[0] + ":…"
+        ui.err.print(f"[red]error[/]: cannot open the store {shown}: {scrub(reason)}", highlight=False,
+                     soft_wrap=True)
+        raise typer.Exit(exitcodes.STORE_UNAVAILABLE) from None
 
 
 def _beside_config(url: str) -> str:
@@ -241,12 +262,27 @@ def _apply_locked(cfg: Settings, engine: Engine, plan_id: int | None) -> int:
         code = max(code, _execute(engine, plan_id, revokers, blocked, cfg.policy.break_glass))
     else:
         plan = _plan(cfg, engine)
+        code = max(code, _held_by_sources(cfg, engine, plan, revokers))
         if plan.status == "needs_approval":
             ui.out.print(f"stopped before the first revocation; approve with: accessward approve {plan.plan_id}")
             code = max(code, exitcodes.NEEDS_APPROVAL)
         elif plan.plan_id is not None:
             code = max(code, _execute(engine, plan.plan_id, revokers, blocked, cfg.policy.break_glass))
     return code
+
+
+def _held_by_sources(cfg: Settings, engine: Engine, plan: PlanResult, revokers: dict[str, Revoker]) -> int:
+    """Exit 4 when revocations wait because a source failed, was quarantined or is stale (not 0)."""
+    sources = [*revokers, *(s.name for s in cfg.identity_sources)]
+    problems = list(health.problems(engine, sources, utcnow(), cfg.policy.stale_after_hours).values())
+    if not cfg.identity_sources:
+        problems = [*problems, "no identity source is configured"]
+    held = [i for i in plan.held if any(p in i.held_because for p in problems)]
+    if held:
+        ui.err.print(f"{len(held)} revocation(s) held back because a source is not fit to act on; "
+                     "fix or confirm the source and apply again")
+        return exitcodes.SOURCE_FAILED
+    return exitcodes.OK
 
 
 def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked: dict[str, str],
@@ -259,7 +295,9 @@ def _execute(engine: Engine, plan_id: int, revokers: dict[str, Revoker], blocked
     ui.out.print(f"plan {plan_id}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
     for failure in report.failures:
         ui.out.print(f"  [red]failed[/]: {failure}")
-    return exitcodes.ACTION_FAILED if report.failures else exitcodes.OK
+    if report.failures:
+        return exitcodes.ACTION_FAILED
+    return exitcodes.SOURCE_FAILED if report.outcomes.get("skipped") else exitcodes.OK
 
 
 @app.command("link")
@@ -572,3 +610,7 @@ cli_reports.register(app)
 from accessward.cli_reviews import review_app  # noqa: E402  (access reviews: a sub-app of its own)
 
 app.add_typer(review_app, name="review")
+
+from accessward.cli_check import check as _check_command  # noqa: E402  (accessward check: read-only preflight)
+
+app.command("check")(_check_command)

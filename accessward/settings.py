@@ -2,8 +2,9 @@
 
 Errors name the file, the line and the field (``accessward.toml:14: identity_sources[0].url:
 Field required``). Secrets are never written in the file: a secret field takes a reference,
-``{ env = "NAME" }`` or ``{ file = "/run/secrets/name" }``, resolved only when a connector is
-built, so the value never reaches the store, a log or a report.
+``{ env = "NAME" }``, ``{ file = "/run/secrets/name" }`` or ``{ credential = "name" }`` (a systemd
+credential: ``$CREDENTIALS_DIRECTORY/name``, from ``LoadCredential=``), resolved only when a connector
+is built, so the value never reaches the store, a log or a report.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from accessward.connectors import scrub
 from accessward.reconcile.policy import LEVEL_NAMES, PolicySettings
 from accessward.review_settings import ReviewCampaignSettings, unique_names
 from accessward.toml_lines import line_of
@@ -34,36 +36,59 @@ class _Strict(BaseModel):
 
 
 class SecretRef(_Strict):
-    """Where a secret lives. Exactly one of ``env`` or ``file``."""
+    """Where a secret lives. Exactly one of ``env``, ``file`` or ``credential``.
+
+    ``credential`` names a file in the directory systemd gives a unit in ``$CREDENTIALS_DIRECTORY``
+    (``LoadCredential=name:/etc/credstore/name``): the path is only known when the service runs.
+    """
 
     env: str | None = None
     file: str | None = None
+    credential: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = None
+    # "accessward.toml:14: access_sources[0].access_token", set by load_settings for error messages
+    _where: str = PrivateAttr(default="secret")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError('give exactly one of env = "NAME" or file = "/path"')
+        if sum(v is not None for v in (self.env, self.file, self.credential)) != 1:
+            raise ValueError('give exactly one of env = "NAME", file = "/path" or credential = "name"')
         return self
 
     def resolve(self) -> str:
+        """The secret's value; registered with ``connectors.scrub`` so no echo of it is ever kept."""
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
-                raise SettingsError([f"secret: environment variable {self.env} is not set"])
-            return value
-        assert self.file is not None
-        try:
-            return Path(self.file).read_text().strip()
-        except OSError as exc:
-            raise SettingsError([f"secret: cannot read {self.file}: {exc.strerror}"]) from exc
+                raise SettingsError([f"{self._where}: environment variable {self.env} is not set"])
+            if not value.strip():
+                raise SettingsError([f"{self._where}: environment variable {self.env} is empty"])
+        else:
+            path = self.file
+            if self.credential is not None:
+                directory = os.environ.get("CREDENTIALS_DIRECTORY")
+                if not directory:
+                    raise SettingsError([f"{self._where}: credential {self.credential}: $CREDENTIALS_DIRECTORY is "
+                                         "not set (run under systemd with LoadCredential=)"])
+                path = str(Path(directory) / self.credential)
+            assert path is not None
+            try:
+                value = Path(path).read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise SettingsError([f"{self._where}: cannot read {path}: {why}"]) from exc
+        scrub.register(value)
+        return value
 
     def __str__(self) -> str:
+        if self.credential:
+            return f"credential:{self.credential}"
         return f"env:{self.env}" if self.env else f"file:{self.file}"
 
 
 def _secret(value: Any) -> Any:
     if isinstance(value, str):
-        raise ValueError('secrets are given by reference: { env = "NAME" } or { file = "/path" }, never inline')
+        raise ValueError('secrets are given by reference: { env = "NAME" }, { file = "/path" } or '
+                         '{ credential = "name" } (systemd), never inline')
     return value
 
 
@@ -434,11 +459,26 @@ def _clean_loc(loc: tuple[str | int, ...], data: dict[str, Any]) -> tuple[str | 
     return tuple(out)
 
 
+def _locate_secrets(node: Any, loc: tuple[str | int, ...], text: str, path: Path) -> None:
+    """Tell every secret reference where it is written, so a missing secret names file, line, field."""
+    if isinstance(node, SecretRef):
+        line = line_of(text, loc)
+        node._where = f"{path}:{line}: {_field(loc)}" if line else f"{path}: {_field(loc)}"
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            _locate_secrets(getattr(node, name), (*loc, name), text, path)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _locate_secrets(item, (*loc, i), text, path)
+
+
 def load_settings(path: Path) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -446,7 +486,7 @@ def load_settings(path: Path) -> Settings:
         where = f"{path}:{found.group(1)}" if found else str(path)
         raise SettingsError([f"{where}: not valid TOML: {exc}"]) from exc
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -455,3 +495,5 @@ def load_settings(path: Path) -> Settings:
             where = f"{path}:{line}" if line else str(path)
             problems.append(f"{where}: {_field(loc)}: {err['msg']}")
         raise SettingsError(problems) from None
+    _locate_secrets(settings, (), text, path)
+    return settings

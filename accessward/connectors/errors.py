@@ -9,6 +9,8 @@ can never be mistaken for "nobody has access".
 
 from __future__ import annotations
 
+from accessward.connectors.scrub import scrub
+
 
 class ConnectorError(Exception):
     """Base of the taxonomy.
@@ -16,13 +18,17 @@ class ConnectorError(Exception):
     ``system`` names the source; ``detail`` is the platform's own words (never a token);
     ``status`` is the HTTP status or the protocol's result code (LDAP result codes too);
     ``code`` is the platform's error code when it has one (Meta's 190, TikTok's 40100...).
+
+    The message and the detail are scrubbed here (``connectors.scrub``), where every connector's
+    error is built: a platform that echoes the caller's token in its answer, through httpx or
+    through ``requests`` (python-keycloak, msal), cannot carry it into the store or a log.
     """
 
     def __init__(self, message: str, *, system: str = "", detail: str = "", status: int | None = None,
                  code: str | int | None = None):
-        super().__init__(message)
+        super().__init__(scrub(str(message)))
         self.system = system
-        self.detail = detail
+        self.detail = scrub(str(detail)) if detail else ""
         self.status = status
         self.code = code
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from accessward.connectors import scrub
 from accessward.connectors.errors import (
     AuthError,
     ConnectorError,
@@ -109,6 +110,25 @@ def usage_pause(response: httpx.Response, now: float | None = None) -> float:
     return max(0.0, pause)
 
 
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "access-token", "x-access-token")
+_CREDENTIAL_PARAMS = ("access_token", "token", "client_secret", "api_key")
+
+
+def _remember_credentials(headers: Mapping[str, str], params: Mapping[str, Any] | None) -> None:
+    """Register every credential this client sends, so an echo of it is scrubbed wherever it lands.
+
+    Tokens obtained at run time (an OAuth client-credentials token, a refreshed one) are never in
+    the settings; the client is the one place they all pass through.
+    """
+    for name, value in headers.items():
+        if name.lower() in _CREDENTIAL_HEADERS and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            scrub.register(token if token and scheme.lower() in ("bearer", "basic", "token") else value)
+    for name, value in (params or {}).items():
+        if name.lower() in _CREDENTIAL_PARAMS and isinstance(value, str):
+            scrub.register(value)
+
+
 def default_classify(response: httpx.Response) -> ConnectorError | None:
     """Status-code mapping for APIs whose status codes mean what HTTP says."""
     status = response.status_code
@@ -172,6 +192,7 @@ class HttpClient:
             verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
             transport=transport,
         )
+        _remember_credentials(self._client.headers, None)
         self.calls = 0
 
     def url(self, path: str) -> str:
@@ -243,6 +264,7 @@ class HttpClient:
             self._sleep(wait)
         merged = dict(self._auth() if self._auth else {})
         merged.update(headers or {})
+        _remember_credentials(merged, params)
         with self._sem:
             self.calls += 1
             response = self._client.request(

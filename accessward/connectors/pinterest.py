@@ -537,3 +537,22 @@ class PinterestBusinessConnector:
             detail=cause.detail if cause else what, status=cause.status if cause else None,
         )
         raise error from cause
+
+
+# -- accessward check -----------------------------------------------------------------------------
+# (imported here, at the end, so this section merges apart from the connector above)
+from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
+
+
+def check(connector: PinterestBusinessConnector) -> list[CheckItem]:
+    """Read-only preflight: the members list answers (``biz_access:read``). Pinterest documents no read that
+    lists a token's scopes, so ``biz_access:write`` is ``unknown`` until a removal is attempted."""
+    return [
+        probe("members readable (biz_access:read)",
+              lambda: first_record(lambda: connector._members(system_users=False)),
+              fix=f"authorize the app with biz_access:read as an admin of business {connector.business_id}"),
+        CheckItem("scope biz_access:write", "unknown",
+                  "the API has no call that lists an access token's scopes (the scope is told at token issue)",
+                  "authorize with biz_access:read,biz_access:write; a missing scope shows as a 403 on removal",
+                  "revoke"),
+    ]

@@ -575,3 +575,28 @@ class ScimConnector:
         except ConnectorError as exc:
             self._scrub(exc)
             raise
+
+
+# -- accessward check -----------------------------------------------------------------------------
+# (imported here, at the end, so this section merges apart from the connector above)
+from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
+
+
+def check(connector: ScimConnector) -> list[CheckItem]:
+    """Read-only preflight: ``/Users`` answers, and ``/ServiceProviderConfig`` (RFC 7644 §4) says PATCH is
+    supported when revoke_mode is deactivate. SCIM has no read that tells whether the token may write."""
+    items = [probe("users readable", lambda: first_record(connector._users),
+                   fix="issue a SCIM token for an account that may read users (the suite's admin settings)")]
+    if connector.revoke_mode == "deactivate":
+        def patch() -> str:
+            body = connector._client.get_json("ServiceProviderConfig")
+            supported = isinstance(body.get("patch"), dict) and body["patch"].get("supported") is True
+            if not supported:
+                raise RejectedError("ServiceProviderConfig says patch.supported is not true", system=connector.name)
+            return "ServiceProviderConfig: patch.supported"
+        items.append(probe("PATCH active=false (deactivate)", patch, use="revoke",
+                           fix="set revoke_mode = \"delete\" for this suite, or ask the vendor for PATCH support"))
+    items.append(CheckItem(f"write with this token ({connector.revoke_mode})", "unknown",
+                           "SCIM has no read-only call that tells whether a token may write",
+                           "give the token's account user-management rights in the suite", "revoke"))
+    return items

@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.idp import IdentityProvider
 from accessward.connectors.protocols import Revoker
+from accessward.connectors.scrub import scrub
 from accessward.reconcile import executor
 from accessward.reconcile.correlate import correlate
 from accessward.reconcile.idp_calls import DISABLING_STEPS, Retry, call_idp, disable_hold
@@ -158,7 +159,7 @@ def _record_error(engine: Engine, offboarding_id: int, message: str) -> None:
     with Session(engine) as session:
         ob = session.get(Offboarding, offboarding_id)
         if ob is not None:
-            ob.last_error, ob.updated_at = message[:2000], utcnow()
+            ob.last_error, ob.updated_at = scrub(message)[:2000], utcnow()
             session.add(ob)
             session.commit()
 

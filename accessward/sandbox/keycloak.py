@@ -265,7 +265,12 @@ class KeycloakState:
             if not client.service_accounts:
                 raise KcError(401, {"error": "unauthorized_client",
                                     "error_description": "Client not enabled to retrieve service account"})
-            value = "eyJhbGciOiJSUzI1NiJ9." + secrets.token_urlsafe(40)
+            # Shaped as Keycloak's: a JWT whose resource_access claim carries the service account's
+            # realm-management roles (the default "roles" client scope); the signature is not real.
+            claims = {"azp": client_id, "typ": "Bearer", "jti": secrets.token_urlsafe(8),
+                      "resource_access": {"realm-management": {"roles": sorted(client.roles)}}}
+            payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+            value = f"eyJhbGciOiJSUzI1NiJ9.{payload}.{secrets.token_urlsafe(40)}"
             self.tokens[value] = KcToken(realm, client_id, client.roles,
                                          self.clock.now() + timedelta(seconds=self.token_lifespan))
             return {"access_token": value, "expires_in": self.token_lifespan, "refresh_expires_in": 0,

@@ -286,6 +286,8 @@ def _fault_response(state: MetaState, fault: Fault, request: Request) -> tuple[R
 
 def _dispatch(state: MetaState, req: GraphRequest) -> dict[str, Any]:
     node_type = state.node_type(req.node)
+    if req.node == "me" and req.edge == "permissions" and req.method == "GET":
+        return me_permissions(state, req)
     if node_type is None:
         if req.edge is None and req.method == "DELETE" and req.node in state.removed_users:
             return _remove_from_business(state, req)  # a repeat: the switch decides
@@ -692,3 +694,8 @@ def demo_state(token: str = DEMO_TOKEN) -> MetaState:
     state.share(careers.id, old_pixel.id, ["CREATE_CONTENT", "ANALYZE"])
     state.share(instagram.id, old_pixel.id, ["CONTENT", "ANALYZE"])
     return state
+
+
+def me_permissions(state: MetaState, req: GraphRequest) -> dict[str, Any]:
+    """``GET /me/permissions``: the token's granted permissions (graph-api/reference/user/permissions)."""
+    return {"data": [{"permission": p, "status": "granted"} for p in sorted(state.tokens[req.token].scopes)]}

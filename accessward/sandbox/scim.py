@@ -280,8 +280,9 @@ class ScimServer:
     """
 
     def __init__(self, tokens: Iterable[str] = (DEMO_TOKEN,), *, patch_supported: bool = True,
-                 max_results: int = 1000) -> None:
+                 max_results: int = 1000, host: str = "127.0.0.1", port: int = 0) -> None:
         self.tokens = list(tokens)
+        self.host, self._bind_port = host, port
         if not self.tokens:
             raise ValueError("give at least one bearer token: without one scim2-server accepts anybody")
         config = load_default_service_provider_config()
@@ -308,7 +309,7 @@ class ScimServer:
         return f"{self.root}/v2"
 
     def start(self) -> ScimServer:
-        server = make_server("127.0.0.1", 0, self.faults, server_class=ThreadingWSGIServer,
+        server = make_server(self.host, self._bind_port, self.faults, server_class=ThreadingWSGIServer,
                              handler_class=_QuietHandler)
         self._server, self.port = server, server.server_port
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

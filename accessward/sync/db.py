@@ -3,25 +3,52 @@
 SQLite is the embedded default (one file, WAL so readers don't block the nightly writer);
 PostgreSQL is chosen with ``ACCESSWARD_DATABASE_URL``. The schema is owned by Alembic: tables
 are never created with ``create_all`` outside tests of the migrations themselves.
+
+Every instance upgrades the schema on start, so with several replicas they would race (two
+``CREATE TABLE``s, two rows in ``alembic_version``). The upgrade therefore runs under one lock per
+store: a session-level ``pg_advisory_lock`` on PostgreSQL (dropped with the connection if the
+process dies), an ``flock`` on a file beside the database on SQLite. Whoever gets it second finds
+the schema at head and does nothing; only the instance that migrated logs ``store.migrated``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+
+from accessward.sync.locks import lock_key
 
 ENV_URL = "ACCESSWARD_DATABASE_URL"
+ENV_URL_FILE = "ACCESSWARD_DATABASE_URL_FILE"
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = "schema-migration"
+log = logging.getLogger("accessward.store")
 
 
 def resolve_url(configured: str | None) -> str:
-    """The environment wins over the settings file, so one file serves dev and production."""
-    return os.environ.get(ENV_URL) or configured or "sqlite:///accessward.db"
+    """The environment wins over the settings file, so one file serves dev and production.
+
+    ``ACCESSWARD_DATABASE_URL_FILE`` names a file holding the URL (a Kubernetes Secret or a Docker
+    secret mounted as a file), since the URL carries the database password.
+    """
+    if os.environ.get(ENV_URL):
+        return os.environ[ENV_URL]
+    if os.environ.get(ENV_URL_FILE):
+        try:
+            return Path(os.environ[ENV_URL_FILE]).read_text().strip()
+        except OSError as exc:
+            raise RuntimeError(f"{ENV_URL_FILE}: cannot read {os.environ[ENV_URL_FILE]}: {exc.strerror}") from None
+    return configured or "sqlite:///accessward.db"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -48,9 +75,52 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+@contextlib.contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold the store-wide migration lock (blocking) for the duration of the block."""
+    if engine.dialect.name == "postgresql":
+        key = lock_key(MIGRATION_LOCK)
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                log.info("store: another instance is migrating the schema; waiting")
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield  # one process owns an in-memory store
+        return
+    import fcntl  # POSIX; the embedded store's lock
+
+    with open(f"{database}.migrate-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _current(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def upgrade(engine: Engine) -> bool:
+    """Bring the schema to the newest revision under the migration lock; True if this call migrated."""
+    cfg = alembic_config(engine)
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with migration_lock(engine):
+        before = _current(engine)
+        if before == heads:
+            return False
+        command.upgrade(cfg, "heads")
+        log.info("store.migrated from %s to %s", ",".join(sorted(before)) or "empty", ",".join(sorted(heads)))
+        return True
 
 
 def open_store(url: str | None = None) -> Engine:

@@ -241,7 +241,11 @@ class Action(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only and hash-chained: each row's hash covers its content and the previous hash."""
+    """Append-only and hash-chained: each row's hash covers its header, ``digest`` and the previous hash.
+
+    ``digest`` is the SHA-256 of the body (``data``) as written; a body may later be replaced by its
+    redacted form (``accessward audit redact``), which keeps the digest and is itself an audited event.
+    """
 
     __tablename__ = "audit_event"
 
@@ -253,3 +257,4 @@ class AuditEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = ""
     hash: str = ""
+    digest: str = Field(default="", sa_column_kwargs={"server_default": ""})

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from accessward.connectors.errors import ConnectorError, ResyncRequired
 from accessward.connectors.protocols import AccessSource, ChangeRun, IdentitySource, IncrementalIdentitySource
 from accessward.connectors.records import PersonRecord, RemovedPerson
+from accessward.connectors.scrub import scrub
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.models import SyncRun
@@ -39,12 +40,13 @@ log = logging.getLogger("accessward.sync")
 class SyncGuard:
     """When a completed run is still not trusted.
 
-    ``max_drop``: share of the last good count that may vanish at once (0.3 = 30 %).
-    ``min_baseline``: below this many records a drop is not judged (tiny sources swing).
+    ``max_drop``: share of what the store holds for the source that may vanish at once (0.3 = 30 %).
+    It applies to small sources as to large ones: a five-person roster that comes back with three
+    is as suspicious as a directory losing 40 % (a filter mistake marked active staff missing).
+    Losing a single record is never judged, so a three-person roster can lose its one leaver.
     """
 
     max_drop: float = 0.3
-    min_baseline: int = 20
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ def _finish(engine: Engine, run_id: int, status: str, counts: dict[str, int],
     with Session(engine) as session:
         run = session.get(SyncRun, run_id)
         assert run is not None
+        error = scrub(error) if error else error  # a platform's words may echo a token
         run.status, run.counts, run.error, run.error_kind = status, dict(counts), error, error_kind
         run.cursor, run.full = cursor, full
         run.finished_at = utcnow()
@@ -98,20 +101,24 @@ def judge(count: int, baseline: int | None, guard: SyncGuard) -> tuple[str, str 
 
     The baseline is what the store holds as present for the source (people not missing, open
     grants), not the last run's count: an incremental run's count is only what changed, and
-    judging a full listing against it would let an empty answer through. Small sources (below
-    ``min_baseline``) are still quarantined when more than half of them disappear at once.
+    judging a full listing against it would let an empty answer through.
     """
     if baseline is None or baseline == 0:
         return "succeeded", None
     if count == 0:
         return "failed", f"returned 0 records where the store holds {baseline}"
-    limit = guard.max_drop if baseline >= guard.min_baseline else max(guard.max_drop, 0.5)
-    if count < baseline * (1 - limit):
+    limit = guard.max_drop
+    if too_many_gone(baseline - count, baseline, guard):
         return "quarantined", (
             f"returned {count} records where the store holds {baseline} "
             f"(a drop of more than {limit:.0%}); confirm with `accessward sync confirm`"
         )
     return "succeeded", None
+
+
+def too_many_gone(lost: int, baseline: int, guard: SyncGuard) -> bool:
+    """More than ``max_drop`` of the baseline gone at once, and more than a single record."""
+    return lost > 1 and lost > baseline * guard.max_drop
 
 
 Watch = Callable[[Iterable[Any], str], Iterable[Any]]
@@ -196,7 +203,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
         _settle_people(engine, source.name, run_id, writer, status, counts)
     else:
         status, why = "succeeded", None
-        if present >= guard.min_baseline and len(removed) > present * guard.max_drop:
+        if too_many_gone(len(removed), present, guard):
             status, why = "quarantined", (
                 f"removed {len(removed)} of {present} people at once (more than {guard.max_drop:.0%}); "
                 "nothing was removed: run `accessward sync --full` and confirm it")
@@ -234,8 +241,9 @@ def _failed(engine: Engine, run_id: int, source: str, counts: dict[str, int],
         log.error("sync failed", extra={"source": source, "run": run_id, "error": message})
     else:
         kind = "internal"
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = scrub(f"internal error: {type(exc).__name__}: {exc}")
         log.exception("sync failed on an unexpected error", extra={"source": source, "run": run_id})
+    message = scrub(message)
     _finish(engine, run_id, "failed", counts, message, kind)
     return SyncOutcome(run_id, source, "failed", dict(counts), message)
 

@@ -282,3 +282,20 @@ def test_an_unreadable_deleted_objects_container_fails_loudly(domain: Domain) ->
     list(first)
     with pytest.raises(StopError, match="Deleted Objects"):
         list(reader.list_changes(first.cursor))  # never a silent "nobody was deleted"
+
+
+def test_check_sees_nested_groups_and_deleted_objects_as_the_reader_can(domain: Domain) -> None:
+    """``accessward check`` on a real DC: the admin sees groups and Deleted Objects; a plain reader does not
+    read Deleted Objects (AD's default ACL), and the check says so instead of a sync failing later."""
+    from accessward.connectors.ldap import check
+
+    admin_items = {i.capability: i for i in check(source_for(domain))}
+    assert admin_items["bind and read people"].status == "ok"
+    assert admin_items["nested groups visible"].status == "ok"
+    assert admin_items["Deleted Objects readable"].status == "ok"
+    domain.dc.samba_tool("user", "create", "checker", PASSWORD, "--userou=OU=Staff")
+    reader = source_for(domain, bind_dn=f"CN=checker,{domain.staff_dn}", password=PASSWORD)
+    reader_items = {i.capability: i for i in check(reader)}
+    assert reader_items["bind and read people"].status == "ok"
+    deleted = reader_items["Deleted Objects readable"]
+    assert deleted.status == "missing" and "dsacls" in deleted.fix and deleted.relied_on

@@ -45,7 +45,7 @@ def test_access_report_as_of_a_past_moment(engine):
     sync_access(engine, src)
     between = utcnow()
     src.grants = src.grants[:1]
-    sync_access(engine, src, guard=SyncGuard(min_baseline=100))
+    sync_access(engine, src, guard=SyncGuard())
     now_accounts = {r["account"] for r in access_rows(engine, utcnow())}
     then_accounts = {r["account"] for r in access_rows(engine, between)}
     before_accounts = {r["account"] for r in access_rows(engine, between - timedelta(hours=1))}

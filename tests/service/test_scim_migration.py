@@ -1,4 +1,4 @@
-"""Migration 0007: passwords an earlier version stored for SCIM users are removed on upgrade."""
+"""Migration 0008: passwords an earlier version stored for SCIM users are removed on upgrade."""
 
 from __future__ import annotations
 

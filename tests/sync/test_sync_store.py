@@ -25,7 +25,7 @@ def test_access_sync_records_intervals(engine):
     assert len(open_grants(engine)) == 2
 
     src.grants = src.grants[:1]  # bob's access is gone on the platform
-    second = sync_access(engine, src, guard=SyncGuard(min_baseline=100))
+    second = sync_access(engine, src, guard=SyncGuard())
     assert second.ok and second.counts["closed"] == 1
     rows = open_grants(engine)
     assert [(r.role, r.level) for r in rows] == [("MANAGE", int(Level.admin))]
@@ -34,7 +34,7 @@ def test_access_sync_records_intervals(engine):
     assert closed.role == "CREATE_CONTENT" and closed.closed_by == "unseen"
 
     src.grants.append(("bob", "page1", "CREATE_CONTENT", Level.full_publishing))  # given back
-    sync_access(engine, src, guard=SyncGuard(min_baseline=100))
+    sync_access(engine, src, guard=SyncGuard())
     with Session(engine) as s:
         bob = s.execute(select(Grant).where(Grant.role == "CREATE_CONTENT").order_by(Grant.id)).scalars().all()
     assert len(bob) == 2 and bob[0].seen_to is not None and bob[1].seen_to is None, "a new interval opens"

@@ -1,7 +1,7 @@
 """access reviews: campaigns, items, decisions; reduce actions in the outbox; plan origin
 
-Revision ID: 0008_reviews
-Revises: 0007_scim_unmatched
+Revision ID: 0009_reviews
+Revises: 0008_scim_unmatched
 Create Date: 2026-12-01 20:11:58.129939
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0008_reviews'
-down_revision = '0007_scim_unmatched'
+revision = '0009_reviews'
+down_revision = '0008_scim_unmatched'
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ Earlier versions stored a SCIM user's ``password`` in the clear and kept ``activ
 column: the data step removes every password from the stored resources and writes the column's
 ``active`` into them (the lifecycle now moves only on an asserted ``active``).
 
-Revision ID: 0007_scim_unmatched
-Revises: 0005
+Revision ID: 0008_scim_unmatched
+Revises: 0007_principals_notifications
 Create Date: 2026-12-01 20:30:00
 """
 from alembic import op
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0007_scim_unmatched'
-down_revision = '0009_principals_notifications'
+revision = '0008_scim_unmatched'
+down_revision = '0007_principals_notifications'
 branch_labels = None
 depends_on = None
 

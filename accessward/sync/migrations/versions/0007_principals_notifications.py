@@ -1,7 +1,7 @@
 """principals (accountable decisions), token expiry, plan ownership, the notification outbox
 
-Revision ID: 0009_principals_notifications
-Revises: 0005
+Revision ID: 0007_principals_notifications
+Revises: 0006_audit_digest
 Create Date: 2026-12-01 20:13:21.538928
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0009_principals_notifications'
-down_revision = '0005'
+revision = '0007_principals_notifications'
+down_revision = '0006_audit_digest'
 branch_labels = None
 depends_on = None
 
