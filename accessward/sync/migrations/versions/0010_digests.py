@@ -1,7 +1,7 @@
 """person digest: a full sync rewrites only the people whose content changed
 
 Revision ID: 0010_digests
-Revises: 0008_reviews
+Revises: 0009_reviews
 Create Date: 2026-12-01 21:15:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '0010_digests'
-down_revision = '0008_reviews'
+down_revision = '0009_reviews'
 branch_labels = None
 depends_on = None
 
