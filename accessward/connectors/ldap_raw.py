@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
+from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER, TRANSACTION_ERROR
 from ldap3.strategy.sync import SyncStrategy
+from ldap3.utils.asn1 import decode_message_fast
 
-__all__ = ["RawEntryStrategy", "raw_attributes"]
+__all__ = ["RawEntryStrategy", "decode_search_entry", "raw_attributes"]
 
 _SEARCH_RES_ENTRY = 4  # protocolOp tag of searchResEntry in ldap3's decoded LDAPMessage
 _LOWER_RAW = "accessward_raw_attributes"  # set by _raw_entry: raw values keyed by lower-cased name
@@ -66,6 +69,103 @@ def _raw_entry(payload: Any) -> dict[str, Any] | None:
     }
 
 
+class _Decline(Exception):
+    """The message is not a plain searchResEntry this decoder reads: ldap3 decodes it."""
+
+
+def _length(message: bytes, i: int) -> tuple[int, int]:
+    """A BER definite length at ``i``: (length, offset of the value). LDAP forbids the indefinite form."""
+    first = message[i]
+    if first < 0x80:
+        return first, i + 1
+    count = first & 0x7F
+    if count == 0 or count > 4:
+        raise _Decline
+    return int.from_bytes(message[i + 1:i + 1 + count], "big"), i + 1 + count
+
+
+def _expect(message: bytes, i: int, tag: int) -> tuple[int, int]:
+    """The value's (end, start) of the element at ``i``, which must carry ``tag``."""
+    if message[i] != tag:
+        raise _Decline
+    length, start = _length(message, i + 1)
+    return start + length, start
+
+
+def decode_search_entry(message: bytes) -> tuple[int, dict[str, Any]] | None:
+    """(messageID, entry) of one LDAPMessage that is a searchResEntry without controls, else None.
+
+    RFC 4511 section 4.5.2: ``SEQUENCE { messageID INTEGER, [APPLICATION 4] SEQUENCE { objectName
+    OCTET STRING, attributes SEQUENCE OF SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING } } }``.
+    Reads the tags and lengths by offset and slices the values (no per-element tuples, which is
+    where ldap3's generic ``decode_sequence`` spends its time); the entry is the same dict
+    :func:`_raw_entry` builds from ldap3's decoding. Anything else (another operation, controls, a
+    length that does not add up, a DN that is not UTF-8, a range-tagged attribute) is None, and
+    ldap3 decodes the message.
+    """
+    try:
+        end, i = _expect(message, 0, 0x30)
+        if end != len(message):
+            raise _Decline
+        stop, i = _expect(message, i, 0x02)
+        message_id = int.from_bytes(message[i:stop], "big", signed=True)
+        op_end, i = _expect(message, stop, 0x64)
+        if op_end != end:  # controls (or anything) after the operation: ldap3's
+            raise _Decline
+        stop, i = _expect(message, i, 0x04)
+        raw_dn = message[i:stop]
+        attrs_end, i = _expect(message, stop, 0x30)
+        if attrs_end != op_end:
+            raise _Decline
+        attributes: dict[str, list[bytes]] = {}
+        known = _ATTRIBUTE_NAMES
+        while i < attrs_end:  # the headers inlined for short-form lengths (the common case)
+            if message[i] == 0x30 and message[i + 1] < 0x80:
+                item_end = i + 2 + message[i + 1]
+                i += 2
+            else:
+                item_end, i = _expect(message, i, 0x30)
+            if message[i] == 0x04 and message[i + 1] < 0x80:
+                stop = i + 2 + message[i + 1]
+                i += 2
+            else:
+                stop, i = _expect(message, i, 0x04)
+            description = message[i:stop]
+            if message[stop] == 0x31 and message[stop + 1] < 0x80:
+                values_end, i = stop + 2 + message[stop + 1], stop + 2
+            else:
+                values_end, i = _expect(message, stop, 0x31)
+            if values_end != item_end:
+                raise _Decline
+            values: list[bytes] = []
+            while i < values_end:  # inlined: short values (length < 128) are nearly all of them
+                if message[i] != 0x04:
+                    raise _Decline
+                size = message[i + 1]
+                if size < 0x80:
+                    i += 2
+                    stop = i + size
+                else:
+                    stop, i = _expect(message, i, 0x04)
+                values.append(message[i:stop])
+                i = stop
+            if i != values_end:
+                raise _Decline
+            name = known.get(description) or _attribute_name(description)
+            if name is None:
+                raise _Decline
+            attributes[name] = values
+        if i != attrs_end:
+            raise _Decline
+        dn = raw_dn.decode("utf-8")
+    except (_Decline, IndexError, UnicodeDecodeError):
+        return None
+    return message_id, {
+        "type": "searchResEntry", "raw_dn": raw_dn, "dn": dn, "raw_attributes": attributes, "attributes": {},
+        _LOWER_RAW: attributes,
+    }
+
+
 class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
     """ldap3's synchronous strategy, keeping the values of search entries raw.
 
@@ -76,6 +176,54 @@ class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
     and any entry it declines, goes through ldap3 unchanged. The BER decoding, the socket, binds,
     TLS, controls and result codes all stay ldap3's.
     """
+
+    def _get_response(self, message_id: int, timeout: Any) -> Any:
+        """ldap3's ``SyncStrategy._get_response``, with search entries read by :func:`decode_search_entry`.
+
+        The socket, framing, SASL signing and usage counters stay ldap3's (``receiving``); a message
+        the decoder declines, or one for another message id, takes ldap3's decoding and ldap3's
+        handling below (copied from ldap3 2.9: unsolicited notifications, stray extended responses).
+        """
+        conn = self.connection
+        if not conn.fast_decoder:
+            return super()._get_response(message_id, timeout)
+        responses_out: list[Any] = []
+        complete = False
+        while not complete:
+            responses = self.receiving()
+            if not responses:
+                return SESSION_TERMINATED_BY_SERVER
+            for response in responses:
+                if not response:
+                    continue
+                if conn.usage:
+                    conn._usage.update_received_message(len(response))
+                fast = decode_search_entry(response)
+                if fast is not None and fast[0] == message_id:
+                    responses_out.append(fast[1])
+                    continue
+                ldap_resp = decode_message_fast(response)
+                dict_response = self.decode_response_fast(ldap_resp)
+                received = int(ldap_resp["messageID"])
+                if received == message_id:
+                    responses_out.append(dict_response)
+                    if dict_response["type"] not in ("searchResEntry", "searchResRef", "intermediateResponse"):
+                        complete = True  # as ldap3: the rest of this batch is still read
+                elif received == 0:  # unsolicited notification (RFC 4511 4.4)
+                    if dict_response.get("responseName") == "1.3.6.1.4.1.1466.20036":
+                        return SESSION_TERMINATED_BY_SERVER
+                    if dict_response.get("responseName") == "2.16.840.1.113719.1.27.103.4":
+                        return TRANSACTION_ERROR
+                    conn.last_error = "unknown unsolicited notification from server"
+                    raise LDAPSocketReceiveError(conn.last_error)
+                elif dict_response["type"] == "extendedResp":
+                    conn.last_error = "multiple extended responses to a single extended request"
+                    raise LDAPExtensionError(conn.last_error)
+                else:
+                    conn.last_error = "invalid messageId received"
+                    raise LDAPSocketReceiveError(conn.last_error)
+        responses_out.append(RESPONSE_COMPLETE)
+        return responses_out
 
     def decode_response_fast(self, ldap_message: Any) -> Any:
         if ldap_message["protocolOp"] == _SEARCH_RES_ENTRY and not ldap_message["controls"]:

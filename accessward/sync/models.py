@@ -45,6 +45,9 @@ class Person(SQLModel, table=True):
     mfa: bool | None = None
     mfa_methods: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     last_sign_in: NaiveDatetime | None = None
+    # A digest of everything the source said about this person (sync.writer.person_digest): a full
+    # run compares it with what arrives and rewrites only the people whose digest changed.
+    digest: str | None = None
 
 
 class PersonEmail(SQLModel, table=True):

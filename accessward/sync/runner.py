@@ -145,10 +145,20 @@ def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = 
         return _failed(engine, run_id, source.name, {"people": writer.seen}, exc)
     counts = {"people": writer.seen}
     status, why = judge(writer.seen, present, guard)
-    if status == "succeeded":
-        counts["missing"] = mark_missing_people(engine, source.name, run_id)
+    _settle_people(engine, source.name, run_id, writer, status, counts)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
     return SyncOutcome(run_id, source.name, status, counts, why)
+
+
+def _settle_people(engine: Engine, source: str, run_id: int, writer: PeopleWriter, status: str,
+                   counts: dict[str, int]) -> None:
+    """After a complete listing was judged: mark missing people (trusted), or stamp the unchanged
+    people as seen (quarantined), so that a later confirmation, which judges by ``last_seen``, does
+    not take the people this run saw but did not rewrite for missing ones."""
+    if status == "succeeded":
+        counts["missing"] = mark_missing_people(engine, source, run_id, writer.seen_ids)
+    elif status == "quarantined":
+        writer.touch_unchanged()
 
 
 def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str | None, *, source_type: str,
@@ -181,6 +191,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
                 raise
             log.warning("incremental cursor expired; running a full sync", extra={"source": source.name})
             removed.clear()
+            writer.forget_seen()  # what the full round sees, not what the aborted round saw
             run = source.list_changes(None)
             writer.write(people(run))
         next_cursor = run.cursor
@@ -189,8 +200,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
     counts = {"people": writer.seen}
     if run.full:
         status, why = judge(writer.seen, present, guard)
-        if status == "succeeded":
-            counts["missing"] = mark_missing_people(engine, source.name, run_id)
+        _settle_people(engine, source.name, run_id, writer, status, counts)
     else:
         status, why = "succeeded", None
         if too_many_gone(len(removed), present, guard):
@@ -216,7 +226,9 @@ def sync_access(engine: Engine, source: AccessSource, *, source_type: str = "",
     counts = dict(writer.counts)
     status, why = judge(counts["grants"], present, guard)
     if status == "succeeded":
-        counts["closed"] = close_unseen_grants(engine, source.name, run_id)
+        counts["closed"] = close_unseen_grants(engine, source.name, run_id, writer.seen_ids)
+    elif status == "quarantined":
+        writer.touch_unchanged()  # a later confirmation judges by last_seen (see _settle_people)
     _finish(engine, run_id, status, counts, why, None if status == "succeeded" else "count")
     return SyncOutcome(run_id, source.name, status, counts, why)
 

@@ -75,12 +75,18 @@ from accessward.sandbox.slapd import SeedPerson, SlapdServer, generate_people, w
 from accessward.sync.clock import utcnow
 from accessward.sync.db import make_engine, upgrade
 from accessward.sync.runner import SyncOutcome, sync_access, sync_identity
+from tests.bench.nightly import NightlyError, Stages, access_nightly, ldap_nightly, memory_figures
 
 IDENTITY_SOURCE = "directory"
 ACCESS_SOURCE = "meta-bench"
 LDAPSEARCH_PAGE = 1000
 GOAL_LDAP = 3.0
 GOAL_RECONCILE = 10.0
+#: Preset sizes: people, social accounts, resources (every account holds a grant on every resource).
+SIZES: dict[str, tuple[int, int, int]] = {
+    "quick": (20_000, 400, 100), "10k": (10_000, 200, 100), "100k": (100_000, 2_000, 250),
+    "200k": (200_000, 2_000, 500),
+}
 
 #: No person, or a person who left: the orphaned rule's conditions, straight on person by email.
 _LEFT = """(p.id IS NULL
@@ -371,6 +377,7 @@ class Options:
     skip_ldap: bool
     throwaway_postgres: bool
     fail_on_miss: bool = False
+    stages: Stages = field(default_factory=lambda: Stages({}))
 
 
 def times(values: list[float]) -> str:
@@ -421,10 +428,11 @@ def ldap_phase(opts: Options, stores: Stores, workdir: Path, today: date, report
             engine = stores.fresh(f"ldap{run}")
             engines.append(engine)
             source = LdapSource(config)  # a new source each run: no manager cache carried over
-            gc.collect()
-            begin = time.perf_counter()
-            outcome = sync_identity(engine, source)
-            sync_times.append(time.perf_counter() - begin)
+            with opts.stages.stage("LDAP first full sync"):
+                gc.collect()
+                begin = time.perf_counter()
+                outcome = sync_identity(engine, source)
+                sync_times.append(time.perf_counter() - begin)
             check_identity(engine, outcome, opts.people, expected, config.resolve_manager)
         for engine in engines[:-1]:
             stores.drop(engine)
@@ -434,6 +442,8 @@ def ldap_phase(opts: Options, stores: Stores, workdir: Path, today: date, report
         ratio = sync_best / yardstick
         report.add(section, "ratio sync / ldapsearch", f"{ratio:.2f}x", "", f"<= {GOAL_LDAP:g}x",
                    verdict(ratio, GOAL_LDAP))
+        log("\n(d) LDAP nightly: a full run with 0.5 % changed, an incremental run with 1 % changed")
+        ldap_nightly(report, server, config, engines[-1], opts.people, yardstick, sync_best, workdir, opts.stages)
         return engines[-1]
 
 
@@ -449,15 +459,18 @@ def generated_identity(opts: Options, stores: Stores, today: date, report: Repor
     return engine
 
 
-def reconcile_phase(opts: Options, engine: Engine, stores: Stores, today: date, report: Report) -> None:
+def reconcile_phase(opts: Options, engine: Engine, stores: Stores, today: date,
+                    report: Report) -> tuple[GeneratedAccess, float]:
     grants = opts.accounts * opts.resources
     log(f"\n(b) reconcile: {opts.accounts:,} accounts x {opts.resources:,} resources = {grants:,} open grants")
     source = GeneratedAccess(opts.people, opts.accounts, opts.resources, today)
-    gc.collect()
-    start = time.perf_counter()
-    outcome = sync_access(engine, source)
+    with opts.stages.stage("first sync_access"):
+        gc.collect()
+        start = time.perf_counter()
+        outcome = sync_access(engine, source)
+        first_access = time.perf_counter() - start
     report.add("store", f"sync_access of {grants:,} grants from a generator into {stores.kind}",
-               seconds(time.perf_counter() - start), "accounts, resources, grants in bulk; run bookkeeping")
+               seconds(first_access), "accounts, resources, grants in bulk; run bookkeeping")
     if not outcome.ok or outcome.counts.get("grants") != grants:
         raise BenchError(f"access sync did not write every grant: {outcome}")
 
@@ -467,10 +480,11 @@ def reconcile_phase(opts: Options, engine: Engine, stores: Stores, today: date, 
     runs: list[float] = []
     results = []
     for _ in range(2):
-        gc.collect()
-        start = time.perf_counter()
-        results.append(reconcile(engine, policy))
-        runs.append(time.perf_counter() - start)
+        with opts.stages.stage("reconcile"):
+            gc.collect()
+            start = time.perf_counter()
+            results.append(reconcile(engine, policy))
+            runs.append(time.perf_counter() - start)
     # The orphaned rule's own pipeline, as the product runs it (correlate, rule, finding upkeep).
     gc.collect()
     start = time.perf_counter()
@@ -523,6 +537,7 @@ def reconcile_phase(opts: Options, engine: Engine, stores: Stores, today: date, 
     natural = yardsticks["grants first"][0]
     report.add(section, "ratio reconcile (slower run) / grants-first SQL", f"{worst / natural:.2f}x",
                "for reference only: a slower way to write the yardstick")
+    return source, first_access
 
 
 def export_phase(engine: Engine, grants: int, workdir: Path, report: Report) -> None:
@@ -577,8 +592,12 @@ def run(opts: Options) -> int:
             else:
                 engine = ldap_phase(opts, stores, workdir, today, report, expected)
             if opts.accounts and opts.resources:
-                reconcile_phase(opts, engine, stores, today, report)
+                access, first_access = reconcile_phase(opts, engine, stores, today, report)
                 export_phase(engine, opts.accounts * opts.resources, workdir, report)
+                log("\n(e) access nightly: sync_access with 0.5 % of the grants changed")
+                access_nightly(report, engine, access, opts.accounts * opts.resources, first_access, opts.stages,
+                               today)
+            memory_figures(report, opts.stages)
         finally:
             stores.close()
         report.add("run", "peak RSS of this process", f"{peak_rss_mib():.0f} MiB")
@@ -596,6 +615,10 @@ def run(opts: Options) -> int:
 def parse(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n\n")[0]
                                      if __doc__ else None)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a small run (about two minutes): {SIZES['quick']}")
+    parser.add_argument("--size", choices=[k for k in SIZES if k != "quick"],
+                        help="a preset size: " + "; ".join(f"{k} = {v}" for k, v in SIZES.items() if k != "quick"))
     parser.add_argument("--people", type=int, default=100_000, help="directory size (default 100000)")
     parser.add_argument("--grants-accounts", dest="accounts", type=int, default=2_000,
                         help="social accounts, each granted on every resource (default 2000)")
@@ -608,6 +631,9 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--fail-on-miss", action="store_true",
                         help="exit 1 when a goal is missed (by default only a failed check, exit 2, fails)")
     args = parser.parse_args(argv)
+    preset = "quick" if args.quick else args.size
+    if preset:
+        args.people, args.accounts, args.resources = SIZES[preset]
     if args.people < 1 or args.accounts < 0 or args.resources < 0:
         parser.error("--people must be positive, --grants-accounts and --resources not negative")
     if args.database_url and args.throwaway_postgres:
@@ -619,7 +645,7 @@ def parse(argv: list[str] | None = None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     try:
         return run(parse(argv))
-    except BenchError as exc:
+    except (BenchError, NightlyError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,133 @@
+"""The dedicated searchResEntry decoder gives exactly what ldap3's own decoder gives, or declines.
+
+Messages are BER-encoded here by hand (independently of both decoders), including long-form lengths,
+multi-valued, binary and non-ASCII values, then decoded by :func:`decode_search_entry` and by ldap3
+(``decode_message_fast`` + its stock ``decode_response_fast``) and compared value by value.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from ldap3 import NONE, Connection, Server
+from ldap3.utils.asn1 import decode_message_fast
+
+from accessward.connectors.ldap_raw import decode_search_entry
+
+
+def _len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    return bytes([tag]) + _len(len(value)) + value
+
+
+def entry_message(message_id: int, dn: bytes, attributes: list[tuple[bytes, list[bytes]]],
+                  controls: bytes = b"") -> bytes:
+    attrs = b"".join(tlv(0x30, tlv(0x04, name) + tlv(0x31, b"".join(tlv(0x04, v) for v in values)))
+                     for name, values in attributes)
+    op = tlv(0x64, tlv(0x04, dn) + tlv(0x30, attrs))
+    mid = message_id.to_bytes((message_id.bit_length() + 8) // 8, "big")
+    return tlv(0x30, tlv(0x02, mid) + op + controls)
+
+
+ATTRIBUTES = [
+    (b"objectClass", [b"top", b"inetOrgPerson", b"shadowAccount"]),
+    (b"cn", ["Zoë Ångström-Łukasiewicz".encode()]),
+    (b"mail", [b"Zoe@Example.com", b"zoe.alias@example.com", "zoë@exämple.com".encode()]),
+    (b"objectGUID", [uuid.UUID("6f2a3b4c-0000-4000-8000-00ff00ff00ff").bytes_le]),
+    (b"jpegPhoto", [bytes(range(256)) * 300]),  # 76,800 bytes: a three-byte long-form length
+    (b"description", [b""]),
+    (b"employeeNumber", [b"E0000042"]),
+    (b"memberOf", [f"cn=group {i},ou=groups,dc=example,dc=com".encode() for i in range(40)]),
+]
+
+
+def ldap3_entry(message: bytes) -> tuple[int, dict]:
+    decoded = decode_message_fast(message)
+    conn = Connection(Server("ldap://127.0.0.1:9", get_info=NONE))  # never opened: ldap3's stock strategy
+    return int(decoded["messageID"]), conn.strategy.decode_response_fast(decoded)
+
+
+@pytest.mark.parametrize("message_id", [1, 127, 128, 300, 70_000])
+def test_the_decoder_matches_ldap3_on_the_same_entry(message_id):
+    dn = "uid=zoë,ou=people,dc=example,dc=com".encode()
+    message = entry_message(message_id, dn, ATTRIBUTES)
+    fast = decode_search_entry(message)
+    assert fast is not None
+    got_id, got = fast
+    want_id, want = ldap3_entry(message)
+    assert got_id == want_id == message_id
+    assert got["type"] == want["type"] == "searchResEntry"
+    assert got["dn"] == want["dn"] == "uid=zoë,ou=people,dc=example,dc=com"
+    assert got["raw_dn"] == dn
+    want_raw = {name.lower(): [bytes(v) for v in values] for name, values in want["raw_attributes"].items()}
+    assert got["raw_attributes"] == want_raw
+    assert got["raw_attributes"]["mail"] == [b"Zoe@Example.com", b"zoe.alias@example.com", "zoë@exämple.com".encode()]
+    assert got["raw_attributes"]["jpegphoto"] == [bytes(range(256)) * 300]
+    assert len(got["raw_attributes"]["memberof"]) == 40
+
+
+def test_it_declines_what_it_does_not_read():
+    dn = b"uid=a,dc=example,dc=com"
+    plain = entry_message(2, dn, [(b"cn", [b"a"])])
+    assert decode_search_entry(plain) is not None
+    with_controls = entry_message(2, dn, [(b"cn", [b"a"])], controls=tlv(0xA0, tlv(0x30, tlv(0x04, b"1.2.3"))))
+    assert decode_search_entry(with_controls) is None, "entries with controls go to ldap3"
+    assert decode_search_entry(plain[:-1]) is None, "a truncated message"
+    assert decode_search_entry(entry_message(2, b"uid=\xff,dc=x", [(b"cn", [b"a"])])) is None, "a DN not UTF-8"
+    ranged = entry_message(2, dn, [(b"member;range=0-1499", [b"cn=x"])])
+    assert decode_search_entry(ranged) is None, "AD range retrieval is ldap3's (auto_range)"
+    done = tlv(0x30, tlv(0x02, b"\x02") + tlv(0x65, tlv(0x0A, b"\x00") + tlv(0x04, b"") + tlv(0x04, b"")))
+    assert decode_search_entry(done) is None, "searchResDone is ldap3's"
+    assert ldap3_entry(done)[1]["type"] == "searchResDone"
+
+
+def test_on_a_real_slapd_the_entries_equal_ldap3_s_own(slapd_factory, monkeypatch):
+    """The same paged search with ldap3's stock strategy and with RawEntryStrategy: the same entries."""
+    from ldap3 import SUBTREE
+
+    from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
+    from accessward.sandbox.slapd import SeedPerson, people_ldif
+
+    people = [
+        SeedPerson("zoe", given_name="Zoë", sn="Ångström", display_name="Zoë Ångström", mail="Zoe@Example.com",
+                   aliases=("zoë@exämple.com", "z.a@example.com"), employee_number="E1",
+                   extra={"jpegPhoto": [bytes(range(256)) * 4], "description": ["ein Ü", "二"]}),
+        *[SeedPerson(f"p{i:03d}", sn=f"Person {i}", mail=f"P{i}@Example.com") for i in range(120)],
+    ]
+    server = slapd_factory(people_ldif(people))
+
+    def search(strategy):
+        conn = Connection(Server(server.url, get_info=NONE), user=server.bind_dn, password=server.password,
+                          auto_bind=True)
+        if strategy is not None:
+            conn.strategy.__class__ = strategy
+        entries = conn.extend.standard.paged_search(server.people_dn, "(objectClass=inetOrgPerson)", SUBTREE,
+                                                    attributes=["*", "+"], paged_size=50, generator=False)
+        conn.unbind()
+        return {e["dn"]: raw_attributes(e) for e in entries if e.get("type") == "searchResEntry"}
+
+    from accessward.connectors import ldap_raw
+
+    decoded: list[int] = []
+
+    def counting(message):
+        result = decode_search_entry(message)
+        if result is not None:
+            decoded.append(result[0])
+        return result
+
+    monkeypatch.setattr(ldap_raw, "decode_search_entry", counting)
+    stock, fast = search(None), search(RawEntryStrategy)
+    assert len(decoded) == 121, "every entry went through the dedicated decoder"
+    assert len(stock) == 121
+    assert fast == stock
+    zoe = fast[f"uid=zoe,{server.people_dn}"]
+    assert zoe["jpegphoto"] == [bytes(range(256)) * 4]
+    assert sorted(zoe["description"]) == sorted(["ein Ü".encode(), "二".encode()])
