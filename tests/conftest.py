@@ -87,15 +87,20 @@ def pg_database(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_library_log_levels() -> Iterator[None]:
+def _fresh_process_state() -> Iterator[None]:
     """`accessward` commands run in-process (CliRunner) set httpx/httpcore to WARNING for the rest of the
-    process; each test starts from the libraries' own levels again, so a log assertion never depends on
-    which test ran before it."""
+    process; each test starts from the libraries' own levels again (and an empty secret registry), so an
+    assertion never depends on which test ran before it."""
     import logging
 
     names = ("httpx", "httpcore", "hpack")
     for name in names:
         logging.getLogger(name).setLevel(logging.NOTSET)
+    # the scrubber's registry is process-wide: a test whose fake token is a word ("expired") must not make
+    # the next test's error messages lose that word
+    from accessward.connectors import scrub
+
+    scrub.forget_all()
     yield
     for name in names:
         logging.getLogger(name).setLevel(logging.NOTSET)

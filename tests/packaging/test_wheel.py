@@ -107,19 +107,20 @@ def test_installed_serve_migrates_an_empty_postgresql_and_answers_healthz(
     proc = subprocess.Popen([str(venv / "bin" / "accessward"), "-c", str(tmp_path / "accessward.toml"), "serve"],
                             cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline, health = time.monotonic() + 60, None
+        deadline, health = time.monotonic() + 120, None
         while time.monotonic() < deadline and health is None and proc.poll() is None:
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert health is not None and health["status"] == "ok" and health["store"] == "ok"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+    errors = proc.stderr.read() if proc.stderr else ""
+    assert health is not None and health["status"] == "ok" and health["store"] == "ok", errors[-3000:]
     from sqlalchemy import create_engine, text
 
     engine = create_engine(pg_database)

@@ -18,6 +18,7 @@ from accessward.reconcile import executor, offboarding
 from accessward.reconcile.plan import build_plan
 from accessward.reconcile.policy import PolicySettings, RuleSettings
 from accessward.reconcile.run import reconcile
+from accessward.sync import principals
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, Finding, Grant, Person
 from accessward.sync.runner import _start, sync_access, sync_identity
@@ -221,15 +222,17 @@ def test_a_new_plan_supersedes_the_open_ones_and_an_offboarding_plan_leaves_them
                       supersede=False, approved_by="hr")
     with Session(engine) as s:
         assert s.get(Plan, first.plan_id).status == "needs_approval", "an offboarding's plan supersedes nothing"
-    second, _ = plan_and_apply(engine, policy, revoker)
+    # something changed (here the threshold; an identical plan would be shown again, not superseded)
+    second, _ = plan_and_apply(engine, PolicySettings(max_revocations=4, rules=REVOKE.rules), revoker)
     with Session(engine) as s:
+        assert second.plan_id != first.plan_id
         assert s.get(Plan, first.plan_id).status == "superseded"
         assert s.get(Plan, hr).status == "approved"
         states = {a.state for a in s.execute(select(Action).where(Action.plan_id == first.plan_id)).scalars()}
         assert states == {"cancelled"}
     assert second.status == "needs_approval"
     try:
-        executor.approve(engine, first.plan_id, actor="ciso")
+        executor.approve(engine, first.plan_id, who=principals.ensure(engine, "ciso"))
     except ValueError as exc:
         assert "superseded" in str(exc)
     else:
