@@ -20,6 +20,7 @@ from accessward.reconcile.policy import PolicySettings, RuleSettings
 from accessward.reconcile.run import reconcile
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Action, Finding, Grant, Person
+from accessward.sync.principals import PrincipalRef
 from accessward.sync.runner import _start, sync_access, sync_identity
 from accessward.sync.service_models import OffboardingItem
 from accessward.sync.writer import count_present_people
@@ -221,7 +222,8 @@ def test_a_new_plan_supersedes_the_open_ones_and_an_offboarding_plan_leaves_them
                       supersede=False, approved_by="hr")
     with Session(engine) as s:
         assert s.get(Plan, first.plan_id).status == "needs_approval", "an offboarding's plan supersedes nothing"
-    second, _ = plan_and_apply(engine, policy, revoker)
+    # a plan that differs (here: its reason); an unchanged one is shown again (plan.unchanged_open_plan)
+    second, _ = plan_and_apply(engine, PolicySettings(max_revocations=4, rules=REVOKE.rules), revoker)
     with Session(engine) as s:
         assert s.get(Plan, first.plan_id).status == "superseded"
         assert s.get(Plan, hr).status == "approved"
@@ -229,7 +231,7 @@ def test_a_new_plan_supersedes_the_open_ones_and_an_offboarding_plan_leaves_them
         assert states == {"cancelled"}
     assert second.status == "needs_approval"
     try:
-        executor.approve(engine, first.plan_id, actor="ciso")
+        executor.approve(engine, first.plan_id, who=PrincipalRef(99, "ciso", "person", "CISO", None, None))
     except ValueError as exc:
         assert "superseded" in str(exc)
     else:
