@@ -50,3 +50,62 @@ def test_a_finding_raised_on_a_disputed_link_is_held_even_after_the_link_is_sett
     assert plan.revocations == [] and revoker.calls == []
     held = [h for h in plan.held if h.account == "x"]
     assert held and "disputed link" in held[0].held_because
+
+
+# -- plan.judge_threshold: the boundaries of invariant 3 ----------------------------------------------
+
+
+def _open_grants(engine, n: int, closed: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """``n`` open grants in the store (and ``closed`` more that are gone: never part of the base)."""
+    src = FakeAccess(grants=[(f"u{i}", "page", "ANALYZE", Level.read_only) for i in range(n + closed)])
+    assert sync_access(engine, src).ok
+    if closed:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE access_grant SET seen_to = :t, closed_by = 'sync' WHERE id IN "
+                              "(SELECT id FROM access_grant ORDER BY id LIMIT :k)"), {"t": utcnow(), "k": closed})
+
+
+def _judged(engine, policy: PolicySettings, revocations: int, grants_taken: int = 0):  # type: ignore[no-untyped-def]
+    from accessward.reconcile.plan import PlanResult, judge_threshold
+
+    result = PlanResult(None, "empty", "", revocations=[object()] * revocations)  # type: ignore[list-item]
+    judge_threshold(engine, policy, result, grants_taken=grants_taken)
+    return result
+
+
+def test_the_count_limit_is_inclusive_and_one_more_needs_approval(engine):
+    """Kills ``n > max_revocations`` -> ``>=`` / ``> max + 1``: exactly the limit is ready, one more waits."""
+    _open_grants(engine, 1000)
+    policy = PolicySettings(max_revocations=5, max_revocation_share=1.0)
+    assert _judged(engine, policy, 5).status == "ready"
+    over = _judged(engine, policy, 6)
+    assert over.status == "needs_approval" and "exceed max_revocations = 5" in over.reason
+
+
+def test_the_share_limit_starts_at_min_revocations_for_share_and_is_strict(engine):
+    """Kills ``n >= min_revocations_for_share`` -> ``>`` and ``share > max`` -> ``>=`` (and the 1.0 default)."""
+    _open_grants(engine, 20)
+    policy = PolicySettings(max_revocations=100, max_revocation_share=0.10, min_revocations_for_share=3)
+    at_min = _judged(engine, policy, 3)  # 15 % of 20, with exactly the minimum count: it waits
+    assert at_min.status == "needs_approval" and "max_revocation_share" in at_min.reason
+    assert _judged(engine, policy, 2).status == "ready"  # below the minimum count the share is not judged
+    exactly = PolicySettings(max_revocations=100, max_revocation_share=0.10, min_revocations_for_share=1)
+    assert _judged(engine, exactly, 2).status == "ready"  # 2 of 20 is exactly 10 %: not above it
+
+
+def test_the_share_is_of_open_grants_only(engine):
+    """Kills the base counted over every grant ever (``seen_to IS NULL`` dropped or negated)."""
+    _open_grants(engine, 20, closed=20)
+    policy = PolicySettings(max_revocations=100, max_revocation_share=0.10, min_revocations_for_share=1)
+    result = _judged(engine, policy, 3)  # 3 of 20 open is 15 %; of all 40 it would be 7.5 %
+    assert result.status == "needs_approval" and "of 20 open grants" in result.reason
+
+
+def test_a_wide_revocation_counts_every_grant_it_takes(engine):
+    """Kills ``max(revocations, grants_taken)`` -> ``min`` and a lost ``grants_taken``."""
+    _open_grants(engine, 1000)
+    policy = PolicySettings(max_revocations=5, max_revocation_share=1.0)
+    wide = _judged(engine, policy, 1, grants_taken=6)
+    assert wide.status == "needs_approval" and "1 revocations taking 6 grants exceed" in wide.reason
+    assert _judged(engine, policy, 0).status == "empty"
+    assert _judged(engine, policy, 1, grants_taken=1).reason == "1 revocation(s) within the thresholds"
