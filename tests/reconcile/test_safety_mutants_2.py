@@ -109,3 +109,21 @@ def test_a_wide_revocation_counts_every_grant_it_takes(engine):
     assert wide.status == "needs_approval" and "1 revocations taking 6 grants exceed" in wide.reason
     assert _judged(engine, policy, 0).status == "empty"
     assert _judged(engine, policy, 1, grants_taken=1).reason == "1 revocation(s) within the thresholds"
+
+
+# -- plan._hold_reason: a grant no API can revoke (the manual inventory) ------------------------------
+
+
+def test_a_grant_without_an_api_is_held_with_the_step_to_take_by_hand(engine):
+    """Kills plan.x__hold_reason__mutmut_57..59 (the step lost, or previewed for no grant)."""
+    from tests.reconcile.test_plan_apply import estate
+
+    _, _, revoker = estate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE access_grant SET verifiable = :f WHERE account_id = "
+                          "(SELECT id FROM account WHERE external_id = 'l0')"), {"f": False})
+    reconcile(engine, REVOKE)
+    plan = build_plan(engine, REVOKE, {revoker.name: revoker}, ["dir"], utcnow())
+    assert plan.revocations == [] and revoker.calls == []
+    assert plan.held[0].held_because == ("no API to revoke through (manual inventory): "
+                                         "DELETE https://social.test/main/assigned_users?user=l0")
