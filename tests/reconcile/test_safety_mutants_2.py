@@ -5,6 +5,7 @@ Each test names the mutant it kills (mutmut 3 names: ``module.x_function__mutmut
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from accessward.connectors.records import Level
@@ -127,3 +128,100 @@ def test_a_grant_without_an_api_is_held_with_the_step_to_take_by_hand(engine):
     assert plan.revocations == [] and revoker.calls == []
     assert plan.held[0].held_because == ("no API to revoke through (manual inventory): "
                                          "DELETE https://social.test/main/assigned_users?user=l0")
+
+
+# -- takes.Guard.judge, as a unit: every grant a revocation takes, against what is already going --------
+
+
+def _guard_store(engine):  # type: ignore[no-untyped-def]
+    """page: admins a and b; solo: admin w only; w also publishes on page. Returns grant id by (account, resource)."""
+    src = FakeAccess(grants=[("a", "page", "MANAGE", Level.admin), ("b", "page", "MANAGE", Level.admin),
+                             ("w", "page", "CREATE_CONTENT", Level.full_publishing),
+                             ("w", "solo", "MANAGE", Level.admin), ("bg", "page", "ANALYZE", Level.read_only)],
+                     emails={"bg": "Glass@Example.com"})
+    assert sync_access(engine, src).ok
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT a.external_id, r.external_id, g.id FROM access_grant g "
+                                 "JOIN account a ON a.id = g.account_id JOIN resource r ON r.id = g.resource_id"))
+        return {(str(a), str(r)): int(g) for a, r, g in rows}
+
+
+def _taken(conn, gid: int, wide: bool = False):  # type: ignore[no-untyped-def]
+    from accessward.connectors.records import RevocationScope, Takes
+    from accessward.reconcile.takes import expand
+
+    return expand(conn, gid, Takes(scope=RevocationScope.account_on_system) if wide else Takes())
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_the_guard_holds_the_last_admin_counting_what_is_going(engine, cache: bool):
+    """Kills Guard.judge mutants on the last-admin count (>= admin, the going set, ``and``/``or``, the cache)."""
+    from accessward.reconcile.takes import Guard
+
+    ids = _guard_store(engine)
+    with engine.connect() as conn:
+        a = _taken(conn, ids[("a", "page")])
+        b = _taken(conn, ids[("b", "page")])
+        assert Guard(cache_admins=cache).judge(conn, a, ids[("a", "page")]) is None  # b stays admin
+        # b is about to go in another plan: a is the last admin that stays
+        going = Guard(going={t.grant_id: t for t in b}, cache_admins=cache)
+        assert going.judge(conn, a, ids[("a", "page")]) == "last admin of the resource: never removed automatically"
+        # in one plan: the first accepted, the second then holds (the planner's accept)
+        one_plan = Guard(cache_admins=cache)
+        assert one_plan.judge(conn, a, ids[("a", "page")]) is None
+        one_plan.accept(a)
+        assert one_plan.judge(conn, b, ids[("b", "page")]) == (
+            "last admin of the resource: never removed automatically")
+        # a grant below admin is never the last admin
+        w_page = _taken(conn, ids[("w", "page")])
+        assert Guard(going={t.grant_id: t for t in a + b}, cache_admins=cache).judge(
+            conn, w_page, ids[("w", "page")]) is None
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_the_guard_names_the_grant_a_wide_revocation_would_leave_without_admin(engine, cache: bool):
+    """Kills Guard.judge mutants on ``hit`` (``==`` rid, ``and``, ``>=``) and on the two messages."""
+    from accessward.reconcile.takes import Guard
+
+    ids = _guard_store(engine)
+    with engine.connect() as conn:
+        wide = _taken(conn, ids[("w", "page")], wide=True)  # takes w's page grant and w's solo admin grant
+        assert {t.grant_id for t in wide} == {ids[("w", "page")], ids[("w", "solo")]}
+        why = Guard(cache_admins=cache).judge(conn, wide, ids[("w", "page")])
+        assert why == ("last admin of the resource: never removed automatically — this revocation also "
+                       "removes solo 'Solo' (MANAGE), whose last admin it is")
+        named = Guard(cache_admins=cache).judge(conn, _taken(conn, ids[("w", "solo")], wide=True), ids[("w", "solo")])
+        assert named == "last admin of the resource: never removed automatically"
+
+
+def test_the_guard_never_touches_break_glass_by_account_system_or_email(engine):
+    """Kills Guard.judge mutants 7..14 (break-glass judged without the system, account or email)."""
+    from accessward.reconcile.takes import Guard
+
+    ids = _guard_store(engine)
+    with engine.connect() as conn:
+        bg = _taken(conn, ids[("bg", "page")])
+        for names in (["bg"], ["social:bg"], ["glass@example.com"]):
+            assert Guard(break_glass=names).judge(conn, bg, ids[("bg", "page")]) == (
+                "break-glass account: never revoked"), names
+        assert Guard(break_glass=["other:bg", "nobody"]).judge(conn, bg, ids[("bg", "page")]) is None
+
+
+def test_the_guard_says_which_taken_grant_is_break_glass_or_disputed(engine):
+    """Kills Guard.judge mutants 1..6 (``wide`` lost or inverted, the ``also`` text lost)."""
+    from dataclasses import replace as dc_replace
+
+    from accessward.reconcile.takes import Guard
+
+    ids = _guard_store(engine)
+    with engine.connect() as conn:
+        w_page = _taken(conn, ids[("w", "page")])
+        bg = _taken(conn, ids[("bg", "page")])
+        why = Guard(break_glass=["bg"]).judge(conn, w_page + bg, ids[("w", "page")])
+        assert why == "break-glass account: never revoked (this revocation also removes page 'Page' (ANALYZE))"
+        disputed = [dc_replace(t, disputed=True) for t in bg]
+        why = Guard().judge(conn, w_page + disputed, ids[("w", "page")])
+        assert why == ("disputed link: two people match this account; link it by hand (accessward link) "
+                       "(this revocation also removes page 'Page' (ANALYZE))")
+        assert Guard().judge(conn, disputed, ids[("bg", "page")]) == (
+            "disputed link: two people match this account; link it by hand (accessward link)")
