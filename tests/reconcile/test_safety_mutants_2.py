@@ -225,3 +225,21 @@ def test_the_guard_says_which_taken_grant_is_break_glass_or_disputed(engine):
                        "(this revocation also removes page 'Page' (ANALYZE))")
         assert Guard().judge(conn, disputed, ids[("bg", "page")]) == (
             "disputed link: two people match this account; link it by hand (accessward link)")
+
+
+def test_the_guard_names_the_resource_left_without_admin_not_the_first_admin_grant_taken(engine):
+    """Kills Guard.judge mutant 46 (``hit`` picked by resource *or* level: the wrong grant named)."""
+    from accessward.reconcile.takes import Guard
+
+    src = FakeAccess(grants=[("a", "page", "MANAGE", Level.admin), ("v", "page", "MANAGE", Level.admin),
+                             ("v", "solo2", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    with engine.connect() as conn:
+        (named,) = conn.execute(text("SELECT g.id FROM access_grant g JOIN account a ON a.id = g.account_id "
+                                     "JOIN resource r ON r.id = g.resource_id "
+                                     "WHERE a.external_id = 'v' AND r.external_id = 'page'")).one()
+        wide = _taken(conn, int(named), wide=True)
+        assert wide[0].grant_id == named and len(wide) == 2
+        assert Guard().judge(conn, wide, int(named)) == (
+            "last admin of the resource: never removed automatically — this revocation also "
+            "removes solo2 'Solo2' (MANAGE), whose last admin it is")
