@@ -243,3 +243,41 @@ def test_the_guard_names_the_resource_left_without_admin_not_the_first_admin_gra
         assert Guard().judge(conn, wide, int(named)) == (
             "last admin of the resource: never removed automatically — this revocation also "
             "removes solo2 'Solo2' (MANAGE), whose last admin it is")
+
+
+# -- takes.expand: exactly the grants a declaration names --------------------------------------------
+
+
+def test_expand_takes_exactly_the_declared_grants(engine):
+    """Kills takes.x_expand mutants 18..27 (the partnership branch: ``account_on_resources``) and the scope mix-ups.
+
+    A partnership removal takes the partner's grants on the listed assets, and only those; a
+    one-grant declaration takes the named grant even when it lists resources; a closed grant is
+    never counted (it is not removed again, and it is no admin any more).
+    """
+    from accessward.connectors.records import RevocationScope, Takes
+    from accessward.reconcile.takes import expand
+
+    src = FakeAccess(grants=[("w", "page", "CREATE_CONTENT", Level.full_publishing),
+                             ("w", "solo", "MANAGE", Level.admin), ("w", "other", "ANALYZE", Level.read_only),
+                             ("w", "gone", "ANALYZE", Level.read_only), ("x", "solo", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    with engine.begin() as conn:
+        ids = {(str(a), str(r)): int(g) for a, r, g in conn.execute(text(
+            "SELECT a.external_id, r.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id "
+            "JOIN resource r ON r.id = g.resource_id"))}
+        conn.execute(text("UPDATE access_grant SET seen_to = :t WHERE id = :g"),
+                     {"t": utcnow(), "g": ids[("w", "gone")]})
+        named = ids[("w", "page")]
+
+        def got(takes: Takes) -> set[tuple[str, str]]:
+            return {(t.account, t.resource) for t in expand(conn, named, takes)}
+
+        on_solo = Takes(scope=RevocationScope.account_on_resources, resource_ids=("solo",))
+        assert got(on_solo) == {("w", "page"), ("w", "solo")}
+        assert got(Takes(scope=RevocationScope.grant, resource_ids=("solo",))) == {("w", "page")}
+        assert got(Takes(scope=RevocationScope.account_on_system)) == {("w", "page"), ("w", "solo"), ("w", "other")}
+        assert got(Takes(scope=RevocationScope.account_on_resources)) == {("w", "page")}  # no resource listed
+        (solo,) = [t for t in expand(conn, named, on_solo) if t.resource == "solo"]
+        assert (solo.grant_id, solo.level, solo.role, solo.disputed) == (ids[("w", "solo")], int(Level.admin),
+                                                                        "MANAGE", False)
