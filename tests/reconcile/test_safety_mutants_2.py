@@ -281,3 +281,60 @@ def test_expand_takes_exactly_the_declared_grants(engine):
         (solo,) = [t for t in expand(conn, named, on_solo) if t.resource == "solo"]
         assert (solo.grant_id, solo.level, solo.role, solo.disputed) == (ids[("w", "solo")], int(Level.admin),
                                                                         "MANAGE", False)
+
+
+# -- executor._judge_again: another plan's unfinished removal counts, for an admin-level grant -------------
+
+
+def test_the_executor_holds_an_admin_another_approved_plan_is_about_to_leave_alone(engine):
+    """Kills executor.x__judge_again mutants on ``admin`` (``>=`` -> ``>``, going read for nobody).
+
+    Two plans made at different times each remove one of a page's two admins: whichever runs
+    first must not leave the page without an admin once the other one runs.
+    """
+    from accessward.reconcile import executor
+    from accessward.reconcile.plan import Item, PlanResult, persist_plan
+
+    src = FakeAccess(grants=[("a", "page", "MANAGE", Level.admin), ("b", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    revoker = RecordingRevoker(src)
+    with engine.connect() as conn:
+        ids = {str(a): int(g) for a, g in conn.execute(text(
+            "SELECT a.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id"))}
+
+    def item(acct: str) -> Item:
+        return Item(finding_id=None, grant_id=ids[acct], rule="offboarding", system="social", account=acct,
+                    account_name=acct, resource="page", resource_name="Page", role="MANAGE",
+                    level=int(Level.admin), reason="test", request=f"DELETE page {acct}")
+
+    other = persist_plan(engine, PlanResult(None, "approved", "other", revocations=[item("b")]), "hr",
+                         supersede=False, approved_by="hr")
+    mine = persist_plan(engine, PlanResult(None, "ready", "mine", revocations=[item("a")]), "t", supersede=False)
+    report = executor.execute(engine, mine, {"social": revoker}, sleep=lambda s: None)
+    assert revoker.calls == [] and report.outcomes == {"failed": 1}
+    assert report.failures == ["social page a: last admin of the resource: never removed automatically, not removed"]
+    with engine.connect() as conn:
+        states = dict(conn.execute(text("SELECT plan_id, state FROM action")).all())
+    assert states == {mine: "failed", other: "planned"}
+
+
+def test_the_executor_judges_break_glass_again_whatever_the_case_of_the_name(engine):
+    """Kills executor.x__judge_again mutants 38, 40..42 (break-glass lost or upper-cased at execution).
+
+    The plan was written before the account was named break-glass: the executor must still hold it.
+    """
+    from accessward.reconcile import executor
+    from accessward.reconcile.plan import Item, PlanResult, persist_plan
+
+    src = FakeAccess(grants=[("bg", "page", "ANALYZE", Level.read_only)], emails={"bg": "glass@example.com"})
+    assert sync_access(engine, src).ok
+    revoker = RecordingRevoker(src)
+    with engine.connect() as conn:
+        (gid,) = conn.execute(text("SELECT id FROM access_grant")).one()
+    plan = persist_plan(engine, PlanResult(None, "ready", "mine", revocations=[Item(
+        finding_id=None, grant_id=int(gid), rule="offboarding", system="social", account="bg", account_name="bg",
+        resource="page", resource_name="Page", role="ANALYZE", level=0, reason="test", request="DELETE")]), "t")
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None,
+                              break_glass=["Glass@Example.COM"])
+    assert revoker.calls == [] and report.outcomes == {"failed": 1}
+    assert report.failures == ["social page bg: break-glass account: never revoked, not removed"]
