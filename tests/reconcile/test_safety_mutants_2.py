@@ -338,3 +338,29 @@ def test_the_executor_judges_break_glass_again_whatever_the_case_of_the_name(eng
                               break_glass=["Glass@Example.COM"])
     assert revoker.calls == [] and report.outcomes == {"failed": 1}
     assert report.failures == ["social page bg: break-glass account: never revoked, not removed"]
+
+
+# -- executor._attempt: a reduction through a system that cannot lower a role ---------------------------
+
+
+def test_a_reduction_without_a_reducer_sends_nothing_and_is_recorded_failed(engine):
+    """Kills executor.x__attempt mutants 11..14 (the outcome or the message of the no-Reducer case)."""
+    from accessward.reconcile import executor
+    from accessward.reconcile.plan import Item, PlanResult, persist_plan
+
+    src = FakeAccess(grants=[("a", "page", "MANAGE", Level.admin), ("b", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    revoker = RecordingRevoker(src)  # no ``reduce``: not a Reducer
+    with engine.connect() as conn:
+        (gid,) = conn.execute(text("SELECT g.id FROM access_grant g JOIN account a ON a.id = g.account_id "
+                                   "WHERE a.external_id = 'a'")).one()
+    plan = persist_plan(engine, PlanResult(None, "ready", "review", revocations=[Item(
+        finding_id=None, grant_id=int(gid), rule="review", system="social", account="a", account_name="a",
+        resource="page", resource_name="Page", role="MANAGE", level=int(Level.admin), reason="test",
+        request="REDUCE", kind="reduce", target_role="ANALYZE", target_level=int(Level.read_only))]), "t")
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert revoker.calls == [] and report.outcomes == {"failed": 1}
+    assert report.failures == ["social page a: social has no call to set a lower role; nothing was sent"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM action")).scalar_one() == "failed"
+        assert conn.execute(text("SELECT COUNT(*) FROM access_grant WHERE seen_to IS NULL")).scalar_one() == 2
