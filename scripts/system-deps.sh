@@ -23,7 +23,7 @@ case "$mode" in
     want slapd; want ldap-utils
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
     want samba; want samba-ad-dc; want samba-ad-provision
-    want chromium; want chromium-driver
+    want chromium; want chromium-driver; want systemd
     want libpango-1.0-0; want libpangoft2-1.0-0; want fonts-dejavu-core ;;
   *) echo "usage: $0 demo|test [--dry-run]" >&2; exit 2 ;;
 esac

@@ -22,6 +22,8 @@ pytest_plugins = ("tests.engines",)
 INSTALL_HINTS = {
     "slapd": "DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils",
     "postgresql": "apt-get install -y postgresql (binaries in /usr/lib/postgresql/<version>/bin)",
+    "chromium": "apt-get install -y chromium chromium-driver (scripts/system-deps.sh test)",
+    "systemd-analyze": "apt-get install -y systemd (scripts/system-deps.sh test)",
 }
 
 

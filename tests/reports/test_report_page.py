@@ -16,6 +16,7 @@ from accessward.reconcile.run import reconcile
 from accessward.reports import render
 from accessward.reports.catalog import Query
 from accessward.sync.runner import sync_access, sync_identity
+from tests.conftest import need_service
 from tests.fakes import FakeAccess, FakeIdentity, person
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -63,10 +64,7 @@ def test_the_page_needs_no_network(store, tmp_path):
 
 @pytest.mark.slow
 def test_the_page_in_headless_chromium(store, tmp_path):
-    if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromium-driver are required (scripts/system-deps.sh test)")
-        pytest.skip("chromium and chromium-driver are not installed")
+    need_service("chromium", os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver"))
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
