@@ -8,13 +8,14 @@ happened.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from accessward.connectors.errors import RejectedError, StopError
-from accessward.connectors.records import Level
+from accessward.connectors.records import GrantRef, Level, RevocationScope, RevokeOutcome, RevokeResult, Takes
 from accessward.reconcile import executor
 from accessward.reconcile.plan import Item, PlanResult, persist_plan
 from accessward.sync.runner import sync_access
@@ -241,3 +242,56 @@ def test_a_rejected_revocation_is_failed_with_the_platforms_reason(engine):
     assert report.outcomes == {"failed": 1, "done": 1}
     assert report.failures and report.failures[0].startswith("social page a: ")
     assert "permission denied" in report.failures[0]
+
+
+def test_a_stop_writes_no_outcome_to_the_trail_and_the_applied_event_counts_every_outcome(engine):
+    """Kills x_execute__mutmut_189/190 (a stop recorded as a terminal outcome; its report line lost) and
+    238..250 (the ``plan.applied`` event's kind, outcomes or stopped systems lost)."""
+    _src, revoker, ids = _estate(engine, ["a", "b"])
+    revoker.fail_with["b"] = [StopError("social: the app was removed", system="social")]
+    plan = _plan(engine, [_item(ids, "a"), _item(ids, "b")])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert report.failures == ["social: stop: social: the app was removed"]
+    trail = _audit(engine)
+    assert [e[2]["account"] for e in trail if e[0].startswith("revocation.")] == ["a"]  # b's stop is not an outcome
+    (applied,) = [d for k, _, d in trail if k == "plan.applied"]
+    assert applied == {"outcomes": {"done": 1, "stopped": 1}, "stopped": {"social": "stop: social: the app was removed"}}
+
+
+@dataclass
+class _MembershipRevoker(RecordingRevoker):
+    """Revoking any grant removes the account's whole membership (as a Meta business membership does)."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        return Takes(scope=RevocationScope.account_on_system, note="removing the membership removes every asset")
+
+    def revoke(self, grant: GrantRef) -> RevokeResult:
+        self.calls.append(grant)
+        self.source.grants = [g for g in self.source.grants if g[0] != grant.account_id]
+        return RevokeResult(RevokeOutcome.done)
+
+
+def test_a_wide_revocation_closes_every_grant_it_took(engine):
+    """Kills x_execute__mutmut_208 (``also_close`` left out): the membership's other grants are gone too.
+
+    Left open, the next sync would see them vanish at once (a sudden drop) and the report would
+    show access that no longer exists.
+    """
+    src = FakeAccess(grants=[("w", "main", "ANALYZE", Level.read_only), ("w", "shop", "ANALYZE", Level.read_only),
+                             ("boss", "main", "MANAGE", Level.admin), ("boss", "shop", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    revoker = _MembershipRevoker(src)
+    with engine.connect() as conn:
+        ids = {(str(a), str(r)): int(g) for a, r, g in conn.execute(text(
+            "SELECT a.external_id, r.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id "
+            "JOIN resource r ON r.id = g.resource_id"))}
+    item = Item(finding_id=None, grant_id=ids[("w", "main")], rule="offboarding", system="social", account="w",
+                account_name="w", resource="main", resource_name="Main", role="ANALYZE",
+                level=int(Level.read_only), reason="test", request="DELETE membership")
+    report = executor.execute(engine, _plan(engine, [item]), {"social": revoker}, sleep=lambda s: None)
+    assert report.outcomes == {"done": 1}
+    with engine.connect() as conn:
+        open_ = {(str(a), str(r)) for a, r in conn.execute(text(
+            "SELECT a.external_id, r.external_id FROM access_grant g JOIN account a ON a.id = g.account_id "
+            "JOIN resource r ON r.id = g.resource_id WHERE g.seen_to IS NULL"))}
+    assert open_ == {("boss", "main"), ("boss", "shop")}
