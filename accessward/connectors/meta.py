@@ -160,7 +160,7 @@ from accessward.connectors.meta_tasks import (
     business_role_and_level,
     role_and_level,
 )
-from accessward.connectors.meta_tokens import ask_page_token, scrub_tokens
+from accessward.connectors.meta_tokens import ask_page_token
 from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
@@ -174,6 +174,7 @@ from accessward.connectors.records import (
     RevokeResult,
     Takes,
 )
+from accessward.connectors.revoke_confirm import TokenConnector, settle
 
 __all__ = [
     "BUSINESS_KIND", "BUSINESS_TASK_LEVELS", "INSTAGRAM_KIND", "INSTAGRAM_TASK_LEVELS", "PAGE_KIND", "TASK_LEVELS",
@@ -201,7 +202,7 @@ class _Removal:
     page: bool = False  # a Page edge: sent with that Page's access token
 
 
-class MetaBusinessConnector:
+class MetaBusinessConnector(TokenConnector):
     """AccessSource and Revoker for one Meta business: its people, partners, Pages and Instagram accounts."""
 
     def __init__(
@@ -232,21 +233,10 @@ class MetaBusinessConnector:
     def __repr__(self) -> str:
         return f"MetaBusinessConnector(name={self.name!r}, business_id={self.business_id!r})"
 
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> MetaBusinessConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _scrub(self, exc: ConnectorError) -> None:
-        """Defence in depth: no token text (the system user's or a Page's) in an exception leaving here."""
-        scrub_tokens(exc, (self._token, *self._seen_tokens))
+    def _secrets(self) -> Iterator[str]:
+        """The system user's token and every Page token met: none may leave in an exception."""
+        yield self._token
+        yield from self._seen_tokens
 
     def _get(self, path: str, params: Mapping[str, str] | None, token: str | None) -> JSONDict:
         headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -530,10 +520,10 @@ class MetaBusinessConnector:
 
     def _settle_ambiguous(self, target: _Removal, exc: ConnectorError, token: str | None) -> RevokeResult:
         """Code 100 on DELETE: gone if no longer there, else Meta's refusal."""
-        if not self._present(target, f"after Meta answered: {exc.detail}", token):
-            return RevokeResult(RevokeOutcome.already_gone, f"{_absent(target)}: {exc.detail}")
-        raise RejectedError(f"Meta refused to remove {target.subject} from {target.where}: {exc.detail}",
-                            system=self.name, detail=exc.detail, status=exc.status) from exc
+        return settle(self._present(target, f"after Meta answered: {exc.detail}", token),
+                      gone=f"{_absent(target)}: {exc.detail}",
+                      refused=f"Meta refused to remove {target.subject} from {target.where}: {exc.detail}",
+                      system=self.name, cause=exc, keep_code=False)
 
     def _present(self, target: _Removal, context: str, token: str | None) -> bool:
         """Whether the subject is still there; what cannot be read is never "already gone"."""

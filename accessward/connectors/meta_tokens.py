@@ -1,6 +1,7 @@
-"""Meta Page access tokens: asking for one, and keeping every token out of what leaves the connector.
+"""Meta Page access tokens: asking for one with the system user's token, never keeping it.
 
-Split out of ``connectors.meta`` so the token handling, which must never leak, reads on its own.
+Split out of ``connectors.meta`` so the token handling, which must never leak, reads on its own
+(scrubbing every token met out of errors is ``revoke_confirm.TokenConnector``'s).
 
 A Page's edges (``assigned_users``, ``agencies``, ``roles``; GET and DELETE) want a Page access
 token. The connector asks for one with the system user's token (``GET /{page-id}?fields=access_token``)
@@ -11,8 +12,6 @@ and the fix.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from accessward.connectors.errors import ConnectorError, NotFoundError
 from accessward.connectors.http import HttpClient
@@ -44,10 +43,3 @@ def ask_page_token(client: HttpClient, page_id: str, system: str) -> str:
                              system=system)
     return token
 
-
-def scrub_tokens(exc: ConnectorError, tokens: Iterable[str]) -> None:
-    """Defence in depth: replace every token's text (the system user's or a Page's) in ``exc`` by ``***``."""
-    for token in tokens:
-        if token:
-            exc.args = tuple(a.replace(token, "***") if isinstance(a, str) else a for a in exc.args)
-            exc.detail = exc.detail.replace(token, "***")
