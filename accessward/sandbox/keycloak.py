@@ -48,13 +48,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from accessward.sandbox import oauth
 from accessward.sandbox.clock import Clock
 
 __all__ = [
@@ -83,19 +84,8 @@ class FaultKind(StrEnum):
     expire_token = "expire_token"  # the presented token dies just before this call is checked
 
 
-@dataclass
-class Fault:
-    kind: FaultKind
-    first_call: int
-    times: int = 1
-    retry_after: float | None = None
-    route: str | None = None
-    hits: int = 0
-
-    def covers(self, call: int, path: str) -> bool:
-        if self.route is not None:
-            return self.route in path and self.hits < self.times and call >= self.first_call
-        return self.first_call <= call < self.first_call + self.times
+class Fault(oauth.Fault[FaultKind]):
+    """Active for admin-API calls from ``first_call`` on (``sandbox.oauth.Fault``)."""
 
 
 @dataclass
@@ -278,8 +268,7 @@ class KeycloakState:
 
     def expire_tokens(self) -> None:
         with self.lock:
-            for token in self.tokens.values():
-                token.expires_at = min(token.expires_at, self.clock.now() - timedelta(seconds=1))
+            oauth.expire_all(self.tokens.values(), self.clock.now())
 
     def check_token(self, authorization: str, realm: str) -> KcToken:
         scheme, _, value = authorization.partition(" ")
@@ -368,11 +357,7 @@ class KeycloakState:
 
     def take_fault(self, call: int, path: str, kinds: set[FaultKind]) -> Fault | None:
         with self.lock:
-            for fault in self.faults:
-                if fault.kind in kinds and fault.covers(call, path):
-                    fault.hits += 1
-                    return fault
-            return None
+            return oauth.take_fault(self.faults, call, path, kinds)
 
     def begin_call(self, method: str, path: str, params: dict[str, str]) -> RecordedCall:
         with self.lock:
@@ -430,17 +415,6 @@ def _json_error(error: KcError) -> Response:
     return JSONResponse(error.body, status_code=error.status, headers=error.headers)
 
 
-def _basic(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, password = base64.b64decode(value.strip()).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return unquote_plus(user), unquote_plus(password)
-
-
 async def _token(request: Request) -> Response:
     state: KeycloakState = request.app.state.keycloak
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
@@ -448,7 +422,7 @@ async def _token(request: Request) -> Response:
     if realm != state.realm and not any(r == realm for r, _ in state.clients):
         return JSONResponse({"error": "Realm does not exist"}, status_code=404)
     try:
-        return JSONResponse(state.issue_token(realm, form, _basic(request)),
+        return JSONResponse(state.issue_token(realm, form, oauth.client_basic(request)),
                             headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
     except KcError as error:
         return _json_error(error)
@@ -484,9 +458,7 @@ def _respond(state: KeycloakState, request: Request, body: bytes, call: int, han
                             headers=headers)
     realm = request.path_params["realm"]
     if state.take_fault(call, path, {FaultKind.expire_token}) is not None:
-        _, _, value = request.headers.get("authorization", "").partition(" ")
-        if value.strip() in state.tokens:
-            state.tokens[value.strip()].expires_at = state.clock.now() - timedelta(seconds=1)
+        oauth.expire_presented(state.tokens, request.headers.get("authorization", ""), state.clock.now())
     token = state.check_token(request.headers.get("authorization", ""), realm)
     if realm != state.realm:
         raise KcError(404, {"error": "Realm not found."})
