@@ -83,13 +83,18 @@ def settings() -> Settings:
 
 def store(cfg: Settings) -> Engine:
     """The opened, migrated store; one clear line and exit 7 when it cannot be reached (no traceback)."""
+    from rich.markup import escape
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from accessward.connectors.scrub import scrub
-    from accessward.sync.db import resolve_url
+    from accessward.sync.db import StoreUrlFileError, resolve_url
 
-    url = resolve_url(_beside_config(cfg.store.url))
+    try:
+        url = resolve_url(_beside_config(cfg.store.url))
+    except StoreUrlFileError as exc:  # a settings problem: one line naming the file, exit 2
+        ui.err.print(f"[red]error[/]: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exitcodes.CONFIG) from None
     try:
         return open_store(url)
     except SQLAlchemyError as exc:
