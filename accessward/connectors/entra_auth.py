@@ -35,10 +35,10 @@ from typing import Any
 import httpx
 import msal  # type: ignore[import-untyped]
 import requests
-from urllib3.util.retry import Retry
 
 from accessward.connectors.errors import AuthError, MalformedResponseError, StopError, TransientError
 from accessward.connectors.http import HttpClient
+from accessward.connectors.requests_session import close_pools, mount_without_retry_after
 
 log = logging.getLogger("accessward.entra")
 
@@ -63,11 +63,7 @@ class _VerifyingSession(requests.Session):
         self._timeout = timeout
         # One connection-level retry, as msal's own session has; but urllib3 must not sleep on a
         # 429/503 Retry-After by itself (for real, up to hours): msal throttles those answers.
-        retry = Retry(total=1, respect_retry_after_header=False, raise_on_status=False, status_forcelist=(),
-                      allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"})
-        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
+        mount_without_retry_after(self)
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("verify", self.verify)
@@ -75,13 +71,7 @@ class _VerifyingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
     def close(self) -> None:
-        # urllib3 2.x's PoolManager.clear() only forgets its pools (they close when collected).
-        for adapter in self.adapters.values():
-            if isinstance(adapter, requests.adapters.HTTPAdapter):
-                for key in list(adapter.poolmanager.pools.keys()):
-                    pool = adapter.poolmanager.pools.get(key)
-                    if pool is not None:
-                        pool.close()
+        close_pools(self)  # urllib3 2.x's PoolManager.clear() only forgets its pools
         super().close()
 
 

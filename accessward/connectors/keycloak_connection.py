@@ -16,9 +16,9 @@ from typing import Any
 import requests
 from keycloak import KeycloakOpenID, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError
-from urllib3.util.retry import Retry
 
 from accessward.connectors.http import parse_retry_after
+from accessward.connectors.requests_session import close_pools, mount_without_retry_after
 
 log = logging.getLogger("accessward.keycloak")
 
@@ -32,10 +32,7 @@ def _remount_without_retry_after(session: requests.Session) -> None:
     429/503 carrying ``Retry-After`` (up to six hours) before retrying once. Waiting is this
     connector's job (injectable ``sleep``, ``max_wait``), so urllib3 must hand such answers back.
     """
-    retry = Retry(total=1, respect_retry_after_header=False, raise_on_status=False, status_forcelist=(),
-                  allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"})
-    for prefix in ("https://", "http://"):
-        session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=retry))
+    mount_without_retry_after(session)
 
 
 class _RetryingConnection(KeycloakOpenIDConnection):
@@ -109,10 +106,5 @@ class _RetryingConnection(KeycloakOpenIDConnection):
 def _close_session(session: requests.Session) -> None:
     """Close a session's sockets now. urllib3 2.x's ``PoolManager.clear()`` only forgets its pools, which
     then close when garbage-collected: never, while an exception's traceback still holds a response."""
-    for adapter in session.adapters.values():
-        if isinstance(adapter, requests.adapters.HTTPAdapter):
-            for key in list(adapter.poolmanager.pools.keys()):
-                pool = adapter.poolmanager.pools.get(key)
-                if pool is not None:
-                    pool.close()
+    close_pools(session)
     session.close()
