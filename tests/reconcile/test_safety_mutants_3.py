@@ -255,7 +255,8 @@ def test_a_stop_writes_no_outcome_to_the_trail_and_the_applied_event_counts_ever
     trail = _audit(engine)
     assert [e[2]["account"] for e in trail if e[0].startswith("revocation.")] == ["a"]  # b's stop is not an outcome
     (applied,) = [d for k, _, d in trail if k == "plan.applied"]
-    assert applied == {"outcomes": {"done": 1, "stopped": 1}, "stopped": {"social": "stop: social: the app was removed"}}
+    assert applied == {"outcomes": {"done": 1, "stopped": 1},
+                       "stopped": {"social": "stop: social: the app was removed"}}
 
 
 @dataclass
