@@ -8,6 +8,7 @@ and no rule acts on it automatically. Manual links are kept as they are. Account
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select
 
+from accessward.sync import driver_bulk
 from accessward.sync.bulk import one_of, upsert
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Account, Link, Person, PersonEmail
@@ -109,10 +111,23 @@ def correlate(engine: Engine, *, plus_addressing: bool = False,
             rows.append({"account_id": acct.id, "person_id": person, "method": method if person else (
                 "disputed" if disputed else "none"), "disputed": disputed,
                 "candidates": sorted(candidates), "updated_at": now})
+        rows = _changed_links(conn, rows)
         for i in range(0, len(rows), 1000):
             upsert(conn, _L, rows[i:i + 1000], keys=("account_id",),
                    update=["person_id", "method", "disputed", "candidates", "updated_at"])
     return stats
+
+
+def _changed_links(conn: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The link rows that differ from the stored ones: an unchanged link is not rewritten
+    (``updated_at`` is when the link last changed), so a correlation where nothing changed writes nothing."""
+    stored: dict[int, tuple[Any, ...]] = {}
+    for account_id, person_id, method, disputed, candidates in driver_bulk.rows(
+            conn, "SELECT account_id, person_id, method, disputed, candidates FROM link WHERE method <> 'manual'"):
+        parsed = json.loads(candidates) if isinstance(candidates, str | bytes) else candidates
+        stored[int(account_id)] = (person_id, method, bool(disputed), parsed)
+    return [r for r in rows if stored.get(r["account_id"]) != (
+        r["person_id"], r["method"], r["disputed"], r["candidates"])]
 
 
 @dataclass(frozen=True)

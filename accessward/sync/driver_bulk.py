@@ -1,0 +1,80 @@
+"""The driver's own fast path for the few hot statements of a nightly run (grants, links, findings).
+
+SQLAlchemy's Core ``insert()``/``select()`` costs a few microseconds per row in parameter and
+result processing (measured: most of a million-grant nightly run that writes almost nothing). The
+statements here go to the DBAPI cursor as plain SQL with plain tuples: ``executemany`` on SQLite
+(one transaction), ``executemany`` on psycopg (pipelined), and values that need a conversion
+(naive UTC datetimes on SQLite, which SQLAlchemy stores as text in its own format) are converted
+once per batch with SQLAlchemy's own bind processor, so what is written here compares equal to
+what SQLAlchemy writes and reads elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime
+
+
+def mark(conn: Connection) -> str:
+    """The driver's placeholder: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def marks(conn: Connection, count: int) -> str:
+    return ", ".join([mark(conn)] * count)
+
+
+def stamp(conn: Connection, value: datetime | None) -> Any:
+    """A naive UTC datetime as the driver must receive it to match SQLAlchemy's own writes."""
+    if value is None:
+        return None
+    processor = DateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return processor(value) if processor else value
+
+
+def any_of(conn: Connection, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column IN (...)`` as SQL text and its parameters: one bound array on PostgreSQL
+    (``= ANY(%s)``, see :func:`accessward.sync.bulk.one_of`), a plain IN list elsewhere."""
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY({mark(conn)})", [list(values)]
+    return f"{column} IN ({marks(conn, len(values))})", list(values)
+
+
+def rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """All rows of one statement as plain tuples (no SQLAlchemy row or type processing)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """One statement; the number of rows it changed."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(params))
+        return int(cursor.rowcount or 0)
+    finally:
+        cursor.close()
+
+
+def executemany(conn: Connection, sql: str, values: Iterable[Sequence[Any]]) -> None:
+    """One statement over many parameter tuples, through the driver's ``executemany``."""
+    batch = [tuple(v) for v in values]
+    if not batch:
+        return
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, batch)
+    finally:
+        cursor.close()
+
+
+def chunks(values: Sequence[Any], size: int = 1000) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
