@@ -277,7 +277,7 @@ class AccessWriter:
     counts: dict[str, int] = field(default_factory=lambda: {"accounts": 0, "resources": 0, "grants": 0})
     _accounts: dict[str, AccountRecord] = field(default_factory=dict)
     _resources: dict[str, ResourceRecord] = field(default_factory=dict)
-    _grants: dict[tuple[str, str, str], GrantRecord] = field(default_factory=dict)
+    _grants: list[GrantRecord] = field(default_factory=list)
     _account_ids: dict[str, int] = field(default_factory=dict)
     _resource_ids: dict[str, int] = field(default_factory=dict)
     #: Compare with the stored open grants and write only new or changed ones (see _flush_grants).
@@ -286,11 +286,15 @@ class AccessWriter:
     seen_ids: set[int] = field(default_factory=set)
 
     def write(self, records: Iterable[AccessRecord]) -> None:
-        grants = self._grants
+        with driver_bulk.fewer_collections():
+            self._write(records)
+
+    def _write(self, records: Iterable[AccessRecord]) -> None:
+        grants, size = self._grants, self.batch_size
         for record in records:
             if isinstance(record, GrantRecord):
-                grants[(record.account_id, record.resource_id, record.role)] = record
-                if len(grants) >= self.batch_size:
+                grants.append(record)
+                if len(grants) >= size:
                     self.flush()
             elif isinstance(record, AccountRecord):
                 if record.external_id not in self._account_ids:
@@ -337,15 +341,16 @@ class AccessWriter:
         if not self._grants:
             return
         account_ids, resource_ids = self._account_ids, self._resource_ids
-        keyed: dict[tuple[int, int, str], GrantRecord] = {}
-        for (account, resource, role), g in self._grants.items():
-            account_id = account_ids.get(account, -1)
-            resource_id = resource_ids.get(resource, -1)
+        keyed: dict[tuple[int, int, str], GrantRecord] = {}  # a grant listed twice: the last one counts
+        for g in self._grants:
+            account_id = account_ids.get(g.account_id, -1)
+            resource_id = resource_ids.get(g.resource_id, -1)
             if account_id < 0 or resource_id < 0:
                 raise MalformedResponseError(
-                    f"grant {account}->{resource} arrived before its account or resource", system=self.system,
+                    f"grant {g.account_id}->{g.resource_id} arrived before its account or resource",
+                    system=self.system,
                 )
-            keyed[(account_id, resource_id, role)] = g
+            keyed[(account_id, resource_id, g.role)] = g
         self.counts["grants"] += len(keyed)
         if self.digests:
             seen = self.seen_ids
