@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Engine, Table, select
 
 from accessward.sync import driver_bulk
-from accessward.sync.bulk import one_of, upsert
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Account, Link, Person, PersonEmail
 
@@ -51,11 +50,14 @@ def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]
 
 
 def _lookup(conn: Any, column: Any, values: set[str], key_col: Any, id_col: Any) -> dict[str, set[int]]:
+    """key -> the ids found by that key, in chunks of indexed lookups (plain SQL on the driver)."""
     out: dict[str, set[int]] = defaultdict(set)
     ordered = sorted(values)
+    table = column.table.name
     for chunk in _chunks(ordered):
-        rows = conn.execute(select(key_col, id_col).where(one_of(conn, column, chunk)))
-        for key, pid in rows:
+        where, params = driver_bulk.any_of(conn, column.name, chunk)
+        for key, pid in driver_bulk.rows(conn, f"SELECT {key_col.name}, {id_col.name} FROM {table} WHERE {where}",
+                                         params):
             out[str(key)].add(int(pid))
     return out
 
@@ -111,23 +113,35 @@ def correlate(engine: Engine, *, plus_addressing: bool = False,
             rows.append({"account_id": acct.id, "person_id": person, "method": method if person else (
                 "disputed" if disputed else "none"), "disputed": disputed,
                 "candidates": sorted(candidates), "updated_at": now})
-        rows = _changed_links(conn, rows)
-        for i in range(0, len(rows), 1000):
-            upsert(conn, _L, rows[i:i + 1000], keys=("account_id",),
-                   update=["person_id", "method", "disputed", "candidates", "updated_at"])
+        _write_links(conn, _changed_links(conn, rows))
     return stats
 
 
 def _changed_links(conn: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The link rows that differ from the stored ones: an unchanged link is not rewritten
-    (``updated_at`` is when the link last changed), so a correlation where nothing changed writes nothing."""
+    (``updated_at`` is when the link last changed), so a correlation where nothing changed writes nothing.
+    Candidates are compared as the JSON text stored (see :func:`_write_links`)."""
     stored: dict[int, tuple[Any, ...]] = {}
     for account_id, person_id, method, disputed, candidates in driver_bulk.rows(
-            conn, "SELECT account_id, person_id, method, disputed, candidates FROM link WHERE method <> 'manual'"):
-        parsed = json.loads(candidates) if isinstance(candidates, str | bytes) else candidates
-        stored[int(account_id)] = (person_id, method, bool(disputed), parsed)
+            conn, "SELECT account_id, person_id, method, disputed, CAST(candidates AS TEXT) FROM link "
+                  "WHERE method <> 'manual'"):
+        stored[int(account_id)] = (person_id, method, bool(disputed), candidates)
     return [r for r in rows if stored.get(r["account_id"]) != (
-        r["person_id"], r["method"], r["disputed"], r["candidates"])]
+        r["person_id"], r["method"], r["disputed"], json.dumps(r["candidates"]))]
+
+
+def _write_links(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Upsert links on ``account_id`` in one executemany of plain tuples (the columns the upsert wrote)."""
+    if not rows:
+        return
+    m = driver_bulk.marks(conn, 6)
+    when = driver_bulk.stamp(conn, rows[0]["updated_at"])
+    driver_bulk.executemany(conn, (
+        f"INSERT INTO link (account_id, person_id, method, disputed, candidates, updated_at) VALUES ({m}) "
+        "ON CONFLICT (account_id) DO UPDATE SET person_id = excluded.person_id, method = excluded.method, "
+        "disputed = excluded.disputed, candidates = excluded.candidates, updated_at = excluded.updated_at"),
+        [(r["account_id"], r["person_id"], r["method"], r["disputed"], json.dumps(r["candidates"]), when)
+         for r in rows])
 
 
 @dataclass(frozen=True)
@@ -145,9 +159,10 @@ def _facts(conn: Any, ids: set[int]) -> dict[int, _Facts]:
     out: dict[int, _Facts] = {}
     ordered = sorted(ids)
     for i in range(0, len(ordered), CHUNK):
-        for r in conn.execute(select(_P.c.id, _P.c.source, _P.c.status, _P.c.mfa).where(
-                one_of(conn, _P.c.id, ordered[i:i + CHUNK]))):
-            out[int(r.id)] = _Facts(r.source, r.status, r.mfa is not None)
+        where, params = driver_bulk.any_of(conn, "id", ordered[i:i + CHUNK])
+        for pid, source, status, mfa in driver_bulk.rows(
+                conn, f"SELECT id, source, status, mfa FROM person WHERE {where}", params):
+            out[int(pid)] = _Facts(source, status, mfa is not None)
     return out
 
 

@@ -62,14 +62,15 @@ def store_findings(engine: Engine, rule: str, drafts: Iterable[FindingDraft], no
             write = []
             for d in batch:
                 known = stored.get(d.key)
+                evidence = json.dumps(d.evidence)
                 if known is not None and known[1] != "resolved" and known[3:] == (
-                        d.severity, d.evidence, d.person_id, d.account_id):
+                        d.severity, evidence, d.person_id, d.account_id):
                     if known[1] in ("open", "accepted") and known[2] < when:
                         produced.add(known[0])  # stamped by the set-based touch below
                     else:
                         touch.append(known[0])  # revoked, or a last_seen not before now: by id
                     continue
-                write.append(d)
+                write.append((d, evidence))
             _write(conn, write, now)
         counts.current += len(batch)
         batch.clear()
@@ -106,21 +107,28 @@ def store_findings(engine: Engine, rule: str, drafts: Iterable[FindingDraft], no
 
 
 def _stored(conn: Connection, keys: list[str]) -> dict[str, tuple[Any, ...]]:
-    """key -> (id, state, last_seen, severity, evidence, person_id, account_id) of the stored findings
-    (``last_seen`` as the driver returns it: comparable with :func:`driver_bulk.stamp`)."""
+    """key -> (id, state, last_seen, severity, evidence, person_id, account_id) of the stored findings.
+
+    ``last_seen`` as the driver returns it (comparable with :func:`driver_bulk.stamp`); ``evidence``
+    as the JSON text stored (``json.dumps`` of the evidence, by this module and by SQLAlchemy's JSON
+    type alike), compared with the draft's as text: the same content serialized differently only
+    means one needless rewrite, never a missed change.
+    """
     out: dict[str, tuple[Any, ...]] = {}
     for chunk in driver_bulk.chunks(keys):
         where, params = driver_bulk.any_of(conn, "key", chunk)
         for key, fid, state, seen, sev, evidence, person_id, account_id in driver_bulk.rows(
-                conn, "SELECT key, id, state, last_seen, severity, evidence, person_id, account_id "
+                conn, "SELECT key, id, state, last_seen, severity, CAST(evidence AS TEXT), person_id, account_id "
                       f"FROM finding WHERE {where}", params):
-            parsed = json.loads(evidence) if isinstance(evidence, str | bytes) else evidence
-            out[key] = (fid, state, seen, sev, parsed, person_id, account_id)
+            out[key] = (fid, state, seen, sev, evidence, person_id, account_id)
     return out
 
 
-def _write(conn: Connection, drafts: list[FindingDraft], now: datetime) -> None:
-    """Insert new findings, or update the changed ones (the columns the rule decides), in one executemany."""
+def _write(conn: Connection, drafts: list[tuple[FindingDraft, str]], now: datetime) -> None:
+    """Insert new findings, or update the changed ones (the columns the rule decides), in one executemany.
+
+    Each draft comes with its evidence already serialized (``json.dumps``, as SQLAlchemy's JSON type does).
+    """
     if not drafts:
         return
     when = driver_bulk.stamp(conn, now)
@@ -129,5 +137,5 @@ def _write(conn: Connection, drafts: list[FindingDraft], now: datetime) -> None:
            "severity = excluded.severity, evidence = excluded.evidence, last_seen = excluded.last_seen, "
            "person_id = excluded.person_id, account_id = excluded.account_id")
     driver_bulk.executemany(conn, sql, [
-        (d.key, d.rule, d.severity, d.system, d.account_id, d.grant_id, d.person_id, json.dumps(d.evidence),
-         when, when, "open") for d in drafts])
+        (d.key, d.rule, d.severity, d.system, d.account_id, d.grant_id, d.person_id, evidence, when, when, "open")
+        for d, evidence in drafts])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -115,3 +115,30 @@ def fewer_collections() -> Iterator[None]:
             _gc_depth -= 1
             if _gc_depth == 0:
                 gc.set_threshold(*_gc_saved)
+
+
+def stream(conn: Connection, sql: str, params: Sequence[Any] = (), size: int = 2000) -> Iterator[tuple[Any, ...]]:
+    """The rows of one query as plain tuples, ``size`` at a time: a server-side cursor on PostgreSQL
+    (psycopg would otherwise hold the whole answer in memory), SQLite's own stepping elsewhere."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    postgres = conn.dialect.name == "postgresql"
+    cursor = dbapi.cursor(name=f"accessward_stream_{threading.get_ident()}_{id(conn)}") if postgres \
+        else dbapi.cursor()  # type: ignore[call-arg]
+    try:
+        cursor.execute(sql, tuple(params))
+        while True:
+            chunk = cursor.fetchmany(size)
+            if not chunk:
+                return
+            yield from chunk
+    finally:
+        cursor.close()
+
+
+def datetime_reader(conn: Connection) -> Callable[[Any], datetime | None]:
+    """Turns a stored naive UTC datetime as the driver returns it (text on SQLite) into a datetime."""
+    processor = DateTime().dialect_impl(conn.dialect).result_processor(conn.dialect, None)
+    if processor is None:
+        return lambda value: value  # type: ignore[no-any-return]
+    return lambda value: None if value is None else processor(value)  # type: ignore[no-any-return]
