@@ -34,7 +34,8 @@ def reference_store_findings(engine: Engine, rule: str, drafts: Iterable[Finding
 
     def flush() -> None:
         with engine.begin() as conn:
-            upsert(conn, _F, batch, keys=("key",), update=["severity", "evidence", "last_seen", "person_id", "account_id"])
+            upsert(conn, _F, batch, keys=("key",),
+                   update=["severity", "evidence", "last_seen", "person_id", "account_id"])
         counts.current += len(batch)
         batch.clear()
 
@@ -85,7 +86,7 @@ def test_set_based_findings_match_the_row_by_row_upsert_over_random_rounds(engin
             if n in alive and roll < 0.2:
                 del alive[n]
             elif n in alive and roll < 0.35:
-                sev, version, extra = alive[n]
+                _sev, version, extra = alive[n]
                 alive[n] = (rnd.choice(["low", "high"]), version + (roll < 0.28), extra)
             elif n not in alive and roll < 0.4:
                 alive[n] = (rnd.choice(["low", "high"]), 0, rnd.choice([None, 1, 2]))
@@ -106,6 +107,10 @@ def test_set_based_findings_match_the_row_by_row_upsert_over_random_rounds(engin
     assert {"open", "resolved", "accepted", "revoked"} <= states  # every life stage was exercised
 
 
+LIFE = text("SELECT f.id, f.key, f.evidence, f.first_seen, f.last_seen, l.updated_at FROM finding f "
+            "JOIN link l ON l.account_id = f.account_id ORDER BY f.id").columns(last_seen=DateTime)
+
+
 def test_a_second_reconcile_with_nothing_changed_rewrites_no_finding_and_keeps_every_one(engine):
     sync_identity(engine, FakeIdentity(people=[person("ann"), person("dana", status="terminated"),  # type: ignore[arg-type]
                                                person("sam", status="suspended")]))  # type: ignore[arg-type]
@@ -114,13 +119,11 @@ def test_a_second_reconcile_with_nothing_changed_rewrites_no_finding_and_keeps_e
     first = reconcile(engine, PolicySettings(), now=datetime(2026, 3, 1, 9))
     assert first.findings["orphaned"].current == 9
     with engine.connect() as conn:
-        before = conn.execute(text("SELECT f.id, f.key, f.evidence, f.first_seen, f.last_seen, l.updated_at FROM finding f "
-                                   "JOIN link l ON l.account_id = f.account_id ORDER BY f.id").columns(last_seen=DateTime)).all()
+        before = conn.execute(LIFE).all()
     second = reconcile(engine, PolicySettings(), now=datetime(2026, 3, 1, 10))
     assert second.findings["orphaned"] == FindingCounts(current=9, reopened=0, resolved=0)
     with engine.connect() as conn:
-        after = conn.execute(text("SELECT f.id, f.key, f.evidence, f.first_seen, f.last_seen, l.updated_at FROM finding f "
-                                  "JOIN link l ON l.account_id = f.account_id ORDER BY f.id").columns(last_seen=DateTime)).all()
+        after = conn.execute(LIFE).all()
     assert [tuple(r)[:4] for r in after] == [tuple(r)[:4] for r in before]  # same findings, same content
     assert {r.last_seen for r in after} == {datetime(2026, 3, 1, 10)}  # every one stamped seen now
     assert [r.updated_at for r in after] == [r.updated_at for r in before]  # no link rewritten
