@@ -49,16 +49,22 @@ def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]
         yield values[i:i + size]
 
 
-def _lookup(conn: Any, column: Any, values: set[str], key_col: Any, id_col: Any) -> dict[str, set[int]]:
-    """key -> the ids found by that key, in chunks of indexed lookups (plain SQL on the driver)."""
+def _lookup(conn: Any, column: Any, values: set[str], facts: dict[int, _Facts]) -> dict[str, set[int]]:
+    """key -> the ids of the people found by that key (``column`` of person or person_email), in
+    chunks of indexed lookups on the driver; each person's facts are read by the same query."""
     out: dict[str, set[int]] = defaultdict(set)
     ordered = sorted(values)
-    table = column.table.name
+    if column.table.name == "person":
+        select_sql = f"SELECT p.{column.name}, p.id, p.source, p.status, p.mfa FROM person p WHERE "
+    else:
+        select_sql = (f"SELECT e.{column.name}, p.id, p.source, p.status, p.mfa FROM person_email e "
+                      "JOIN person p ON p.id = e.person_id WHERE ")
+    prefix = "p" if column.table.name == "person" else "e"
     for chunk in _chunks(ordered):
-        where, params = driver_bulk.any_of(conn, column.name, chunk)
-        for key, pid in driver_bulk.rows(conn, f"SELECT {key_col.name}, {id_col.name} FROM {table} WHERE {where}",
-                                         params):
+        where, params = driver_bulk.any_of(conn, f"{prefix}.{column.name}", chunk)
+        for key, pid, source, status, mfa in driver_bulk.rows(conn, select_sql + where, params):
             out[str(key)].add(int(pid))
+            facts[int(pid)] = _Facts(source, status, mfa is not None)
     return out
 
 
@@ -81,19 +87,20 @@ def correlate(engine: Engine, *, plus_addressing: bool = False,
                 _A.c.kind != "system"))
             if r.id not in manual
         ]
-        by_emp = _lookup(conn, _P.c.employee_id, {a.employee_id for a in accounts if a.employee_id},
-                         _P.c.employee_id, _P.c.id)
+        facts: dict[int, _Facts] = {}
+        by_emp = _lookup(conn, _P.c.employee_id, {a.employee_id for a in accounts if a.employee_id}, facts)
         logins = {a.login for a in accounts if a.login}
-        by_user = _lookup(conn, _P.c.username, logins, _P.c.username, _P.c.id)
-        for key, ids in _lookup(conn, _P.c.upn, logins, _P.c.upn, _P.c.id).items():
+        by_user = _lookup(conn, _P.c.username, logins, facts)
+        for key, ids in _lookup(conn, _P.c.upn, logins, facts).items():
             by_user[key] |= ids
         emails = {a.email for a in accounts if a.email} | {a.login for a in accounts if a.login and "@" in a.login}
         if plus_addressing:
             emails |= {strip_plus(e) for e in emails}
-        by_mail = _lookup(conn, _E.c.email, emails, _E.c.email, _E.c.person_id)
+        by_mail = _lookup(conn, _E.c.email, emails, facts)
 
         matches = [(acct, _tiers(acct, by_emp, by_user, by_mail, plus_addressing)) for acct in accounts]
-        facts = _facts(conn, {pid for _, tiers in matches for _, ids in tiers for pid in ids})
+        unread = {pid for _, tiers in matches for _, ids in tiers for pid in ids} - facts.keys()
+        facts.update(_facts(conn, unread))  # none in practice: every lookup read its people's facts
         configured = set(identity_sources) if identity_sources is not None else None
 
         now = utcnow()
