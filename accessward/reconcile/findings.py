@@ -54,11 +54,17 @@ def store_findings(engine: Engine, rule: str, drafts: Iterable[FindingDraft], no
     batch: list[FindingDraft] = []
     produced: set[int] = set()  # stored findings produced again unchanged and still open or accepted
     touch: list[int] = []  # stored findings produced again unchanged in another state (revoked)
+    with engine.connect() as conn:
+        # A rule with no stored finding (its first run) skips the lookups: everything is upserted,
+        # which is what the lookups would have decided (a key stored under another rule still
+        # meets the upsert's ON CONFLICT).
+        any_stored = driver_bulk.rows(conn, f"SELECT id FROM finding WHERE rule = {driver_bulk.mark(conn)} LIMIT 1",
+                                      (rule,)) != []
 
     def flush() -> None:
         with engine.begin() as conn:
             when = driver_bulk.stamp(conn, now)
-            stored = _stored(conn, [d.key for d in batch])
+            stored = _stored(conn, [d.key for d in batch]) if any_stored else {}
             write = []
             for d in batch:
                 known = stored.get(d.key)
