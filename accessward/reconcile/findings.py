@@ -87,6 +87,8 @@ def store_findings(engine: Engine, rule: str, drafts: Iterable[FindingDraft], no
             flush()
     if batch:
         flush()
+    if not any_stored and not counts.current:
+        return counts  # nothing stored, nothing produced: nothing to reopen, resolve or stamp
     with engine.begin() as conn:
         counts.reopened = int(conn.execute(
             update(_F).where(_F.c.rule == rule, _F.c.state == "resolved", _F.c.last_seen == now)
