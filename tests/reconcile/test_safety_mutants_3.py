@@ -392,3 +392,64 @@ def test_a_revocation_whose_reach_is_unknown_is_held_and_takes_nothing(engine):
     assert set(held) == {"a", "b"}
     assert all(h.takes == () for h in held.values())
     assert "cannot tell what this revocation removes" in held["a"].held_because
+
+
+def _two_admins_leave(engine, policy: PolicySettings, *, wide_manual: str = ""):  # type: ignore[no-untyped-def]
+    """a and b, the page's only admins, have left; a also holds ANALYZE on the shop (whose admin is boss)."""
+    from accessward.connectors.records import PersonStatus
+
+    assert sync_identity(engine, FakeIdentity(people=[
+        person("a", "a@example.com", status=PersonStatus.terminated),
+        person("b", "b@example.com", status=PersonStatus.terminated),
+        person("boss", "boss@example.com")])).ok
+    src = FakeAccess(grants=[("a", "page", "MANAGE", Level.admin), ("b", "page", "MANAGE", Level.admin),
+                             ("a", "shop", "ANALYZE", Level.read_only), ("boss", "shop", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    reconcile(engine, policy)
+    with engine.connect() as conn:
+        ids = {(str(a), str(r)): int(g) for a, r, g in conn.execute(text(
+            "SELECT a.external_id, r.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id "
+            "JOIN resource r ON r.id = g.resource_id"))}
+    return src, ids
+
+
+def test_of_two_leaving_admins_one_is_planned_and_the_last_is_held(engine):
+    """Kills plan.x__plan_rows__mutmut_163 (the accepted removal not counted: both admins planned) and 156
+    (the named grant lost: the hold would blame another grant), 137 and 146 (a one-grant revocation
+    described as wide)."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    src, _ids = _two_admins_leave(engine, policy)
+    revoker = RecordingRevoker(src)
+    plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
+    page = sorted((i for i in plan.revocations if i.resource == "page"), key=lambda i: i.account)
+    held = [h for h in plan.held if h.resource == "page"]
+    assert [i.account for i in page] == ["a"] and [h.account for h in held] == ["b"]
+    assert held[0].held_because == "last admin of the resource: never removed automatically"
+    for item in plan.revocations:  # each takes exactly the grant it names: no "# takes away" lines
+        assert item.takes == () and "#" not in item.request
+
+
+@dataclass
+class _ManualMembership(RecordingRevoker):
+    """The account's whole membership goes, and only by hand (a Meta Page role of someone outside the business)."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        return Takes(scope=RevocationScope.account_on_system, note="the membership holds every asset",
+                     manual_step="remove them in Business Settings > People")
+
+
+def test_a_wide_manual_step_is_held_naming_the_step_and_everything_it_would_take(engine):
+    """Kills plan.x__plan_rows__mutmut_148..152 (a manual step planned as a call, or its text lost) and
+    170/173 (the held item forgetting what it would take)."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    src, ids = _two_admins_leave(engine, policy)
+    revoker = _ManualMembership(src)
+    plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
+    assert plan.revocations == [] and revoker.calls == []
+    held = {(h.account, h.resource): h for h in plan.held}
+    shop = held[("a", "shop")]
+    first, *rest = shop.held_because.split("\n")
+    assert first == "manual step, by hand: remove them in Business Settings > People"
+    assert rest[0] == "# takes away 2 grant(s): the membership holds every asset"
+    assert len(rest) == 2 and rest[1].startswith("#   also ")
+    assert set(shop.takes) == {ids[("a", "shop")], ids[("a", "page")]}
