@@ -75,6 +75,7 @@ from accessward.sandbox.slapd import SeedPerson, SlapdServer, generate_people, w
 from accessward.sync.clock import utcnow
 from accessward.sync.db import make_engine, upgrade
 from accessward.sync.runner import SyncOutcome, sync_access, sync_identity
+from tests.bench.meta_paging import MetaBenchError, meta_phase
 from tests.bench.nightly import NightlyError, Stages, access_nightly, ldap_nightly, memory_figures
 
 IDENTITY_SOURCE = "directory"
@@ -597,6 +598,8 @@ def run(opts: Options) -> int:
                 log("\n(e) access nightly: sync_access with 0.5 % of the grants changed")
                 access_nightly(report, engine, access, opts.accounts * opts.resources, first_access, opts.stages,
                                today)
+            log("\n(f) Meta: HTTP source sync vs a bare paging loop over the same simulator (sandbox.customer)")
+            meta_phase(report, stores, opts.people, opts.stages)
             memory_figures(report, opts.stages)
         finally:
             stores.close()
@@ -645,7 +648,7 @@ def parse(argv: list[str] | None = None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     try:
         return run(parse(argv))
-    except (BenchError, NightlyError) as exc:
+    except (BenchError, NightlyError, MetaBenchError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
 
