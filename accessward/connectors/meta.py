@@ -164,6 +164,7 @@ from accessward.connectors.meta_tasks import (
     business_role_and_level,
     role_and_level,
 )
+from accessward.connectors.prefetch import read_ahead
 from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
@@ -327,9 +328,12 @@ class MetaBusinessConnector:
 
     def list_access(self) -> Iterator[AccessRecord]:
         """The business, its people, system users and invitations, partners, then each Page and
-        Instagram account followed by its grants (every account before its first grant)."""
+        Instagram account followed by its grants (every account before its first grant).
+
+        The listing runs a few pages ahead of the caller (``connectors.prefetch``): Graph prepares
+        the next page while the store writes this one; order and errors are as without it."""
         try:
-            yield from self._list_access()
+            yield from read_ahead(self._list_access(), name=f"{self.name}-listing")
         except ConnectorError as exc:
             self._scrub(exc)
             raise
