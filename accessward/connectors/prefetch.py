@@ -10,6 +10,9 @@ listing raises reaches the caller at the same place in the stream (after every r
 before it), so a listing that fails part-way still fails, never looking complete. When the caller
 stops early (its own error, or it closed the generator) the worker is told to stop, and it stops
 at its next hand-over; at most ``batches`` batches are read beyond what the caller took.
+
+The default depth (24 x 500 records) is a little more than what the store writer takes in one
+flush (``sync.writer.BATCH``, 10,000 grants), so the listing goes on for the whole of a flush.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class _Failed:
         self.exc = exc
 
 
-def read_ahead(source: Iterator[T], *, batch: int = 200, batches: int = 8, name: str = "read-ahead") -> Iterator[T]:
+def read_ahead(source: Iterator[T], *, batch: int = 500, batches: int = 24, name: str = "read-ahead") -> Iterator[T]:
     """Yield ``source``'s items, produced in a worker thread ``batches`` x ``batch`` items ahead at most."""
     hand: queue.Queue[object] = queue.Queue(maxsize=batches)
     stop = threading.Event()
