@@ -87,6 +87,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Items as JSON, with every fact.")] = False,
 ) -> None:
     """A campaign's items: person, role, level, recommendation, reviewer, decision, outcome."""
+    from accessward import review_view
     from accessward.api.reviews import item_json
 
     rt = _rt()
@@ -99,16 +100,7 @@ def show(
     if as_json:
         sys.stdout.write(json.dumps([item_json(i) for i in rows], indent=2, default=str) + "\n")
         return
-    table = Table(title=f"campaign {cid}")
-    for name in ("item", "system", "resource", "account", "person", "level", "recommendation", "reviewer",
-                 "decision", "outcome"):
-        table.add_column(name)
-    for i in rows:
-        table.add_row(str(i.id), i.system, i.resource_name or i.resource, i.account_name or i.account,
-                      i.person_name, str(i.facts.get("level")), f"{i.recommendation}: {i.recommendation_reason}",
-                      i.reviewer, (i.decision or "") + (f" to {i.reduce_to}" if i.reduce_to else ""),
-                      (i.outcome + (f": {i.outcome_detail}" if i.outcome_detail else "")) if i.outcome else "")
-    ui.out.print(table)
+    review_view.show(ui.out, cid, rows)  # a table on a wide terminal, one record per item elsewhere
 
 
 @review_app.command("decide")

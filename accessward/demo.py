@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,17 +50,16 @@ youtube,UC-northwind,Northwind TV,alex.morgan,Alex Morgan,alex.morgan@example.co
 youtube,UC-northwind,Northwind TV,dana.leaver,Dana Leaver,dana.leaver@example.com,Manager,full_publishing,2026-09-15
 """
 
-SETTINGS = """\
-# Written by `accessward demo`: a throwaway slapd and the network simulators on loopback.
-[store]
-url = "sqlite:///accessward.db"
-
+#: The directory and the four networks' simulators as settings: the part of the demo's settings that
+#: ``tests/app/test_check.py`` runs too. ``@ENV@`` is the prefix of the environment variables holding their
+#: secrets (:func:`network_env`); format the result with :func:`network_values`.
+NETWORK_SOURCES = """\
 [[identity_sources]]
 name = "directory"
 type = "ldap"
 url = "{ldap_url}"
 bind_dn = "{bind_dn}"
-bind_password = {{ env = "DEMO_LDAP_PASSWORD" }}
+bind_password = {{ env = "@ENV@_LDAP_PASSWORD" }}
 base_dn = "{base_dn}"
 
 [[access_sources]]
@@ -68,7 +67,7 @@ name = "meta"
 type = "meta"
 base_url = "{meta_url}/v21.0"
 business_id = "{meta_business}"
-access_token = {{ env = "DEMO_META_TOKEN" }}
+access_token = {{ env = "@ENV@_META_TOKEN" }}
 
 [[access_sources]]
 name = "linkedin"
@@ -76,22 +75,53 @@ type = "linkedin"
 base_url = "{linkedin_url}/rest"
 organization_id = "{linkedin_org}"
 linkedin_version = "{linkedin_version}"
-access_token = {{ env = "DEMO_LINKEDIN_TOKEN" }}
+access_token = {{ env = "@ENV@_LINKEDIN_TOKEN" }}
 
 [[access_sources]]
 name = "tiktok"
 type = "tiktok"
 base_url = "{tiktok_url}/open_api/v1.3"
 bc_id = "{tiktok_bc}"
-access_token = {{ env = "DEMO_TIKTOK_TOKEN" }}
+access_token = {{ env = "@ENV@_TIKTOK_TOKEN" }}
 
 [[access_sources]]
 name = "pinterest"
 type = "pinterest"
 base_url = "{pinterest_url}/v5"
 business_id = "{pinterest_business}"
-access_token = {{ env = "DEMO_PINTEREST_TOKEN" }}
+access_token = {{ env = "@ENV@_PINTEREST_TOKEN" }}
 
+"""
+
+
+def network_sources(env_prefix: str) -> str:
+    """:data:`NETWORK_SOURCES` with ``env_prefix`` for its environment variables (still to be formatted)."""
+    return NETWORK_SOURCES.replace("@ENV@", env_prefix)
+
+
+def network_env(env_prefix: str, ldap_password: str) -> dict[str, str]:
+    """The secrets :func:`network_sources` names, as the simulators and the directory expect them."""
+    return {f"{env_prefix}_LDAP_PASSWORD": ldap_password, f"{env_prefix}_META_TOKEN": meta.DEMO_TOKEN,
+            f"{env_prefix}_LINKEDIN_TOKEN": linkedin.DEMO_TOKEN, f"{env_prefix}_TIKTOK_TOKEN": tiktok.DEMO_TOKEN,
+            f"{env_prefix}_PINTEREST_TOKEN": pinterest.DEMO_TOKEN}
+
+
+def network_values(slapd: SlapdServer, urls: Mapping[str, str], meta_business: str,
+                   linkedin_version: str) -> dict[str, object]:
+    """The values :data:`NETWORK_SOURCES` is formatted with: the directory's, and each simulator's URL and ids."""
+    return dict(ldap_url=slapd.url, bind_dn=slapd.bind_dn, base_dn=slapd.base_dn,
+                meta_url=urls["meta"], meta_business=meta_business,
+                linkedin_url=urls["linkedin"], linkedin_org=linkedin.DEMO_ORG_ID, linkedin_version=linkedin_version,
+                tiktok_url=urls["tiktok"], tiktok_bc=tiktok.DEMO_BC_ID,
+                pinterest_url=urls["pinterest"], pinterest_business=pinterest.DEMO_BUSINESS_ID)
+
+
+SETTINGS = """\
+# Written by `accessward demo`: a throwaway slapd and the network simulators on loopback.
+[store]
+url = "sqlite:///accessward.db"
+
+""" + network_sources("DEMO") + """\
 [[access_sources]]
 name = "social-suite"
 type = "scim"
@@ -187,17 +217,10 @@ def running_world(directory: Path) -> Iterator[tuple[World, dict[str, object]]]:
         scim.demo_users(suite)
         states["scim"] = suite
         li: linkedin.LinkedInState = states["linkedin"]  # type: ignore[assignment]
-        text = SETTINGS.format(
-            ldap_url=slapd.url, bind_dn=slapd.bind_dn, base_dn=slapd.base_dn,
-            meta_url=servers["meta"].url, meta_business=states["meta"].business_id,  # type: ignore[attr-defined]
-            linkedin_url=servers["linkedin"].url, linkedin_org=linkedin.DEMO_ORG_ID,
-            linkedin_version=li.latest_version, tiktok_url=servers["tiktok"].url, tiktok_bc=tiktok.DEMO_BC_ID,
-            pinterest_url=servers["pinterest"].url, pinterest_business=pinterest.DEMO_BUSINESS_ID,
-            scim_url=suite.url,
-        )
-        env = {"DEMO_LDAP_PASSWORD": slapd.password, "DEMO_META_TOKEN": meta.DEMO_TOKEN,
-               "DEMO_LINKEDIN_TOKEN": linkedin.DEMO_TOKEN, "DEMO_TIKTOK_TOKEN": tiktok.DEMO_TOKEN,
-               "DEMO_PINTEREST_TOKEN": pinterest.DEMO_TOKEN, "DEMO_SCIM_TOKEN": scim.DEMO_TOKEN}
+        mt: meta.MetaState = states["meta"]  # type: ignore[assignment]
+        urls = {name: server.url for name, server in servers.items()}
+        text = SETTINGS.format(**network_values(slapd, urls, mt.business_id, li.latest_version), scim_url=suite.url)
+        env = {**network_env("DEMO", slapd.password), "DEMO_SCIM_TOKEN": scim.DEMO_TOKEN}
         (directory / "inventory.csv").write_text(INVENTORY)
         yield World(text, env, {}), states
 

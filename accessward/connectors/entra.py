@@ -7,22 +7,9 @@ tokens for ``https://graph.microsoft.com/.default``; Graph goes through
 JSON checks) with an ``auth`` callable asking msal for the token on every attempt, so a renewed
 token is used as soon as msal has one.
 
-Tokens. One msal app per connector, created on first use (its constructor already calls the
-authority's OpenID discovery). msal answers from its in-memory cache and fetches a new token when
-less than five minutes are left. If Graph still answers 401 (``InvalidAuthenticationToken``: the
-token expired early, was revoked, clocks disagree) the connector drops msal's cached tokens and
-repeats that request once with a fresh token; a second 401 is an :class:`AuthError`. A token
-request msal cannot satisfy maps as: ``invalid_client``/``unauthorized_client`` (wrong, revoked
-or expired secret; unknown app) -> ``AuthError``; ``invalid_scope``, unknown tenant or a failed
-discovery answering 4xx, or a certificate that does not verify -> ``StopError``; 5xx,
-``temporarily_unavailable`` and network failures -> ``TransientError`` (msal itself replays a
-429/5xx token answer for its ``Retry-After``, default 5 s; a failure to get a token is not
-retried by the HTTP client). The secret and tokens never reach an exception, a log line or
-``repr``.
-
-``verify`` (a CA file path, or True for the system store) is given to both httpx and msal. msal's
-default requests session would let ``REQUESTS_CA_BUNDLE`` override a session-level ``verify``
-(a requests quirk), so the connector hands msal a session that sets ``verify`` on every request.
+The pieces: ``entra_auth`` (msal tokens, the verifying session, renewing a refused token),
+``entra_records`` (user objects and authentication methods as records), ``entra_check`` (the
+``accessward check`` preflight); every public name is re-exported here.
 
 Listing (:meth:`EntraSource.list_people`): ``GET /users?$select=...&$top=999`` and every
 ``@odata.nextLink`` verbatim (same host only; a repeated link is a loop). Each page must be a
@@ -88,23 +75,29 @@ An unknown user id on any action raises :class:`NotFoundError` (Graph's
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
-import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import msal  # type: ignore[import-untyped]
-import requests
-from urllib3.util.retry import Retry
 
+from accessward.connectors.entra_auth import (
+    GRAPH_SCOPE,
+    LIFECYCLE_PERMISSION,
+    LIFECYCLE_PERMISSIONS,
+    _GraphClient,
+    _jwt_roles,
+    _MsalTokens,
+)
+from accessward.connectors.entra_records import (
+    DEFAULT_EMPLOYEE_TYPES,
+    METHOD_SEGMENTS,
+    AuthMethod,
+    _method_from_json,
+    person_from_user,
+)
 from accessward.connectors.errors import (
     AuthError,
     ConnectorError,
@@ -115,12 +108,11 @@ from accessward.connectors.errors import (
     StopError,
     TransientError,
 )
-from accessward.connectors.http import HttpClient, JSONDict, follow_next_links, parse_retry_after
+from accessward.connectors.http import JSONDict, follow_next_links, parse_retry_after
 from accessward.connectors.records import (
     PersonChange,
     PersonKind,
     PersonRecord,
-    PersonStatus,
     RemovedPerson,
     RequestPreview,
     RevokeOutcome,
@@ -130,6 +122,9 @@ from accessward.connectors.records import (
 __all__ = [
     "DEFAULT_EMPLOYEE_TYPES",
     "GRAPH_SCOPE",
+    "LIFECYCLE_PERMISSION",
+    "LIFECYCLE_PERMISSIONS",
+    "METHOD_SEGMENTS",
     "USER_SELECT",
     "AuthMethod",
     "DeltaResyncRequired",
@@ -140,66 +135,11 @@ __all__ = [
     "person_from_user",
 ]
 
-log = logging.getLogger("accessward.entra")
-
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 USER_SELECT = ",".join((
     "id", "userPrincipalName", "mail", "otherMails", "proxyAddresses", "employeeId", "accountEnabled",
     "employeeLeaveDateTime", "userType", "department", "displayName", "employeeType",
 ))
 MAX_PAGE_SIZE = 999
-LIFECYCLE_PERMISSION = "User-LifeCycleInfo.Read.All"
-LIFECYCLE_PERMISSIONS = frozenset({LIFECYCLE_PERMISSION, "User-LifeCycleInfo.ReadWrite.All"})
-
-DEFAULT_EMPLOYEE_TYPES: Mapping[str, PersonKind] = {
-    "contractor": PersonKind.contractor,
-    "consultant": PersonKind.contractor,
-    "vendor": PersonKind.contractor,
-    "agency": PersonKind.agency,
-}
-
-#: ``@odata.type`` suffix -> the URL segment under ``/users/{id}/authentication/``.
-METHOD_SEGMENTS: Mapping[str, str] = {
-    "microsoftAuthenticatorAuthenticationMethod": "microsoftAuthenticatorMethods",
-    "fido2AuthenticationMethod": "fido2Methods",
-    "phoneAuthenticationMethod": "phoneMethods",
-    "softwareOathAuthenticationMethod": "softwareOathMethods",
-    "emailAuthenticationMethod": "emailMethods",
-    "windowsHelloForBusinessAuthenticationMethod": "windowsHelloForBusinessMethods",
-    "temporaryAccessPassAuthenticationMethod": "temporaryAccessPassMethods",
-    "passwordAuthenticationMethod": "passwordMethods",
-    "platformCredentialAuthenticationMethod": "platformCredentialMethods",
-}
-#: Methods that are not a second factor: the password itself, and email (self-service reset only).
-_NOT_MFA = frozenset({"passwordAuthenticationMethod", "emailAuthenticationMethod"})
-
-_AUTH_TOKEN_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant", "access_denied"})
-_TRANSIENT_TOKEN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
-
-
-# -- records -------------------------------------------------------------------------------------
-
-
-
-
-@dataclass(frozen=True, slots=True)
-class AuthMethod:
-    """One authentication method of a user, as ``/authentication/methods`` lists it."""
-
-    id: str
-    type: str  # the @odata.type without "#microsoft.graph.", e.g. "fido2AuthenticationMethod"
-    display_name: str = ""  # device name for Authenticator / FIDO2 / Windows Hello, number for phone
-    created: datetime | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_mfa(self) -> bool:
-        return self.type not in _NOT_MFA
-
-    @property
-    def segment(self) -> str | None:
-        """The URL segment to address this method (None for a type this connector does not know)."""
-        return METHOD_SEGMENTS.get(self.type)
 
 
 class DeltaResyncRequired(ResyncRequired):
@@ -247,268 +187,7 @@ def classify_graph_error(response: httpx.Response) -> ConnectorError | None:
     return RejectedError(f"Graph refused the request ({label}): {message}", **kw)
 
 
-# -- tokens --------------------------------------------------------------------------------------
-
-
-class _VerifyingSession(requests.Session):
-    """A requests session that passes ``verify``/``timeout`` on every request.
-
-    requests merges ``REQUESTS_CA_BUNDLE`` over a *session's* ``verify`` but not over a
-    per-request one; msal only sets the session's.
-    """
-
-    def __init__(self, verify: bool | str, timeout: float) -> None:
-        super().__init__()
-        self.verify = verify
-        self._timeout = timeout
-        # One connection-level retry, as msal's own session has; but urllib3 must not sleep on a
-        # 429/503 Retry-After by itself (for real, up to hours): msal throttles those answers.
-        retry = Retry(total=1, respect_retry_after_header=False, raise_on_status=False, status_forcelist=(),
-                      allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"})
-        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
-
-    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("verify", self.verify)
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
-
-    def close(self) -> None:
-        # urllib3 2.x's PoolManager.clear() only forgets its pools (they close when collected).
-        for adapter in self.adapters.values():
-            if isinstance(adapter, requests.adapters.HTTPAdapter):
-                for key in list(adapter.poolmanager.pools.keys()):
-                    pool = adapter.poolmanager.pools.get(key)
-                    if pool is not None:
-                        pool.close()
-        super().close()
-
-
-def _tls_error(system: str, authority: str, exc: Exception) -> StopError:
-    return StopError(f"TLS verification of {authority} failed; check the CA (verify=) setting", system=system,
-                     detail=str(exc)[:300])
-
-
-class _MsalTokens:
-    """msal's app for one client, created on first use; thread-safe."""
-
-    def __init__(self, system: str, authority: str, client_id: str, secret: str, *, verify: bool | str,
-                 timeout: float) -> None:
-        self._system = system
-        self._authority = authority
-        self._client_id = client_id
-        self._secret = secret
-        self._verify = verify
-        self._timeout = timeout
-        self._app: Any = None
-        self._session: _VerifyingSession | None = None
-        self._lock = threading.Lock()
-
-    def _application(self) -> Any:
-        with self._lock:
-            if self._app is None:
-                if self._session is None:
-                    self._session = _VerifyingSession(self._verify, self._timeout)
-                try:
-                    self._app = msal.ConfidentialClientApplication(
-                        self._client_id, client_credential=self._secret, authority=self._authority,
-                        instance_discovery=False, http_client=self._session,
-                    )
-                except ValueError as exc:  # msal: discovery answered 4xx (unknown tenant) or bad authority
-                    raise StopError(f"Entra authority {self._authority} refused discovery; check the tenant id "
-                                    "and authority host", system=self._system, detail=str(exc)[:300]) from exc
-                except requests.exceptions.SSLError as exc:
-                    raise _tls_error(self._system, self._authority, exc) from exc
-                except requests.RequestException as exc:
-                    raise TransientError(f"Entra discovery failed: {type(exc).__name__}", system=self._system,
-                                         detail=str(exc)[:300]) from exc
-                except (msal.exceptions.MsalServiceError, RuntimeError) as exc:  # discovery answered 5xx
-                    raise TransientError(f"Entra discovery failed: {exc}", system=self._system,
-                                         detail=str(exc)[:300]) from exc
-            return self._app
-
-    def token(self) -> str:
-        app = self._application()
-        try:
-            result = app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
-        except requests.exceptions.SSLError as exc:
-            raise _tls_error(self._system, self._authority, exc) from exc
-        except requests.RequestException as exc:
-            raise TransientError(f"Entra token request failed: {type(exc).__name__}", system=self._system,
-                                 detail=str(exc)[:300]) from exc
-        except ValueError as exc:  # a token answer that is not JSON
-            raise MalformedResponseError("Entra token endpoint answered something that is not JSON",
-                                         system=self._system, detail=str(exc)[:200]) from exc
-        except (msal.exceptions.MsalServiceError, RuntimeError) as exc:  # a 5xx token answer
-            raise TransientError(f"Entra token request failed: {exc}", system=self._system) from exc
-        if not isinstance(result, dict):
-            raise MalformedResponseError("msal returned no token result", system=self._system)
-        token = result.get("access_token")
-        if isinstance(token, str) and token:
-            return token
-        error = str(result.get("error") or "no access_token")
-        description = str(result.get("error_description") or "").split("\r\n")[0][:300]
-        codes = result.get("error_codes")
-        code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else error
-        kw: dict[str, Any] = {"system": self._system, "detail": description, "code": code}
-        if error in _AUTH_TOKEN_ERRORS:
-            raise AuthError(f"Entra refused the app's credentials ({error}): the client secret is wrong, "
-                            "revoked or expired, or the app is not in this tenant; the source is stopped",
-                            **kw)
-        if error in _TRANSIENT_TOKEN_ERRORS:
-            raise TransientError(f"Entra token endpoint unavailable ({error})", **kw)
-        raise StopError(f"Entra token request refused ({error}); check tenant, authority and scope", **kw)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
-            self._app = None
-
-    def invalidate(self) -> None:
-        """Forget cached tokens, so the next ``token()`` asks the token endpoint."""
-        with self._lock:
-            app = self._app
-        if app is not None:
-            app.remove_tokens_for_client()
-
-
-class _GraphClient(HttpClient):
-    """HttpClient that answers a Graph 401 by renewing the token and repeating the request once."""
-
-    def __init__(self, *args: Any, on_token_refused: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._on_token_refused = on_token_refused
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return super().request(method, path, **kwargs)
-        except AuthError as exc:
-            if exc.status != 401:
-                raise
-            log.info("Graph refused the token; renewing it and repeating the request once",
-                     extra={"system": self.system, "code": exc.code})
-            self._on_token_refused()
-        try:
-            return super().request(method, path, **kwargs)
-        except AuthError as exc:
-            if exc.status != 401:
-                raise
-            raise AuthError(f"Graph refused a freshly acquired token too ({exc.code or 'HTTP 401'}); "
-                            "the source is stopped", system=self.system, detail=exc.detail, status=401,
-                            code=exc.code) from exc
-
-
 # -- mapping -------------------------------------------------------------------------------------
-
-
-def _text(item: JSONDict, key: str, system: str) -> str | None:
-    value = item.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MalformedResponseError(f"user {item.get('id')!r}: {key!r} is not a string", system=system)
-    return value
-
-
-def _strings(item: JSONDict, key: str, system: str) -> list[str]:
-    value = item.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise MalformedResponseError(f"user {item.get('id')!r}: {key!r} is not a list of strings", system=system)
-    return value
-
-
-def _when(value: str, what: str, system: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise MalformedResponseError(f"{what}: {value!r} is not an ISO 8601 time", system=system) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _emails(item: JSONDict, system: str) -> tuple[str, ...]:
-    found: list[str] = []
-    mail = _text(item, "mail", system)
-    if mail:
-        found.append(mail)
-    found += _strings(item, "otherMails", system)
-    proxies = _strings(item, "proxyAddresses", system)
-    found += [p[5:] for p in proxies if p.startswith("SMTP:")]
-    found += [p[5:] for p in proxies if p[:5].lower() == "smtp:" and not p.startswith("SMTP:")]
-    seen: set[str] = set()
-    unique: list[str] = []
-    for address in (a.strip() for a in found):
-        if address and address.lower() not in seen:
-            seen.add(address.lower())
-            unique.append(address)
-    return tuple(unique)
-
-
-def person_from_user(
-    item: JSONDict, *, system: str, now: datetime,
-    employee_types: Mapping[str, PersonKind] = DEFAULT_EMPLOYEE_TYPES,
-) -> PersonRecord:
-    """A Graph user object (selected with ``USER_SELECT``) as a PersonRecord (see the module docstring)."""
-    user_id = item.get("id")
-    if not isinstance(user_id, str) or not user_id:
-        # Skipping it would make this person look like a leaver: the page is malformed.
-        raise MalformedResponseError("a user without an 'id'", system=system,
-                                     detail=f"keys: {', '.join(sorted(map(str, item)))[:200]}")
-    enabled = item.get("accountEnabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise MalformedResponseError(f"user {user_id}: 'accountEnabled' is not a boolean", system=system)
-    leave_raw = _text(item, "employeeLeaveDateTime", system)
-    leave_date = _when(leave_raw, f"user {user_id} employeeLeaveDateTime", system) if leave_raw else None
-    if leave_date is not None and leave_date <= now:
-        status = PersonStatus.terminated
-    elif enabled is False:
-        status = PersonStatus.suspended
-    else:
-        status = PersonStatus.active
-    user_type = (_text(item, "userType", system) or "").lower()
-    employee_type = (_text(item, "employeeType", system) or "").strip().lower()
-    lowered = {k.lower(): v for k, v in employee_types.items()}
-    kind = PersonKind.agency if user_type == "guest" else lowered.get(employee_type, PersonKind.employee)
-    return PersonRecord(
-        source_key=user_id,
-        display_name=_text(item, "displayName", system) or "",
-        employee_id=_text(item, "employeeId", system),
-        upn=_text(item, "userPrincipalName", system),
-        emails=_emails(item, system),
-        kind=kind,
-        status=status,
-        leave_date=leave_date,
-        department=_text(item, "department", system),
-    )
-
-
-def _method_from_json(item: JSONDict, system: str) -> AuthMethod:
-    method_id, odata_type = item.get("id"), item.get("@odata.type")
-    if not isinstance(method_id, str) or not isinstance(odata_type, str):
-        raise MalformedResponseError("an authentication method without 'id' or '@odata.type'", system=system)
-    created_raw = item.get("createdDateTime")
-    created = _when(created_raw, f"method {method_id} createdDateTime", system) \
-        if isinstance(created_raw, str) and created_raw else None
-    name = item.get("displayName") or item.get("phoneNumber") or item.get("emailAddress") or ""
-    detail = {k: v for k, v in item.items() if k not in ("id", "@odata.type", "password")}
-    return AuthMethod(method_id, odata_type.removeprefix("#microsoft.graph."), str(name), created, detail)
-
-
-def _jwt_roles(token: str, system: str) -> frozenset[str]:
-    """The ``roles`` claim of a JWT access token (payload only; an opaque token has none)."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise StopError("the Entra access token is not a JWT, so its permissions cannot be checked", system=system)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise StopError("the Entra access token's claims cannot be read", system=system) from exc
-    roles = claims.get("roles") if isinstance(claims, dict) else None
-    return frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset()
 
 
 # -- delta ---------------------------------------------------------------------------------------
@@ -790,58 +469,7 @@ class EntraSource:
         return RevokeResult(RevokeOutcome.done, "authentication method removed")
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, Use, first_record, probe  # noqa: E402
+# -- accessward check: in entra_check (re-exported here, where the CLI and the tests import it) -------
+from accessward.connectors.entra_check import ENTRA_CAPABILITIES, check  # noqa: E402
 
-#: capability -> (the application permissions any of which grants it, the use). Least-privileged first.
-ENTRA_CAPABILITIES: tuple[tuple[str, tuple[str, ...], Use], ...] = (
-    ("read users", ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-     "read"),
-    ("read MFA methods (posture)", ("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"),
-     "read"),
-    ("end sign-in sessions", ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"), "revoke"),
-    ("disable accounts", ("User.EnableDisableAccount.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
-     "revoke"),
-    ("remove MFA methods (lost device)", ("UserAuthenticationMethod.ReadWrite.All",), "revoke"),
-)
-_ENTRA_FIX = ("App registrations > {app} > API permissions > Add a permission > Microsoft Graph > Application "
-              "permissions > {perm}, then Grant admin consent")
-
-
-def check(source: EntraSource, *, disable_accounts: bool = False, guests: str = "disable") -> list[CheckItem]:
-    """Read-only preflight from the app token's ``roles`` claim: each capability this source uses, one
-    ``GET /users?$top=1`` to prove Graph answers, and leave dates through
-    :meth:`EntraSource.check_leave_date_permission` (the check every run starts with)."""
-    try:
-        roles = source.token_roles()
-    except ConnectorError as exc:
-        return [CheckItem("app token", "unknown" if exc.kind == "transient" else "missing", f"{exc.kind}: {exc}",
-                          "check tenant_id, client_id and the client secret (Certificates & secrets)")]
-    items = [CheckItem("app token", "ok", f"roles: {', '.join(sorted(roles)) or 'none'}")]
-    # offboarding and lost devices end sessions on every IdP; a guest is disabled (or deleted) instead
-    relied = {"read MFA methods (posture)": source._with_posture,
-              "disable accounts": disable_accounts or guests == "disable"}
-    capabilities = list(ENTRA_CAPABILITIES)
-    if guests == "delete":
-        capabilities.append(("delete guests", ("User.ReadWrite.All", "Directory.ReadWrite.All"), "revoke"))
-    for capability, perms, use in capabilities:
-        held = sorted(roles & set(perms))
-        items.append(CheckItem(capability, "ok" if held else "missing", ", ".join(held) or f"no {perms[0]}",
-                               "" if held else _ENTRA_FIX.format(app=source.client_id, perm=perms[0]), use,
-                               relied.get(capability, True)))
-    items.append(probe("Graph answers /users", lambda: first_record(
-        lambda: source._pages("users", {"$select": "id", "$top": "1"}, source._next_link)),
-        fix="check graph_url, and grant User.Read.All (admin consent)"))
-    try:
-        if source.leave_dates:
-            source.check_leave_date_permission()
-        elif not roles & LIFECYCLE_PERMISSIONS:
-            raise StopError(f"no {LIFECYCLE_PERMISSION} (leave_dates is off, so nothing relies on it)",
-                            system=source.name)
-        items.append(CheckItem("leave dates readable", "ok", LIFECYCLE_PERMISSION, "", "read", source.leave_dates))
-    except StopError as exc:
-        items.append(CheckItem("leave dates readable", "missing", str(exc),
-                               _ENTRA_FIX.format(app=source.client_id, perm=LIFECYCLE_PERMISSION)
-                               + ", or set leave_dates = false", "read", source.leave_dates))
-    return items
+__all__ += ["ENTRA_CAPABILITIES", "check"]

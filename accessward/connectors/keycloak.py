@@ -12,9 +12,9 @@ fetches a new one and repeats the request once; a second 401 or a refused secret
 realm read (python-keycloak's ``user_realm_name``).
 
 Retries: Keycloak does not throttle, but the proxy in front of it may. The connection used here
-(a :class:`keycloak.KeycloakOpenIDConnection` subclass) repeats a request answered 429/502/503/504
-after ``Retry-After`` (else exponential backoff), and one that failed to connect, up to
-``max_attempts``; ``sleep`` is injectable. What still fails maps onto the taxonomy:
+(a :class:`keycloak.KeycloakOpenIDConnection` subclass, in ``keycloak_connection``) repeats a
+request answered 429/502/503/504 after ``Retry-After`` (else exponential backoff), and one that
+failed to connect, up to ``max_attempts``; ``sleep`` is injectable. What still fails maps onto the taxonomy:
 
 - ``KeycloakAuthenticationError`` (any 401), or a token request refused as
   ``invalid_client``/``unauthorized_client`` -> ``AuthError``; 403 (a role missing) -> ``AuthError``;
@@ -72,7 +72,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -81,9 +80,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from keycloak import KeycloakAdmin, KeycloakOpenID, KeycloakOpenIDConnection
+from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakConnectionError, KeycloakError
-from urllib3.util.retry import Retry
 
 from accessward.connectors.errors import (
     AuthError,
@@ -94,7 +92,7 @@ from accessward.connectors.errors import (
     StopError,
     TransientError,
 )
-from accessward.connectors.http import parse_retry_after
+from accessward.connectors.keycloak_connection import _RetryingConnection
 from accessward.connectors.records import (
     PersonKind,
     PersonRecord,
@@ -114,7 +112,6 @@ MFA_CREDENTIAL_TYPES = frozenset({"otp", "recovery-authn-codes"})
 FACTOR_CREDENTIAL_TYPES = frozenset({"otp", "webauthn", "webauthn-passwordless", "recovery-authn-codes"})
 UNMANAGED_VISIBLE = frozenset({"ENABLED", "ADMIN_VIEW", "ADMIN_EDIT"})
 CONFIGURE_TOTP = "CONFIGURE_TOTP"
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _AUTH_TOKEN_ERRORS = (b"invalid_client", b"unauthorized_client", b"invalid_grant")
 T = TypeVar("T")
 
@@ -166,103 +163,6 @@ def _ms(value: object) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return datetime.fromtimestamp(value / 1000, UTC)
     return None
-
-
-# -- the connection: retries -----------------------------------------------------------------------
-
-
-def _remount_without_retry_after(session: requests.Session) -> None:
-    """Keep python-keycloak's one connection-level retry, but stop urllib3 honouring Retry-After.
-
-    python-keycloak mounts ``HTTPAdapter(max_retries=1)``; urllib3 then *sleeps for real* on a
-    429/503 carrying ``Retry-After`` (up to six hours) before retrying once. Waiting is this
-    connector's job (injectable ``sleep``, ``max_wait``), so urllib3 must hand such answers back.
-    """
-    retry = Retry(total=1, respect_retry_after_header=False, raise_on_status=False, status_forcelist=(),
-                  allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"})
-    for prefix in ("https://", "http://"):
-        session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=retry))
-
-
-
-class _RetryingConnection(KeycloakOpenIDConnection):
-    """python-keycloak's connection, repeating requests a proxy answered 429/5xx or that failed to connect."""
-
-    def __init__(self, *, sleep: Callable[[float], None], max_attempts: int, backoff: float, max_wait: float,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _remount_without_retry_after(self._s)
-        self._sleep = sleep
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._max_wait = max_wait
-        self.last_retry_after: float | None = None
-
-    def _retrying(self, send: Callable[[], requests.Response]) -> requests.Response:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = send()
-            except KeycloakConnectionError as exc:
-                if isinstance(exc.__cause__, requests.exceptions.SSLError) or attempt >= self._max_attempts:
-                    raise
-                wait = self._backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
-            else:
-                if response.status_code not in _RETRY_STATUSES:
-                    return response
-                self.last_retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if attempt >= self._max_attempts:
-                    return response
-                wait = self.last_retry_after if self.last_retry_after is not None else \
-                    self._backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
-                if wait > self._max_wait:
-                    return response
-            log.info("keycloak: transient failure, retrying", extra={"attempt": attempt, "wait_s": round(wait, 2)})
-            self._sleep(wait)
-
-    @property
-    def keycloak_openid(self) -> KeycloakOpenID:
-        """The token client python-keycloak creates on first use, with the same urllib3 retry policy."""
-        created = self._keycloak_openid is None
-        openid = super().keycloak_openid
-        if created:
-            _remount_without_retry_after(openid.connection._s)
-        return openid
-
-    def raw_get(self, *args: Any, **kwargs: Any) -> requests.Response:
-        send = super().raw_get
-        return self._retrying(lambda: send(*args, **kwargs))
-
-    def raw_post(self, *args: Any, **kwargs: Any) -> requests.Response:
-        send = super().raw_post
-        return self._retrying(lambda: send(*args, **kwargs))
-
-    def raw_put(self, *args: Any, **kwargs: Any) -> requests.Response:
-        send = super().raw_put
-        return self._retrying(lambda: send(*args, **kwargs))
-
-    def raw_delete(self, *args: Any, **kwargs: Any) -> requests.Response:
-        send = super().raw_delete
-        return self._retrying(lambda: send(*args, **kwargs))
-
-    def close(self) -> None:
-        """Close the HTTP sessions (admin API and token endpoint); python-keycloak has no public close."""
-        _close_session(self._s)
-        if self._keycloak_openid is not None:
-            _close_session(self._keycloak_openid.connection._s)
-
-
-def _close_session(session: requests.Session) -> None:
-    """Close a session's sockets now. urllib3 2.x's ``PoolManager.clear()`` only forgets its pools, which
-    then close when garbage-collected: never, while an exception's traceback still holds a response."""
-    for adapter in session.adapters.values():
-        if isinstance(adapter, requests.adapters.HTTPAdapter):
-            for key in list(adapter.poolmanager.pools.keys()):
-                pool = adapter.poolmanager.pools.get(key)
-                if pool is not None:
-                    pool.close()
-    session.close()
 
 
 # -- the connector -------------------------------------------------------------------------------
@@ -638,52 +538,7 @@ class KeycloakSource:
         return RevokeResult(RevokeOutcome.done, "credential deleted")
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-import base64  # noqa: E402
+# -- accessward check: in keycloak_check (re-exported here, where the CLI and the tests import it) ----
+from accessward.connectors.keycloak_check import check  # noqa: E402
 
-from accessward.connectors.preflight import CheckItem, probe  # noqa: E402
-
-
-def check(source: KeycloakSource) -> list[CheckItem]:
-    """Read-only preflight: users readable (``/users/count``, role view-users) and every attribute this
-    source reads declared in the realm's user profile (:meth:`KeycloakSource.check_profile`)."""
-
-    def count() -> str:
-        return f"{source._call('the user count', source._admin.users_count)} user(s)"
-
-    def profile() -> str:
-        source.check_profile()
-        return "declared: " + (", ".join(source.configured_attributes()) or "none read")
-
-    return [
-        probe("users readable", count, fix=f"give the service account of client {source.client_id} the "
-                                           "realm-management role view-users"),
-        probe("user-profile attributes declared", profile,
-              fix="declare the attribute in Realm settings > User profile (admin may view)"),
-        _manage_users(source),
-    ]
-
-
-def _manage_users(source: KeycloakSource) -> CheckItem:
-    """``manage-users`` from the access token's ``resource_access.realm-management.roles`` (a service
-    account's client roles; the token is only read, it came from Keycloak's token endpoint)."""
-    fix = f"give the service account of client {source.client_id} the realm-management role manage-users"
-    what = "end sessions / disable users (manage-users)"
-    token = (getattr(source._connection, "token", None) or {}).get("access_token")
-    parts = token.split(".") if isinstance(token, str) else []
-    claims: object = None
-    if len(parts) == 3:
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except ValueError:
-            claims = None
-    access = claims.get("resource_access") if isinstance(claims, dict) else None
-    if not isinstance(access, dict):
-        return CheckItem(what, "unknown", "the access token carries no resource_access claim (an opaque token, or "
-                         "the roles client scope is off)", fix, "revoke")
-    roles = (access.get("realm-management") or {}).get("roles") or []
-    if "manage-users" in roles:
-        return CheckItem(what, "ok", "realm-management: manage-users", "", "revoke")
-    return CheckItem(what, "missing", f"realm-management roles: {', '.join(sorted(map(str, roles))) or 'none'}",
-                     fix, "revoke")
+__all__ += ["check"]

@@ -101,6 +101,7 @@ from accessward.connectors.records import (
     RevokeOutcome,
     RevokeResult,
 )
+from accessward.connectors.revoke_confirm import TokenConnector, settle
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ def acl_key(organization: str, role: str, assignee: str) -> str:
 # -- the connector -------------------------------------------------------------------------------
 
 
-class LinkedInOrganizationConnector:
+class LinkedInOrganizationConnector(TokenConnector):
     """AccessSource and Revoker for one LinkedIn organization (company page)."""
 
     def __init__(
@@ -308,24 +309,6 @@ class LinkedInOrganizationConnector:
 
     def __repr__(self) -> str:
         return f"LinkedInOrganizationConnector(name={self.name!r}, organization={self.organization_urn!r})"
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> LinkedInOrganizationConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _scrub(self, exc: ConnectorError) -> None:
-        """Defence in depth: no token text in an exception leaving this connector."""
-        if self._token:
-            exc.args = tuple(a.replace(self._token, "***") if isinstance(a, str) else a for a in exc.args)
-            exc.detail = exc.detail.replace(self._token, "***")
 
     @property
     def revoke_method(self) -> RevokeMethod:
@@ -506,10 +489,10 @@ class LinkedInOrganizationConnector:
 
     def _settle_ambiguous(self, grant: GrantRef, exc: ConnectorError) -> RevokeResult:
         """404 or a refusal: already gone if the row is no longer APPROVED, else LinkedIn's refusal."""
-        if not self._is_approved(grant, f"after LinkedIn answered: {exc.detail}"):
-            return RevokeResult(RevokeOutcome.already_gone, f"{grant.role} is not APPROVED: {exc.detail}")
-        raise RejectedError(f"LinkedIn refused to revoke {grant.role} of {grant.account_id}: {exc.detail}",
-                            system=self.name, detail=exc.detail, status=exc.status, code=exc.code) from exc
+        return settle(self._is_approved(grant, f"after LinkedIn answered: {exc.detail}"),
+                      gone=f"{grant.role} is not APPROVED: {exc.detail}",
+                      refused=f"LinkedIn refused to revoke {grant.role} of {grant.account_id}: {exc.detail}",
+                      system=self.name, cause=exc)
 
     def _is_approved(self, grant: GrantRef, context: str) -> bool:
         """Whether the organization lists the ACL as APPROVED; an unreadable org is never "gone"."""
@@ -573,34 +556,5 @@ class LinkedInOrganizationConnector:
             raise
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
-
-
-def check(connector: LinkedInOrganizationConnector) -> list[CheckItem]:
-    """Read-only preflight: the organization's ACLs are readable (``q=organization``, which LinkedIn answers
-    only for an ADMINISTRATOR), and the token's member holds an APPROVED ADMINISTRATOR role there
-    (``q=roleAssignee``), which a revocation needs. Whether the token carries ``rw_organization_admin`` or only
-    ``r_organization_admin`` is told only by token introspection, which needs the app's client secret."""
-    org = connector.organization_urn
-
-    def admin() -> str:
-        for acl in connector._client.get_json(ACL_PATH, {"q": "roleAssignee", "role": "ADMINISTRATOR",
-                                                         "state": APPROVED}).get("elements") or []:
-            if isinstance(acl, dict) and acl.get("organization") == org:
-                return "the token's member is an APPROVED ADMINISTRATOR"
-        raise RejectedError(f"the token's member is not an APPROVED ADMINISTRATOR of {org}", system=connector.name)
-
-    return [
-        probe("organization ACLs readable", lambda: first_record(lambda: connector._acls(state=APPROVED)),
-              fix=f"authorize the app with r_organization_admin (or rw_organization_admin) as an ADMINISTRATOR of "
-                  f"{org}, and keep linkedin_version current"),
-        probe("ADMINISTRATOR of the organization", admin, use="revoke",
-              fix=f"have a Super admin of {org} make the token's member an ADMINISTRATOR, then re-authorize"),
-        CheckItem("scope rw_organization_admin", "unknown",
-                  "only token introspection (POST /oauth/v2/introspectToken) lists the scopes, and it needs the "
-                  "app's client id and secret, which Accessward does not hold",
-                  "authorize with rw_organization_admin; a missing scope shows as a 403 on the first revocation",
-                  "revoke"),
-    ]
+# -- accessward check: in linkedin_check (re-exported here, where the CLI and the tests import it) ---
+from accessward.connectors.linkedin_check import check as check  # noqa: E402

@@ -14,14 +14,10 @@ Reads, for one business (reference/social-apis.md, section 1):
   its ``/roles`` (people with a task on the Page who belong to no business: ``pagerole:<id>``
   accounts; Meta documents no call that removes them, so their revocation is a manual step).
 
-**Page tokens.** A Page's edges (``assigned_users``, ``agencies``, ``roles``; GET and DELETE) want a
-Page access token. The connector asks for one with the system user's token
-(``GET /{page-id}?fields=access_token``) each time a listing or a revocation needs it, keeps it
-in memory for that listing or that one revocation only, and never logs, stores or previews it. A
-Page whose token cannot be had (the system user is not assigned to it with MANAGE) fails with a
-message naming that Page and the fix; a listing reads every other Page first and then fails,
-naming every such Page, so no partial read is ever taken as complete. A revocation on that Page
-is rejected (the others go on).
+**Page tokens.** A Page's edges want a Page access token, asked for each time it is needed and
+never kept (``meta_tokens``). A listing reads every other Page first and then fails, naming every
+Page whose token cannot be had, so no partial read is ever taken as complete. A revocation on that
+Page is rejected (the others go on).
 
 Accounts: a business user or an outside assignee is ``human`` with the Graph id; a system user
 is ``system``; a partner business is ``agency`` with the id ``partner:<business id>``.
@@ -164,6 +160,7 @@ from accessward.connectors.meta_tasks import (
     business_role_and_level,
     role_and_level,
 )
+from accessward.connectors.meta_tokens import ask_page_token
 from accessward.connectors.prefetch import read_ahead
 from accessward.connectors.records import (
     AccessRecord,
@@ -178,6 +175,7 @@ from accessward.connectors.records import (
     RevokeResult,
     Takes,
 )
+from accessward.connectors.revoke_confirm import TokenConnector, settle
 
 __all__ = [
     "BUSINESS_KIND", "BUSINESS_TASK_LEVELS", "INSTAGRAM_KIND", "INSTAGRAM_TASK_LEVELS", "PAGE_KIND", "TASK_LEVELS",
@@ -205,7 +203,7 @@ class _Removal:
     page: bool = False  # a Page edge: sent with that Page's access token
 
 
-class MetaBusinessConnector:
+class MetaBusinessConnector(TokenConnector):
     """AccessSource and Revoker for one Meta business: its people, partners, Pages and Instagram accounts."""
 
     def __init__(
@@ -236,24 +234,10 @@ class MetaBusinessConnector:
     def __repr__(self) -> str:
         return f"MetaBusinessConnector(name={self.name!r}, business_id={self.business_id!r})"
 
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> MetaBusinessConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _scrub(self, exc: ConnectorError) -> None:
-        """Defence in depth: no token text (the system user's or a Page's) in an exception leaving here."""
-        for token in (self._token, *self._seen_tokens):
-            if token:
-                exc.args = tuple(a.replace(token, "***") if isinstance(a, str) else a for a in exc.args)
-                exc.detail = exc.detail.replace(token, "***")
+    def _secrets(self) -> Iterator[str]:
+        """The system user's token and every Page token met: none may leave in an exception."""
+        yield self._token
+        yield from self._seen_tokens
 
     def _get(self, path: str, params: Mapping[str, str] | None, token: str | None) -> JSONDict:
         headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -278,28 +262,9 @@ class MetaBusinessConnector:
             body = self._get(link, None, token)
 
     def page_token(self, page_id: str) -> str:
-        """A Page access token for ``page_id``, asked for with the system user's token; never stored.
-
-        Raises :class:`PageTokenError` naming the Page and the fix when Meta gives none: the system
-        user is not assigned to the Page with MANAGE (or the app lacks the Page permissions).
-        """
-        try:
-            body = self._client.get_json(page_id, {"fields": "id,access_token"})
-        except NotFoundError as exc:
-            raise PageTokenError(f"Page {page_id} is not visible to the system user, so no Page access token: "
-                                 f"{PAGE_TOKEN_FIX}", system=self.name, detail=exc.detail) from exc
-        except (PageTokenError, GraphRejectedError) as exc:
-            raise PageTokenError(f"no Page access token for Page {page_id}: {PAGE_TOKEN_FIX}", system=self.name,
-                                 detail=exc.detail) from exc
-        except ConnectorError as exc:
-            if exc.kind != "auth" or "permission" not in str(exc):
-                raise
-            raise PageTokenError(f"no Page access token for Page {page_id} (permission missing): {PAGE_TOKEN_FIX}",
-                                 system=self.name, detail=exc.detail) from exc
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise PageTokenError(f"Meta gave no Page access token for Page {page_id}: {PAGE_TOKEN_FIX}",
-                                 system=self.name)
+        """A Page access token for ``page_id`` (:func:`meta_tokens.ask_page_token`), remembered only to be
+        scrubbed from errors."""
+        token = ask_page_token(self._client, page_id, self.name)
         self._seen_tokens.add(token)
         return token
 
@@ -559,10 +524,10 @@ class MetaBusinessConnector:
 
     def _settle_ambiguous(self, target: _Removal, exc: ConnectorError, token: str | None) -> RevokeResult:
         """Code 100 on DELETE: gone if no longer there, else Meta's refusal."""
-        if not self._present(target, f"after Meta answered: {exc.detail}", token):
-            return RevokeResult(RevokeOutcome.already_gone, f"{_absent(target)}: {exc.detail}")
-        raise RejectedError(f"Meta refused to remove {target.subject} from {target.where}: {exc.detail}",
-                            system=self.name, detail=exc.detail, status=exc.status) from exc
+        return settle(self._present(target, f"after Meta answered: {exc.detail}", token),
+                      gone=f"{_absent(target)}: {exc.detail}",
+                      refused=f"Meta refused to remove {target.subject} from {target.where}: {exc.detail}",
+                      system=self.name, cause=exc, keep_code=False)
 
     def _present(self, target: _Removal, context: str, token: str | None) -> bool:
         """Whether the subject is still there; what cannot be read is never "already gone"."""
@@ -601,57 +566,7 @@ def _absent(target: _Removal) -> str:
     return f"not assigned to {target.where}"
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, Use, probe  # noqa: E402
+# -- accessward check: in meta_check (re-exported here, where the CLI and the tests import it) --------
+from accessward.connectors.meta_check import META_PERMISSION_FIX, META_PERMISSIONS, check  # noqa: E402
 
-#: Permission -> (what relies on it, the use). business_management: every business edge and removal;
-#: pages_manage_metadata: the Page edges (assigned_users, agencies, roles) and their removals.
-META_PERMISSIONS: tuple[tuple[str, Use], ...] = (("business_management", "read"), ("pages_manage_metadata", "revoke"),
-                    ("pages_show_list", "read"))
-META_PERMISSION_FIX = ("give the app the permission and issue a new system-user token with it (Business Settings > "
-                       "System users > Generate new token, tick {perm})")
-
-
-def check(connector: MetaBusinessConnector, *, max_pages: int = 20) -> list[CheckItem]:
-    """Read-only preflight: the business is visible, the token's permissions (``GET /me/permissions``), and a
-    Page token per Page (:meth:`MetaBusinessConnector.page_token`, the call every listing makes for Page edges)."""
-    items = [probe("business visible", lambda: f"business {connector._business_name() or connector.business_id}",
-                   fix=f"check business_id {connector.business_id} and that the system user belongs to it")]
-    try:
-        body = connector._client.get_json("me/permissions", None)
-        granted = {str(p.get("permission")) for p in require_list(body, "data", connector.name)
-                   if isinstance(p, dict) and p.get("status") == "granted"}
-    except ConnectorError as exc:
-        items.append(CheckItem("token permissions", "unknown" if exc.kind == "transient" else "missing",
-                               f"GET /me/permissions: {exc}", "issue a new system-user token"))
-        granted = None
-    for perm, use in META_PERMISSIONS if granted is not None else ():
-        assert granted is not None
-        ok = perm in granted
-        items.append(CheckItem(f"permission {perm}", "ok" if ok else "missing",
-                               "granted" if ok else "not among the token's granted permissions",
-                               "" if ok else META_PERMISSION_FIX.format(perm=perm), use))
-    items.append(CheckItem(
-        "remove people and partners", "unknown",
-        "Graph has no read that says whether the system user may remove: it refuses a removal with code 200",
-        "make the system user an Admin of the business (Business Settings > System users > Admin access)",
-        "revoke"))
-    pages: list[str] = []
-    try:
-        for page in connector._business_edge("owned_pages", PAGE_FIELDS):
-            pages.append(str(page.get("id")))
-            if len(pages) >= max_pages:
-                break
-    except ConnectorError as exc:
-        items.append(CheckItem("Pages listed", "missing", str(exc), "grant business_management and pages_show_list"))
-        return items
-    items.append(CheckItem("Pages listed", "ok", f"{len(pages)} Page(s) (first {max_pages} checked)"))
-    for page_id in pages:
-        def obtain(page: str = page_id) -> str:
-            connector.page_token(page)  # the same call a listing makes; the token is not kept here
-            return "obtainable (not kept)"
-        items.append(probe(f"Page token {page_id}", obtain,
-                           fix="assign the system user to the Page with full control (MANAGE / "
-                               "PROFILE_PLUS_FULL_CONTROL) and grant pages_manage_metadata"))
-    return items
+__all__ += ["META_PERMISSIONS", "META_PERMISSION_FIX", "check"]

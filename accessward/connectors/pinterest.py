@@ -83,6 +83,7 @@ from accessward.connectors.records import (
     RevokeResult,
     Takes,
 )
+from accessward.connectors.revoke_confirm import TokenConnector, settle
 
 BUSINESS_KIND = "pinterest_business"
 DEFAULT_BASE_URL = "https://api.pinterest.com/v5"
@@ -261,7 +262,7 @@ def binding_records(item: JSONDict, business_id: str, kind: AccountKind,
 # -- the connector -------------------------------------------------------------------------------
 
 
-class PinterestBusinessConnector:
+class PinterestBusinessConnector(TokenConnector):
     """AccessSource and Revoker for one Pinterest business (its members, system users, partners)."""
 
     def __init__(
@@ -285,23 +286,6 @@ class PinterestBusinessConnector:
 
     def __repr__(self) -> str:
         return f"PinterestBusinessConnector(name={self.name!r}, business_id={self.business_id!r})"
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> PinterestBusinessConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _scrub(self, exc: ConnectorError) -> None:
-        if self._token:
-            exc.args = tuple(a.replace(self._token, "***") if isinstance(a, str) else a for a in exc.args)
-            exc.detail = exc.detail.replace(self._token, "***")
 
     def _path(self, edge: str) -> str:
         return f"businesses/{self.business_id}/{edge}"
@@ -529,14 +513,11 @@ class PinterestBusinessConnector:
     def _settle(self, grant: GrantRef, what: str, cause: ConnectorError | None) -> RevokeResult:
         """An ambiguous answer: gone if a listing no longer shows the account, else a refusal."""
         current = self._find(grant)
-        if current is None:
-            return RevokeResult(RevokeOutcome.already_gone, f"no longer in the business: {what}")
-        error = RejectedError(
-            f"Pinterest did not remove {grant.account_id} from business {self.business_id} ({what}); "
-            f"it is still listed with {','.join(_roles(current, self.name))}", system=self.name,
-            detail=cause.detail if cause else what, status=cause.status if cause else None,
-        )
-        raise error from cause
+        held = ",".join(_roles(current, self.name)) if current is not None else ""
+        return settle(current is not None, gone=f"no longer in the business: {what}",
+                      refused=f"Pinterest did not remove {grant.account_id} from business {self.business_id} "
+                              f"({what}); it is still listed with {held}",
+                      system=self.name, cause=cause, detail=what, keep_code=False)
 
 
 # -- accessward check -----------------------------------------------------------------------------

@@ -86,6 +86,7 @@ from accessward.connectors.records import (
     RevokeResult,
     Takes,
 )
+from accessward.connectors.revoke_confirm import TokenConnector
 
 WORKSPACE_KIND = "suite_workspace"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -289,7 +290,7 @@ def user_account(user: JSONDict, system: str) -> AccountRecord:
 # -- the connector -------------------------------------------------------------------------------
 
 
-class ScimConnector:
+class ScimConnector(TokenConnector):
     """AccessSource and Revoker for the users of one SCIM 2.0 service (a suite workspace)."""
 
     def __init__(
@@ -334,23 +335,6 @@ class ScimConnector:
 
     def __repr__(self) -> str:
         return f"ScimConnector(name={self.name!r}, workspace_id={self.workspace_id!r})"
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> ScimConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def _scrub(self, exc: ConnectorError) -> None:
-        if self._token:
-            exc.args = tuple(a.replace(self._token, "***") if isinstance(a, str) else a for a in exc.args)
-            exc.detail = exc.detail.replace(self._token, "***")
 
     def role_and_level(self, user: JSONDict) -> tuple[str, Level]:
         """The grant's role (the attribute's values, comma-joined) and ladder level (the highest)."""
@@ -577,26 +561,5 @@ class ScimConnector:
             raise
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
-
-
-def check(connector: ScimConnector) -> list[CheckItem]:
-    """Read-only preflight: ``/Users`` answers, and ``/ServiceProviderConfig`` (RFC 7644 §4) says PATCH is
-    supported when revoke_mode is deactivate. SCIM has no read that tells whether the token may write."""
-    items = [probe("users readable", lambda: first_record(connector._users),
-                   fix="issue a SCIM token for an account that may read users (the suite's admin settings)")]
-    if connector.revoke_mode == "deactivate":
-        def patch() -> str:
-            body = connector._client.get_json("ServiceProviderConfig")
-            supported = isinstance(body.get("patch"), dict) and body["patch"].get("supported") is True
-            if not supported:
-                raise RejectedError("ServiceProviderConfig says patch.supported is not true", system=connector.name)
-            return "ServiceProviderConfig: patch.supported"
-        items.append(probe("PATCH active=false (deactivate)", patch, use="revoke",
-                           fix="set revoke_mode = \"delete\" for this suite, or ask the vendor for PATCH support"))
-    items.append(CheckItem(f"write with this token ({connector.revoke_mode})", "unknown",
-                           "SCIM has no read-only call that tells whether a token may write",
-                           "give the token's account user-management rights in the suite", "revoke"))
-    return items
+# -- accessward check: in scim_check (re-exported here, where the CLI and the tests import it) ---
+from accessward.connectors.scim_check import check as check  # noqa: E402

@@ -101,6 +101,7 @@ from accessward.connectors.records import (
     RevokeResult,
     Takes,
 )
+from accessward.connectors.revoke_confirm import TokenConnector, settle
 
 BC_KIND = "tiktok_business_center"
 TT_ACCOUNT_KIND = "tiktok_account"
@@ -280,7 +281,7 @@ def standard_level(role: str) -> Level:
     return ADVERTISER_LEVELS.get(advertiser.upper(), Level.read_only)
 
 
-class TikTokBusinessCenterConnector:
+class TikTokBusinessCenterConnector(TokenConnector):
     """AccessSource, Revoker, WideRevoker and Reducer for one TikTok Business Center.
 
     ``child_bc_ids`` names child Business Centers whose own members are read with ``child_bc_id``.
@@ -304,23 +305,8 @@ class TikTokBusinessCenterConnector:
     def __repr__(self) -> str:
         return f"TikTokBusinessCenterConnector(name={self.name!r}, bc_id={self.bc_id!r})"
 
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> TikTokBusinessCenterConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _auth_headers(self) -> dict[str, str]:
         return {"Access-Token": self._token}
-
-    def _scrub(self, exc: ConnectorError) -> None:
-        """Defence in depth: no token text in an exception leaving this connector."""
-        if self._token:
-            exc.args = tuple(a.replace(self._token, "***") if isinstance(a, str) else a for a in exc.args)
-            exc.detail = exc.detail.replace(self._token, "***")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -509,12 +495,12 @@ class TikTokBusinessCenterConnector:
 
     def _settle_ambiguous(self, grant: GrantRef, exc: ConnectorError, what: str) -> RevokeResult:
         """A non-zero code: gone if the BC no longer lists the account, else TikTok's refusal."""
-        if not self._present(grant):
-            return RevokeResult(RevokeOutcome.already_gone, f"no such {what}: {exc.detail}")
-        if isinstance(exc, AuthError):
+        present = self._present(grant)
+        if present and isinstance(exc, AuthError):
             raise exc
-        raise RejectedError(f"TikTok refused to remove {what} {grant.account_id}: {exc.detail}", system=self.name,
-                            detail=exc.detail, status=exc.status, code=exc.code) from exc
+        return settle(present, gone=f"no such {what}: {exc.detail}",
+                      refused=f"TikTok refused to remove {what} {grant.account_id}: {exc.detail}",
+                      system=self.name, cause=exc)
 
     def _member_row(self, bc_id: str, user_id: str) -> JSONDict | None:
         return next((row for row in self._members(bc_id)
@@ -596,35 +582,5 @@ class TikTokBusinessCenterConnector:
             raise
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from functools import partial  # noqa: E402
-
-from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
-
-
-def check(connector: TikTokBusinessCenterConnector) -> list[CheckItem]:
-    """Read-only preflight: the token's user role in each Business Center (``/bc/get/`` answers it per BC;
-    removals need ADMIN) and the member list readable (``/bc/member/get/``)."""
-    roles: dict[str, str] = {}
-    try:
-        for row in connector._pages("bc/get/", PAGE_SIZE):
-            info = row.get("bc_info")
-            if isinstance(info, dict) and info.get("bc_id") is not None:
-                roles[str(info["bc_id"])] = str(row.get("user_role") or "")
-    except ConnectorError as exc:
-        return [CheckItem("Business Centers visible", "unknown" if exc.kind == "transient" else "missing",
-                          f"{exc.kind}: {exc}", "issue a new access token for a member of the Business Center")]
-    items: list[CheckItem] = []
-    for bc in (connector.bc_id, *connector.child_bc_ids):
-        if bc not in roles:
-            items.append(CheckItem(f"BC {bc} visible", "missing", "not among the token user's Business Centers",
-                                   f"check the BC id, or add the token's user to BC {bc}"))
-            continue
-        items.append(probe(f"BC {bc} members readable", partial(first_record, partial(connector._members, bc)),
-                           fix=f"make the token's user a member (ADMIN to see every member) of BC {bc}"))
-        admin = roles[bc] == "ADMIN"
-        items.append(CheckItem(f"BC {bc} ADMIN", "ok" if admin else "missing", f"user_role {roles[bc] or 'none'}",
-                               "" if admin else f"make the token's user an ADMIN of BC {bc} (Business Center > "
-                                                "Members > Edit role)", "revoke"))
-    return items
+# -- accessward check: in tiktok_check (re-exported here, where the CLI and the tests import it) ---
+from accessward.connectors.tiktok_check import check as check  # noqa: E402

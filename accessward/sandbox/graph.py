@@ -41,19 +41,19 @@ password method answers 400 ``badRequest``; a malformed ``$skiptoken``/``$deltat
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from accessward.sandbox import oauth
 from accessward.sandbox.graph_state import (
     DEFAULT_USER_PROPERTIES,
     GRAPH_SCOPE,
@@ -163,9 +163,7 @@ def _respond(state: GraphState, request: Request, body: bytes, call: int, handle
         raise GraphApiError(status, code, "The service is temporarily unavailable. Please retry later.",
                             headers=_retry_after(front.retry_after))
     if state.take_fault(call, path, {FaultKind.expire_token}) is not None:
-        _, _, value = request.headers.get("authorization", "").partition(" ")
-        if value.strip() in state.tokens:
-            state.tokens[value.strip()].expires_at = state.clock.now() - timedelta(seconds=1)
+        oauth.expire_presented(state.tokens, request.headers.get("authorization", ""), state.clock.now())
     token = state.check_token(request.headers.get("authorization", ""))
     throttled = state.take_fault(call, path, {FaultKind.throttle})
     if throttled is not None:
@@ -230,23 +228,12 @@ async def _discovery(request: Request) -> Response:
     })
 
 
-def _basic(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, password = base64.b64decode(value.strip()).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return unquote_plus(user), unquote_plus(password)
-
-
 async def _token(request: Request) -> Response:
     state: GraphState = request.app.state.graph
     body = (await request.body()).decode("utf-8", "replace")
     form = dict(parse_qsl(body, keep_blank_values=True))
     try:
-        answer = state.issue_token(request.path_params["tenant"], form, _basic(request))
+        answer = state.issue_token(request.path_params["tenant"], form, oauth.client_basic(request))
     except TokenError as error:
         now = datetime.now(UTC)
         return JSONResponse({

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from accessward.sandbox import oauth
 from accessward.sandbox.clock import Clock
 
 __all__ = [
@@ -119,22 +120,8 @@ class FaultKind(StrEnum):
     expire_token = "expire_token"  # the presented token dies just before this call is checked
 
 
-@dataclass
-class Fault:
+class Fault(oauth.Fault[FaultKind]):
     """Active for Graph calls ``first_call`` .. ``first_call + times - 1`` whose path contains ``route``."""
-
-    kind: FaultKind
-    first_call: int
-    times: int = 1
-    retry_after: float | None = None
-    route: str | None = None
-    hits: int = 0
-
-    def covers(self, call: int, path: str) -> bool:
-        if self.route is not None:
-            # Counted per matching call: "the 2nd call to /users/delta", whatever else happened.
-            return self.route in path and self.hits < self.times and call >= self.first_call
-        return self.first_call <= call < self.first_call + self.times
 
 
 @dataclass
@@ -364,8 +351,7 @@ class GraphState:
     def expire_tokens(self) -> None:
         """Every token issued so far is expired from now on (clients must fetch a new one)."""
         with self.lock:
-            for token in self.tokens.values():
-                token.expires_at = min(token.expires_at, self.clock.now() - timedelta(seconds=1))
+            oauth.expire_all(self.tokens.values(), self.clock.now())
 
     def check_token(self, authorization: str) -> IssuedToken:
         """The token of an ``Authorization`` header, or the 401 Graph answers."""
@@ -516,11 +502,7 @@ class GraphState:
 
     def take_fault(self, call: int, path: str, kinds: set[FaultKind]) -> Fault | None:
         with self.lock:
-            for fault in self.faults:
-                if fault.kind in kinds and fault.covers(call, path):
-                    fault.hits += 1
-                    return fault
-            return None
+            return oauth.take_fault(self.faults, call, path, kinds)
 
     def clear_faults(self) -> None:
         with self.lock:

@@ -33,8 +33,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from accessward.sandbox.processes import Launched, read_pid, terminate
 
 __all__ = ["SambaADError", "SambaADServer", "samba_available"]
 
@@ -88,7 +89,7 @@ def _wait_port_free(port: int, timeout: float) -> bool:
 
 
 @dataclass
-class SambaADServer:
+class SambaADServer(Launched):
     """A Samba AD DC for ``realm`` on 127.0.0.1:389 with its data in a temporary directory."""
 
     realm: str = "CORP.EXAMPLE.TEST"
@@ -139,14 +140,6 @@ class SambaADServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def start(self) -> Self:
         """Provision a fresh domain and serve it; raises :class:`SambaADError` when it cannot."""
         if not samba_available():
@@ -168,21 +161,9 @@ class SambaADServer:
         """Stop samba (SIGTERM to its pid, then SIGKILL to the process group) and remove its data."""
         pid = self._pid
         if pid is None and self._dir is not None:
-            with contextlib.suppress(OSError, ValueError):
-                pid = int((self._dir / "run" / "samba.pid").read_text().split()[0])
+            pid = read_pid(self._dir / "run" / "samba.pid")
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15.0
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            terminate(pid, timeout=15.0, interval=0.05)
             # samba -D leads its own process group; its task processes can outlive the master
             # for a moment and keep the fixed port: end the group it led if they do.
             if not _wait_port_free(LDAP_PORT, 10.0):
@@ -250,8 +231,7 @@ class SambaADServer:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._pid is None:
-                with contextlib.suppress(OSError, ValueError):
-                    self._pid = int(pid_file.read_text().split()[0])
+                self._pid = read_pid(pid_file)
             if self._pid is not None and self._ready():
                 return
             time.sleep(0.1)

@@ -36,7 +36,6 @@ import hashlib
 import io
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -46,10 +45,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Literal, Self
 
 from ldap3.utils.dn import escape_rdn
+
+from accessward.sandbox.processes import Launched, read_pid, terminate
 
 if TYPE_CHECKING:
     from accessward.sandbox.customer import Mix
@@ -429,7 +429,7 @@ def generate_people(
 
 
 @dataclass
-class SlapdServer:
+class SlapdServer(Launched):
     """A throwaway slapd on 127.0.0.1 with its data in a temporary directory.
 
     ``size_limit`` caps what an ordinary (non-root) search returns, like Active Directory's
@@ -508,14 +508,6 @@ class SlapdServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def start(self, ldif: str | os.PathLike[str] | None = None) -> Self:
         """Configure, load ``ldif`` (LDIF text, or a path to an LDIF file) and start serving.
 
@@ -554,14 +546,11 @@ class SlapdServer:
         """
         pid: int | None = None
         if self._dir is not None:
-            with contextlib.suppress(OSError, ValueError):
-                pid = int((self._dir / "slapd.pid").read_text().split()[0])
+            pid = read_pid(self._dir / "slapd.pid")
         if pid is None and self._proc is not None and self._proc.poll() is None:
             pid = self._proc.pid
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            self._wait_gone(pid, timeout=10.0)
+            terminate(pid, timeout=10.0, proc=self._proc)
         if self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5.0)
@@ -577,21 +566,6 @@ class SlapdServer:
                     shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir = None
                 self._loaded = False
-
-    def _wait_gone(self, pid: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.pid == pid:
-                if self._proc.poll() is not None:
-                    return
-            else:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    return
-            time.sleep(0.02)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
     # -- internals -------------------------------------------------------------------------------
 

@@ -35,19 +35,34 @@ MIGRATION_LOCK = "schema-migration"
 log = logging.getLogger("accessward.store")
 
 
+class StoreUrlFileError(RuntimeError):
+    """``ACCESSWARD_DATABASE_URL_FILE`` names a file that cannot be read (or holds no URL): a settings problem.
+
+    The message names the file and why, never what it holds (the URL carries the database password).
+    """
+
+
 def resolve_url(configured: str | None) -> str:
     """The environment wins over the settings file, so one file serves dev and production.
 
     ``ACCESSWARD_DATABASE_URL_FILE`` names a file holding the URL (a Kubernetes Secret or a Docker
-    secret mounted as a file), since the URL carries the database password.
+    secret mounted as a file), since the URL carries the database password. A file that is missing,
+    unreadable, not text or empty raises :class:`StoreUrlFileError`.
     """
     if os.environ.get(ENV_URL):
         return os.environ[ENV_URL]
     if os.environ.get(ENV_URL_FILE):
+        path = os.environ[ENV_URL_FILE]
         try:
-            return Path(os.environ[ENV_URL_FILE]).read_text().strip()
+            url = Path(path).read_text().strip()
         except OSError as exc:
-            raise RuntimeError(f"{ENV_URL_FILE}: cannot read {os.environ[ENV_URL_FILE]}: {exc.strerror}") from None
+            raise StoreUrlFileError(f"{ENV_URL_FILE}: cannot read {path}: {exc.strerror or type(exc).__name__}") \
+                from None
+        except UnicodeDecodeError:
+            raise StoreUrlFileError(f"{ENV_URL_FILE}: {path} is not a text file holding a database URL") from None
+        if not url:
+            raise StoreUrlFileError(f"{ENV_URL_FILE}: {path} is empty; it must hold the database URL")
+        return url
     return configured or "sqlite:///accessward.db"
 
 

@@ -24,7 +24,7 @@ from accessward import exitcodes
 from accessward.check import CheckReport, run_check
 from accessward.cli import app
 from accessward.connectors.preflight import CheckItem
-from accessward.demo import INVENTORY, STAFF
+from accessward.demo import INVENTORY, STAFF, network_env, network_sources, network_values
 from accessward.sandbox import graph, keycloak, linkedin, meta, pinterest, scim, tiktok
 from accessward.sandbox.server import start_app
 from accessward.sandbox.slapd import SlapdServer, people_ldif
@@ -32,18 +32,12 @@ from accessward.sandbox.tls import TestCA, start_tls_app
 from accessward.settings import load_settings
 from tests.conftest import SlapdFactory
 
+#: The demo's directory and network sources (``accessward.demo.NETWORK_SOURCES``), then the IdPs and the suite.
 SETTINGS = """\
 [store]
 url = "sqlite:///accessward.db"
 
-[[identity_sources]]
-name = "directory"
-type = "ldap"
-url = "{ldap_url}"
-bind_dn = "{bind_dn}"
-bind_password = {{ env = "CHK_LDAP_PASSWORD" }}
-base_dn = "{base_dn}"
-
+""" + network_sources("CHK") + """\
 [[identity_sources]]
 name = "entra"
 type = "entra"
@@ -63,35 +57,6 @@ realm = "{realm}"
 client_id = "{kc_client}"
 client_secret = {{ env = "CHK_KC_SECRET" }}
 ca_file = "{ca_file}"
-
-[[access_sources]]
-name = "meta"
-type = "meta"
-base_url = "{meta_url}/v21.0"
-business_id = "{meta_business}"
-access_token = {{ env = "CHK_META_TOKEN" }}
-
-[[access_sources]]
-name = "linkedin"
-type = "linkedin"
-base_url = "{linkedin_url}/rest"
-organization_id = "{linkedin_org}"
-linkedin_version = "{linkedin_version}"
-access_token = {{ env = "CHK_LINKEDIN_TOKEN" }}
-
-[[access_sources]]
-name = "tiktok"
-type = "tiktok"
-base_url = "{tiktok_url}/open_api/v1.3"
-bc_id = "{tiktok_bc}"
-access_token = {{ env = "CHK_TIKTOK_TOKEN" }}
-
-[[access_sources]]
-name = "pinterest"
-type = "pinterest"
-base_url = "{pinterest_url}/v5"
-business_id = "{pinterest_business}"
-access_token = {{ env = "CHK_PINTEREST_TOKEN" }}
 
 [[access_sources]]
 name = "suite"
@@ -144,21 +109,15 @@ class World:
             self.suite = stack.enter_context(scim.start_scim_server(patch_supported=self.scim_patch))
             scim.demo_users(self.suite)
             text = SETTINGS.format(
-                ldap_url=self.slapd.url, bind_dn=self.slapd.bind_dn, base_dn=self.slapd.base_dn,
+                **network_values(self.slapd, urls, self.meta.business_id, self.linkedin.latest_version),
                 tenant=graph.DEMO_TENANT, entra_client=graph.DEMO_CLIENT_ID, graph_url=graph_url,
                 ca_file=self.ca.ca_file, leave_dates=str(self.leave_dates).lower(),
                 keycloak_url=kc_url, realm=keycloak.DEMO_REALM, kc_client=keycloak.DEMO_CLIENT_ID,
-                meta_url=urls["meta"], meta_business=self.meta.business_id,
-                linkedin_url=urls["linkedin"], linkedin_org=linkedin.DEMO_ORG_ID,
-                linkedin_version=self.linkedin.latest_version, tiktok_url=urls["tiktok"], tiktok_bc=tiktok.DEMO_BC_ID,
-                pinterest_url=urls["pinterest"], pinterest_business=pinterest.DEMO_BUSINESS_ID,
                 scim_url=self.suite.url, rules=self.rules)
             (self.directory / "accessward.toml").write_text(text)
             (self.directory / "inventory.csv").write_text(INVENTORY)
-            env = {"CHK_LDAP_PASSWORD": self.slapd.password, "CHK_ENTRA_SECRET": graph.DEMO_SECRET,
-                   "CHK_KC_SECRET": keycloak.DEMO_SECRET, "CHK_META_TOKEN": meta.DEMO_TOKEN,
-                   "CHK_LINKEDIN_TOKEN": linkedin.DEMO_TOKEN, "CHK_TIKTOK_TOKEN": tiktok.DEMO_TOKEN,
-                   "CHK_PINTEREST_TOKEN": pinterest.DEMO_TOKEN, "CHK_SCIM_TOKEN": scim.DEMO_TOKEN, **self.env}
+            env = {**network_env("CHK", self.slapd.password), "CHK_ENTRA_SECRET": graph.DEMO_SECRET,
+                   "CHK_KC_SECRET": keycloak.DEMO_SECRET, "CHK_SCIM_TOKEN": scim.DEMO_TOKEN, **self.env}
             with pytest.MonkeyPatch.context() as mp:
                 for key, value in env.items():
                     mp.setenv(key, value)

@@ -14,8 +14,9 @@ from tests.service.test_reviews_e2e import ALEX, MAIN, PRIYA, REVIEWS, actor, pe
 from tests.service.world import DANA
 
 
-def run(world, *args: str, token: str | None = None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    env = {"COLUMNS": "250", "ACCESSWARD_ACTOR": "it-sec@example.com"}
+def run(world, *args: str, token: str | None = None,  # type: ignore[no-untyped-def]
+        columns: int = 250) -> tuple[int, str]:
+    env = {"COLUMNS": str(columns), "ACCESSWARD_ACTOR": "it-sec@example.com"}
     if token:
         env["ACCESSWARD_TOKEN"] = token
     result = CliRunner().invoke(app, ["--config", str(world.dir / "accessward.toml"), *args], env=env,
@@ -65,3 +66,19 @@ def test_review_from_the_cli_records_decisions_against_the_token_and_revokes_on_
         "revoke", actor(ALEX), "left the social team", "done")
     code, out = run(world, "review", "list")
     assert code == 0 and "closed" in out
+
+
+def test_review_show_is_readable_in_80_columns_and_off_a_terminal(world, rt):
+    """Not a table folded into slivers: one record per item, every line within 80 columns, no word lost."""
+    path = world.dir / "accessward.toml"
+    path.write_text(path.read_text() + REVIEWS)
+    assert run(world, "review", "start", "quarterly-access")[0] == 0
+    items = json.loads(run(world, "review", "show", "quarterly-access", "--json")[1])
+    code, out = run(world, "review", "show", "quarterly-access", columns=80)
+    assert code == 0 and out.startswith(f"campaign 1: {len(items)} item(s)")
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    assert "┃" not in out and "│" not in out
+    flat = " ".join(out.split())
+    for i in items:
+        assert f"item {i['id']}: {i['account_name'] or i['account']} on" in flat
+        assert " ".join(f"{i['recommendation']}: {i['recommendation_reason']}".split()) in flat

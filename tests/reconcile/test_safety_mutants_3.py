@@ -1,0 +1,298 @@
+"""Tests that kill the mutants ``make mutate`` found surviving in ``executor.execute`` (issue 12).
+
+Each test names the mutants it kills (mutmut 3 names: ``accessward.reconcile.executor.x_execute__mutmut_N``).
+The executor walks a plan's outbox in order; every branch that ends one action (skipped, already
+gone, cancelled, held, stopped) must leave the next action to run, and must record what really
+happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from accessward.connectors.errors import RejectedError, StopError
+from accessward.connectors.records import GrantRef, Level, RevocationScope, RevokeOutcome, RevokeResult, Takes
+from accessward.reconcile import executor
+from accessward.reconcile.plan import Item, PlanResult, persist_plan
+from accessward.sync.runner import sync_access
+from tests.fakes import FakeAccess, RecordingRevoker, ReducingRevoker
+
+
+def _estate(engine, accounts: list[str], *, revoker_kind: type[RecordingRevoker] = RecordingRevoker):  # type: ignore[no-untyped-def]
+    """Each account holds ANALYZE on one page; ``boss`` keeps the page's admin (never in a plan)."""
+    src = FakeAccess(grants=[(a, "page", "ANALYZE", Level.read_only) for a in accounts]
+                     + [("boss", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    with engine.connect() as conn:
+        ids = {str(a): int(g) for a, g in conn.execute(text(
+            "SELECT a.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id"))}
+    return src, revoker_kind(src), ids
+
+
+def _item(ids: dict[str, int], account: str, *, system: str = "social", finding: int | None = None,
+          **extra: Any) -> Item:
+    return Item(finding_id=finding, grant_id=ids[account], rule="offboarding", system=system, account=account,
+                account_name=account, resource="page", resource_name="Page", role="ANALYZE",
+                level=int(Level.read_only), reason="test", request=f"DELETE page {account}", **extra)
+
+
+def _plan(engine, items: list[Item]) -> int:  # type: ignore[no-untyped-def]
+    return persist_plan(engine, PlanResult(None, "ready", "test", revocations=items), "t", supersede=False)
+
+
+def _states(engine) -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return {str(a): (str(s), e) for a, s, e in conn.execute(text(
+            "SELECT ac.external_id, x.state, x.last_error FROM action x JOIN access_grant g ON g.id = x.grant_id "
+            "JOIN account ac ON ac.id = g.account_id"))}
+
+
+def _audit(engine) -> list[tuple[str, str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    import json
+
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT kind, actor, data FROM audit_event ORDER BY id")).all()
+    return [(str(k), str(a), d if isinstance(d, dict) else json.loads(d)) for k, a, d in rows]
+
+
+def _close(engine, grant_id: int) -> None:  # type: ignore[no-untyped-def]
+    """A later sync no longer saw the grant."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE access_grant SET seen_to = CURRENT_TIMESTAMP, closed_by = 'sync' WHERE id = :g"),
+                     {"g": grant_id})
+
+
+# -- every branch that ends one action leaves the next one to run ------------------------------------
+
+
+def test_a_stopped_system_skips_its_actions_and_the_next_system_still_runs(engine):
+    """Kills x_execute__mutmut_45 (``continue`` -> ``break`` after a skipped action)."""
+    _src, revoker, ids = _estate(engine, ["a", "b"])
+    plan = _plan(engine, [_item(ids, "a", system="other"), _item(ids, "b")])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None,
+                              blocked={"other": "source failed"})
+    assert report.outcomes == {"skipped": 1, "done": 1}
+    assert [c.account_id for c in revoker.calls] == ["b"]
+    assert _states(engine)["a"][0] == "planned" and _states(engine)["b"][0] == "done"
+
+
+def test_a_grant_gone_after_our_attempt_is_already_gone_and_the_rest_still_runs(engine):
+    """Kills x_execute__mutmut_52 (``attempts > 0`` -> ``>= 0``), 57, 66, 67 (its message) and 71 (``break``).
+
+    Asked before a crash, then a sync no longer saw it: recorded as removed, with the reason in the
+    audit trail. Never asked (attempts 0) and gone: cancelled, not claimed as our removal.
+    """
+    _src, revoker, ids = _estate(engine, ["asked", "never", "c"])
+    plan = _plan(engine, [_item(ids, "asked"), _item(ids, "never"), _item(ids, "c")])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE action SET attempts = 1, state = 'executing' WHERE grant_id = :g"),
+                     {"g": ids["asked"]})
+    _close(engine, ids["asked"])
+    _close(engine, ids["never"])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None, actor="alice")
+    assert report.outcomes == {"already_gone": 1, "cancelled": 1, "done": 1}
+    assert [c.account_id for c in revoker.calls] == ["c"]
+    states = _states(engine)
+    assert states["asked"] == ("already_gone", None)
+    assert states["never"] == ("cancelled", "no longer needed: the access is gone or the finding changed")
+    events = {(e[2].get("account"), e[0]): e for e in _audit(engine) if e[0].startswith("revocation.")}
+    gone = events[("asked", "revocation.already_gone")]
+    assert gone[1] == "alice"
+    assert gone[2]["message"] == "gone on the platform (seen by a later sync after our attempt)"
+    cancelled = events[("never", "revocation.cancelled")]
+    assert cancelled[1] == "alice"  # kills x_execute__mutmut_90 (the actor left out)
+
+
+def test_an_open_grant_whose_finding_was_resolved_is_cancelled_not_revoked(engine):
+    """Kills x_execute__mutmut_72 (``or`` -> ``and``), 81 (no engine) and 98 (``break``).
+
+    Between the plan and its apply the finding was settled (an exception accepted it, a reviewer
+    kept the access): the grant is still there, and the revocation must not be sent.
+    """
+    _src, revoker, ids = _estate(engine, ["kept", "d"])
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO finding (key, rule, severity, system, grant_id, evidence, first_seen, "
+                          "last_seen, state) VALUES ('orphaned:grant:x', 'orphaned', 'high', 'social', :g, '{}', "
+                          "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'accepted')"), {"g": ids["kept"]})
+        (finding,) = conn.execute(text("SELECT id FROM finding")).one()
+    plan = _plan(engine, [_item(ids, "kept", finding=int(finding)), _item(ids, "d")])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert [c.account_id for c in revoker.calls] == ["d"]
+    assert report.outcomes == {"cancelled": 1, "done": 1}
+    assert _states(engine)["kept"][0] == "cancelled"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT seen_to FROM access_grant WHERE id = :g"),
+                            {"g": ids["kept"]}).scalar() is None
+
+
+def test_a_held_last_admin_failure_is_reported_in_short(engine):
+    """Kills x_execute__mutmut_125/126/128/131/132: the report line for a last admin drops the long tail.
+
+    A non-last-admin hold (break-glass) keeps its whole reason.
+    """
+    src = FakeAccess(grants=[("boss", "page", "MANAGE", Level.admin), ("bg", "page", "ANALYZE", Level.read_only)],
+                     emails={"bg": "glass@example.com"})
+    assert sync_access(engine, src).ok
+    revoker = RecordingRevoker(src)
+    with engine.connect() as conn:
+        ids = {str(a): int(g) for a, g in conn.execute(text(
+            "SELECT a.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id"))}
+    boss = Item(finding_id=None, grant_id=ids["boss"], rule="offboarding", system="social", account="boss",
+                account_name="boss", resource="page", resource_name="Page", role="MANAGE", level=int(Level.admin),
+                reason="test", request="DELETE")
+    plan = _plan(engine, [boss, _item(ids, "bg")])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None,
+                              break_glass=["glass@example.com"])
+    assert revoker.calls == [] and report.outcomes == {"failed": 2}
+    assert report.failures == [
+        "social page boss: last admin of the resource: never removed automatically, not removed",
+        "social page bg: break-glass account: never revoked, not removed",
+    ]
+    # the stored reason keeps the whole text (what the last admin's page is, and why)
+    assert _states(engine)["boss"][1].startswith("last admin of the resource")  # type: ignore[union-attr]
+
+
+# -- the plan's own state, and the errors a caller sees ----------------------------------------------
+
+
+def test_the_plan_is_applying_while_its_calls_are_sent(engine):
+    """Kills x_execute__mutmut_22/23: a crash mid-apply must leave the plan resumable (``applying``)."""
+    _src, revoker, ids = _estate(engine, ["a"])
+    plan = _plan(engine, [_item(ids, "a")])
+    seen: list[str] = []
+    original = revoker.revoke
+
+    def revoke(grant):  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            seen.append(str(conn.execute(text("SELECT status FROM plan WHERE id = :p"), {"p": plan}).scalar()))
+        return original(grant)
+
+    revoker.revoke = revoke  # type: ignore[method-assign]
+    executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert seen == ["applying"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM plan WHERE id = :p"), {"p": plan}).scalar() == "applied"
+
+
+def test_executing_a_missing_or_unapproved_plan_says_which_and_why(engine):
+    """Kills x_execute__mutmut_12 and 20 (the error messages dropped)."""
+    with pytest.raises(ValueError, match="no plan 999"):
+        executor.execute(engine, 999, {})
+    _src, revoker, ids = _estate(engine, ["a"])
+    plan = persist_plan(engine, PlanResult(None, "needs_approval", "over the threshold",
+                                           revocations=[_item(ids, "a")]), "t", supersede=False)
+    with pytest.raises(executor.PlanNotApproved, match=f"plan {plan} is needs_approval: over the threshold"):
+        executor.execute(engine, plan, {"social": revoker})
+    assert revoker.calls == []
+
+
+def test_the_default_actor_is_the_system(engine):
+    """Kills x_execute__mutmut_3/4: an apply nobody named is recorded as ``system``."""
+    _src, revoker, ids = _estate(engine, ["a"])
+    executor.execute(engine, _plan(engine, [_item(ids, "a")]), {"social": revoker}, sleep=lambda s: None)
+    actors = {a for k, a, _ in _audit(engine) if k in ("revocation.done", "plan.applied")}
+    assert actors == {"system"}
+
+
+# -- a stop, and a reduction whose grant is gone -----------------------------------------------------
+
+
+def test_a_stop_keeps_the_action_planned_with_its_reason_and_skips_the_rest_of_that_system(engine):
+    """Kills x_execute__mutmut_172/178/179/186 (the stop's reason or actor lost)."""
+    _src, revoker, ids = _estate(engine, ["a", "b"])
+    revoker.fail_with["a"] = [StopError("social: the token was revoked; reconnect the app", system="social")]
+    plan = _plan(engine, [_item(ids, "a"), _item(ids, "b")])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None, actor="alice")
+    assert report.outcomes == {"stopped": 1, "skipped": 1}
+    assert [c.account_id for c in revoker.calls] == ["a"]
+    state, error = _states(engine)["a"]
+    assert state == "planned" and error is not None and "the token was revoked" in error
+    applied = [d for k, a, d in _audit(engine) if k == "plan.applied"]
+    assert applied and "the token was revoked" in str(applied[-1]["stopped"]["social"])
+    assert report.failures and "the token was revoked" in report.failures[0]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM plan WHERE id = :p"), {"p": plan}).scalar() == "applying"
+    assert all(a == "alice" for k, a, _ in _audit(engine) if k == "plan.applied")
+
+
+def test_a_reduction_whose_grant_is_gone_is_failed_not_done(engine):
+    """Kills x_execute__mutmut_160/161/163/168: nothing was lowered, so the outcome must not say so."""
+    src, revoker, ids = _estate(engine, ["a"], revoker_kind=ReducingRevoker)
+    src.grants = [g for g in src.grants if g[0] != "a"]  # gone on the platform since the plan
+    item = _item(ids, "a", kind="reduce", target_role="ANALYZE", target_level=int(Level.read_only))
+    plan = _plan(engine, [item])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert report.outcomes == {"failed": 1}
+    state, error = _states(engine)["a"]
+    assert state == "failed" and error is not None
+    assert error.startswith("the grant to reduce is gone on the platform: ")
+    assert report.failures == [f"social page a: {error}"]
+
+
+def test_a_rejected_revocation_is_failed_with_the_platforms_reason(engine):
+    """The failed branch's report line (the other half of the outcome bookkeeping)."""
+    _src, revoker, ids = _estate(engine, ["a", "b"])
+    revoker.fail_with["a"] = [RejectedError("social: (#200) permission denied", system="social")]
+    report = executor.execute(engine, _plan(engine, [_item(ids, "a"), _item(ids, "b")]), {"social": revoker},
+                              sleep=lambda s: None)
+    assert report.outcomes == {"failed": 1, "done": 1}
+    assert report.failures and report.failures[0].startswith("social page a: ")
+    assert "permission denied" in report.failures[0]
+
+
+def test_a_stop_writes_no_outcome_to_the_trail_and_the_applied_event_counts_every_outcome(engine):
+    """Kills x_execute__mutmut_189/190 (a stop recorded as a terminal outcome; its report line lost) and
+    238..250 (the ``plan.applied`` event's kind, outcomes or stopped systems lost)."""
+    _src, revoker, ids = _estate(engine, ["a", "b"])
+    revoker.fail_with["b"] = [StopError("social: the app was removed", system="social")]
+    plan = _plan(engine, [_item(ids, "a"), _item(ids, "b")])
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert report.failures == ["social: stop: social: the app was removed"]
+    trail = _audit(engine)
+    assert [e[2]["account"] for e in trail if e[0].startswith("revocation.")] == ["a"]  # b's stop is not an outcome
+    (applied,) = [d for k, _, d in trail if k == "plan.applied"]
+    assert applied == {"outcomes": {"done": 1, "stopped": 1},
+                       "stopped": {"social": "stop: social: the app was removed"}}
+
+
+@dataclass
+class _MembershipRevoker(RecordingRevoker):
+    """Revoking any grant removes the account's whole membership (as a Meta business membership does)."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        return Takes(scope=RevocationScope.account_on_system, note="removing the membership removes every asset")
+
+    def revoke(self, grant: GrantRef) -> RevokeResult:
+        self.calls.append(grant)
+        self.source.grants = [g for g in self.source.grants if g[0] != grant.account_id]
+        return RevokeResult(RevokeOutcome.done)
+
+
+def test_a_wide_revocation_closes_every_grant_it_took(engine):
+    """Kills x_execute__mutmut_208 (``also_close`` left out): the membership's other grants are gone too.
+
+    Left open, the next sync would see them vanish at once (a sudden drop) and the report would
+    show access that no longer exists.
+    """
+    src = FakeAccess(grants=[("w", "main", "ANALYZE", Level.read_only), ("w", "shop", "ANALYZE", Level.read_only),
+                             ("boss", "main", "MANAGE", Level.admin), ("boss", "shop", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    revoker = _MembershipRevoker(src)
+    with engine.connect() as conn:
+        ids = {(str(a), str(r)): int(g) for a, r, g in conn.execute(text(
+            "SELECT a.external_id, r.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id "
+            "JOIN resource r ON r.id = g.resource_id"))}
+    item = Item(finding_id=None, grant_id=ids[("w", "main")], rule="offboarding", system="social", account="w",
+                account_name="w", resource="main", resource_name="Main", role="ANALYZE",
+                level=int(Level.read_only), reason="test", request="DELETE membership")
+    report = executor.execute(engine, _plan(engine, [item]), {"social": revoker}, sleep=lambda s: None)
+    assert report.outcomes == {"done": 1}
+    with engine.connect() as conn:
+        open_ = {(str(a), str(r)) for a, r in conn.execute(text(
+            "SELECT a.external_id, r.external_id FROM access_grant g JOIN account a ON a.id = g.account_id "
+            "JOIN resource r ON r.id = g.resource_id WHERE g.seen_to IS NULL"))}
+    assert open_ == {("boss", "main"), ("boss", "shop")}
