@@ -8,8 +8,8 @@ real scim2-server). The simulators are the demo states plus ``leavers`` more peo
 on every system, like Dana Leaver. After one sync (no latency) each leaver is offboarded through the
 product path (``reconcile.offboarding.request`` + ``run``: correlation, the plan in the outbox, the
 guards, the executor, the receipt). The figure is the p50 / p95 of the time from ``run`` to its
-answer; the yardstick is, for each system, one leaver offboarded with only that system configured,
-and the slowest of those. Checks: every offboarding ends ``done``, and no write (method, path and
+answer; the yardstick is, for each system, a leaver offboarded with only that system configured
+(best of two), and the slowest of those. Checks: every offboarding ends ``done``, and no write (method, path and
 query) reaches any system twice in the whole run, so each revocation was sent exactly once.
 """
 
@@ -295,20 +295,25 @@ def offboarding_phase(report: Any, stores: Any, workdir: Path, samples: int) -> 
     section = "offboarding"
     gate = Gate()
     engine = stores.fresh("offboarding")
-    with world(workdir, engine, len(SYSTEMS) + samples, gate) as rt:
+    alone_runs = 2  # each system alone twice, the faster counts: a yardstick no slower than it is
+    first = alone_runs * len(SYSTEMS)
+    with world(workdir, engine, first + samples, gate) as rt:
         gate.seconds = LATENCY
         alone: dict[str, float] = {}
         for n, system in enumerate(SYSTEMS):
-            before = sum(gate.calls.values())
-            seconds, status = offboard(rt, n, only=system)
-            if status != "done":
-                raise OffboardingBenchError(f"offboarding on {system} alone ended {status}")
-            alone[system] = seconds
-            log_calls = sum(gate.calls.values()) - before
+            times: list[float] = []
+            for k in range(alone_runs):
+                before = sum(gate.calls.values())
+                seconds, status = offboard(rt, n * alone_runs + k, only=system)
+                if status != "done":
+                    raise OffboardingBenchError(f"offboarding on {system} alone ended {status}")
+                times.append(seconds)
+                calls = sum(gate.calls.values()) - before
+            alone[system] = min(times)
             report.add(section, f"{system} alone: its whole revoke sequence at {LATENCY * 1000:.0f} ms a call",
-                       f"{seconds:.2f} s", f"{log_calls} calls")
+                       f"{alone[system]:.2f} s", f"{calls} calls; best of {alone_runs}")
         runs: list[float] = []
-        for i in range(len(SYSTEMS), len(SYSTEMS) + samples):
+        for i in range(first, first + samples):
             seconds, status = offboard(rt, i)
             if status != "done":
                 raise OffboardingBenchError(f"offboarding of leaver {i} on six systems ended {status}")
