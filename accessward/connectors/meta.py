@@ -215,9 +215,11 @@ class MetaBusinessConnector(TokenConnector):
         remove_partnerships: bool = False,
         page_roles: bool = True,
         invitations: bool = True,
+        read_ahead: bool = True,
         **http: Any,
     ) -> None:
         self.name = name
+        self._read_ahead = read_ahead  # list in a thread a few pages ahead (connectors.prefetch)
         self.business_id = business_id
         self._token = access_token
         self._page_size = page_size
@@ -298,7 +300,8 @@ class MetaBusinessConnector(TokenConnector):
         The listing runs a few pages ahead of the caller (``connectors.prefetch``): Graph prepares
         the next page while the store writes this one; order and errors are as without it."""
         try:
-            yield from read_ahead(self._list_access(), name=f"{self.name}-listing")
+            records = self._list_access()
+            yield from read_ahead(records, name=f"{self.name}-listing") if self._read_ahead else records
         except ConnectorError as exc:
             self._scrub(exc)
             raise
