@@ -8,6 +8,7 @@ and no rule acts on it automatically. Manual links are kept as they are. Account
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select
 
-from accessward.sync.bulk import one_of, upsert
+from accessward.sync import driver_bulk
 from accessward.sync.clock import utcnow
 from accessward.sync.models import Account, Link, Person, PersonEmail
 
@@ -48,13 +49,22 @@ def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]
         yield values[i:i + size]
 
 
-def _lookup(conn: Any, column: Any, values: set[str], key_col: Any, id_col: Any) -> dict[str, set[int]]:
+def _lookup(conn: Any, column: Any, values: set[str], facts: dict[int, _Facts]) -> dict[str, set[int]]:
+    """key -> the ids of the people found by that key (``column`` of person or person_email), in
+    chunks of indexed lookups on the driver; each person's facts are read by the same query."""
     out: dict[str, set[int]] = defaultdict(set)
     ordered = sorted(values)
+    if column.table.name == "person":
+        select_sql = f"SELECT p.{column.name}, p.id, p.source, p.status, p.mfa FROM person p WHERE "
+    else:
+        select_sql = (f"SELECT e.{column.name}, p.id, p.source, p.status, p.mfa FROM person_email e "
+                      "JOIN person p ON p.id = e.person_id WHERE ")
+    prefix = "p" if column.table.name == "person" else "e"
     for chunk in _chunks(ordered):
-        rows = conn.execute(select(key_col, id_col).where(one_of(conn, column, chunk)))
-        for key, pid in rows:
+        where, params = driver_bulk.any_of(conn, f"{prefix}.{column.name}", chunk)
+        for key, pid, source, status, mfa in driver_bulk.rows(conn, select_sql + where, params):
             out[str(key)].add(int(pid))
+            facts[int(pid)] = _Facts(source, status, mfa is not None)
     return out
 
 
@@ -77,19 +87,20 @@ def correlate(engine: Engine, *, plus_addressing: bool = False,
                 _A.c.kind != "system"))
             if r.id not in manual
         ]
-        by_emp = _lookup(conn, _P.c.employee_id, {a.employee_id for a in accounts if a.employee_id},
-                         _P.c.employee_id, _P.c.id)
+        facts: dict[int, _Facts] = {}
+        by_emp = _lookup(conn, _P.c.employee_id, {a.employee_id for a in accounts if a.employee_id}, facts)
         logins = {a.login for a in accounts if a.login}
-        by_user = _lookup(conn, _P.c.username, logins, _P.c.username, _P.c.id)
-        for key, ids in _lookup(conn, _P.c.upn, logins, _P.c.upn, _P.c.id).items():
+        by_user = _lookup(conn, _P.c.username, logins, facts)
+        for key, ids in _lookup(conn, _P.c.upn, logins, facts).items():
             by_user[key] |= ids
         emails = {a.email for a in accounts if a.email} | {a.login for a in accounts if a.login and "@" in a.login}
         if plus_addressing:
             emails |= {strip_plus(e) for e in emails}
-        by_mail = _lookup(conn, _E.c.email, emails, _E.c.email, _E.c.person_id)
+        by_mail = _lookup(conn, _E.c.email, emails, facts)
 
         matches = [(acct, _tiers(acct, by_emp, by_user, by_mail, plus_addressing)) for acct in accounts]
-        facts = _facts(conn, {pid for _, tiers in matches for _, ids in tiers for pid in ids})
+        unread = {pid for _, tiers in matches for _, ids in tiers for pid in ids} - facts.keys()
+        facts.update(_facts(conn, unread))  # none in practice: every lookup read its people's facts
         configured = set(identity_sources) if identity_sources is not None else None
 
         now = utcnow()
@@ -109,10 +120,35 @@ def correlate(engine: Engine, *, plus_addressing: bool = False,
             rows.append({"account_id": acct.id, "person_id": person, "method": method if person else (
                 "disputed" if disputed else "none"), "disputed": disputed,
                 "candidates": sorted(candidates), "updated_at": now})
-        for i in range(0, len(rows), 1000):
-            upsert(conn, _L, rows[i:i + 1000], keys=("account_id",),
-                   update=["person_id", "method", "disputed", "candidates", "updated_at"])
+        _write_links(conn, _changed_links(conn, rows))
     return stats
+
+
+def _changed_links(conn: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The link rows that differ from the stored ones: an unchanged link is not rewritten
+    (``updated_at`` is when the link last changed), so a correlation where nothing changed writes nothing.
+    Candidates are compared as the JSON text stored (see :func:`_write_links`)."""
+    stored: dict[int, tuple[Any, ...]] = {}
+    for account_id, person_id, method, disputed, candidates in driver_bulk.rows(
+            conn, "SELECT account_id, person_id, method, disputed, CAST(candidates AS TEXT) FROM link "
+                  "WHERE method <> 'manual'"):
+        stored[int(account_id)] = (person_id, method, bool(disputed), candidates)
+    return [r for r in rows if stored.get(r["account_id"]) != (
+        r["person_id"], r["method"], r["disputed"], json.dumps(r["candidates"]))]
+
+
+def _write_links(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Upsert links on ``account_id`` in one executemany of plain tuples (the columns the upsert wrote)."""
+    if not rows:
+        return
+    m = driver_bulk.marks(conn, 6)
+    when = driver_bulk.stamp(conn, rows[0]["updated_at"])
+    driver_bulk.executemany(conn, (
+        f"INSERT INTO link (account_id, person_id, method, disputed, candidates, updated_at) VALUES ({m}) "
+        "ON CONFLICT (account_id) DO UPDATE SET person_id = excluded.person_id, method = excluded.method, "
+        "disputed = excluded.disputed, candidates = excluded.candidates, updated_at = excluded.updated_at"),
+        [(r["account_id"], r["person_id"], r["method"], r["disputed"], json.dumps(r["candidates"]), when)
+         for r in rows])
 
 
 @dataclass(frozen=True)
@@ -130,9 +166,10 @@ def _facts(conn: Any, ids: set[int]) -> dict[int, _Facts]:
     out: dict[int, _Facts] = {}
     ordered = sorted(ids)
     for i in range(0, len(ordered), CHUNK):
-        for r in conn.execute(select(_P.c.id, _P.c.source, _P.c.status, _P.c.mfa).where(
-                one_of(conn, _P.c.id, ordered[i:i + CHUNK]))):
-            out[int(r.id)] = _Facts(r.source, r.status, r.mfa is not None)
+        where, params = driver_bulk.any_of(conn, "id", ordered[i:i + CHUNK])
+        for pid, source, status, mfa in driver_bulk.rows(
+                conn, f"SELECT id, source, status, mfa FROM person WHERE {where}", params):
+            out[int(pid)] = _Facts(source, status, mfa is not None)
     return out
 
 

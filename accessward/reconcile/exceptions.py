@@ -84,7 +84,10 @@ def apply_exceptions(engine: Engine, now: datetime, *, actor: str = "system") ->
         active = list(session.execute(select(RiskException).where(
             col(RiskException.withdrawn_at).is_(None), col(RiskException.expires_at) > now)).scalars())
         conn = session.connection()
-        for row in conn.execute(text(FINDINGS_SQL)).all():
+        # With no active exception nothing can be accepted, only accepted findings reopened: read only those.
+        sql = FINDINGS_SQL if active else FINDINGS_SQL.replace("f.state IN ('open', 'accepted')",
+                                                               "f.state = 'accepted'")
+        for row in conn.execute(text(sql)).all():
             cover = next((e for e in active if _matches(e, row)), None)
             if cover is not None and (row.state != "accepted" or row.exception_id != cover.id):
                 conn.execute(text("UPDATE finding SET state = 'accepted', exception_id = :e WHERE id = :id"),

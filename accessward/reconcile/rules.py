@@ -12,14 +12,16 @@ agency's staff, not an orphan: the ``agency`` rule judges it against the engagem
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import DateTime, Engine, text
+from sqlalchemy import Engine
 
 from accessward.reconcile.findings import FindingDraft
 from accessward.reconcile.policy import RuleSettings
 from accessward.reconcile.severity import severity
+from accessward.sync import driver_bulk
 
 # Accounts first, grants last: the conditions on link and person pick the (few) orphaned accounts
 # before any grant is read, and only their open grants are then fetched by account_id. With
@@ -63,26 +65,41 @@ def _domain(address: str | None) -> str:
     return (address or "").rpartition("@")[2].lower() if "@" in (address or "") else ""
 
 
+#: The columns of ORPHANED_SQL, in order: rows are read as plain tuples (see :mod:`accessward.sync.driver_bulk`).
+_Row = namedtuple("_Row", "grant_id system account_id level role external_id display_name email login "
+                          "account_employee_id person_id method disputed status leave_date missing_since "
+                          "person_name employee_id")
+
+
 def orphaned(engine: Engine, rule: RuleSettings, now: datetime,
              agency_domains: Collection[str] = ()) -> Iterator[FindingDraft]:
     domains = {d.lower() for d in agency_domains}
+    severities: dict[tuple[str, int], str] = {}  # severity() is a pure function of (reason, level) for the rule
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=2000).execute(
-            text(ORPHANED_SQL).columns(leave_date=DateTime, missing_since=DateTime), {"now": now})
-        for row in result:
+        read_datetime = driver_bulk.datetime_reader(conn)
+        for raw in driver_bulk.stream(conn, ORPHANED_SQL.replace(":now", driver_bulk.mark(conn)),
+                                      [driver_bulk.stamp(conn, now)]):
+            row = _Row._make(raw)
+            if row.leave_date is not None or row.missing_since is not None:
+                row = row._replace(leave_date=read_datetime(row.leave_date),
+                                   missing_since=read_datetime(row.missing_since))
             reason, since = _reason(row, now)
             if reason == "no_person" and domains and (_domain(row.email) or _domain(row.login)) in domains:
                 continue  # agency staff: the agency rule judges them against their engagement
+            level = row.level
+            found = severities.get((reason, level))
+            if found is None:
+                found = severities[(reason, level)] = severity(rule, "orphaned", reason, level)
             yield FindingDraft(
                 key=f"orphaned:grant:{row.grant_id}", rule="orphaned",
-                severity=severity(rule, "orphaned", reason, row.level),
+                severity=found,
                 system=row.system, account_id=row.account_id, grant_id=row.grant_id,
                 person_id=row.person_id,
                 evidence={
                     "reason": reason,
                     "since": since.isoformat() if since else None,
                     "account": row.external_id, "account_name": row.display_name, "email": row.email,
-                    "role": row.role, "level": row.level,
+                    "role": row.role, "level": level,
                     "person": row.person_name, "employee_id": row.employee_id,
                     "person_status": row.status, "link": row.method,
                 },

@@ -18,9 +18,10 @@ from sqlalchemy import DateTime, Engine, Table, delete, func, select, text, upda
 
 from accessward.connectors.errors import MalformedResponseError
 from accessward.connectors.records import AccessRecord, AccountRecord, GrantRecord, PersonRecord, ResourceRecord
+from accessward.sync import driver_bulk, grant_bulk
 from accessward.sync.bulk import one_of, upsert
 from accessward.sync.clock import to_naive_utc, utcnow
-from accessward.sync.models import Account, Grant, Person, PersonEmail, Resource, SyncRun
+from accessward.sync.models import Grant, Person, PersonEmail, SyncRun
 
 #: Records per transaction. Measured on SQLite (CPU seconds): 100,000 people 4.0 at 2,000,
 #: 3.7 at 5,000, 3.5 at 10,000; 250,000 grants 4.2 at 2,000, 3.8 at 10,000. The key lookups of a
@@ -259,6 +260,16 @@ def count_present_people(engine: Engine, source: str) -> int:
 
 @dataclass
 class AccessWriter:
+    """Writes a source's accounts, resources and grants; only new or changed grants are written.
+
+    Each batch reads the stored open grants of its accounts as plain tuples and compares them
+    column by column (a grant's content is its key plus ``level`` and ``verifiable``, so no digest
+    column is needed): an unchanged grant is not rewritten, only its row id joins :attr:`seen_ids`,
+    and the unseen grants are then the stored open ones minus the seen ones
+    (:func:`close_unseen_grants` with ``seen_ids``). Writes go through the driver's ``executemany``
+    on plain tuples (:mod:`accessward.sync.grant_bulk`). ``digests=False`` writes every grant.
+    """
+
     engine: Engine
     system: str
     run_id: int
@@ -266,20 +277,24 @@ class AccessWriter:
     counts: dict[str, int] = field(default_factory=lambda: {"accounts": 0, "resources": 0, "grants": 0})
     _accounts: dict[str, AccountRecord] = field(default_factory=dict)
     _resources: dict[str, ResourceRecord] = field(default_factory=dict)
-    _grants: dict[tuple[str, str, str], GrantRecord] = field(default_factory=dict)
+    _grants: list[GrantRecord] = field(default_factory=list)
     _account_ids: dict[str, int] = field(default_factory=dict)
     _resource_ids: dict[str, int] = field(default_factory=dict)
     #: Compare with the stored open grants and write only new or changed ones (see _flush_grants).
     digests: bool = True
     written: int = 0
     seen_ids: set[int] = field(default_factory=set)
-    _unchanged: list[int] = field(default_factory=list)
 
     def write(self, records: Iterable[AccessRecord]) -> None:
+        with driver_bulk.fewer_collections():
+            self._write(records)
+
+    def _write(self, records: Iterable[AccessRecord]) -> None:
+        grants, size = self._grants, self.batch_size
         for record in records:
             if isinstance(record, GrantRecord):
-                self._grants[(record.account_id, record.resource_id, record.role)] = record
-                if len(self._grants) >= self.batch_size:
+                grants.append(record)
+                if len(grants) >= size:
                     self.flush()
             elif isinstance(record, AccountRecord):
                 if record.external_id not in self._account_ids:
@@ -303,50 +318,33 @@ class AccessWriter:
     def _flush_accounts(self, conn: Any, now: datetime) -> None:
         if not self._accounts:
             return
-        rows = [{
-            "system": self.system, "external_id": a.external_id, "kind": str(a.kind),
-            "display_name": a.display_name, "login": a.login.lower() if a.login else None,
-            "email": normalize_email(a.email) if a.email else None, "employee_id": a.employee_id,
-            "sso": a.sso, "mfa": a.mfa, "last_active": to_naive_utc(a.last_active),
-            "first_seen": now, "last_seen": now, "last_run_id": self.run_id,
-        } for a in self._accounts.values()]
-        table = _table(Account)
-        upsert(conn, table, rows, keys=("system", "external_id"),
-               update=[c for c in rows[0] if c not in ("system", "external_id", "first_seen")])
-        self._account_ids.update(conn.execute(
-            select(table.c.external_id, table.c.id).where(
-                table.c.system == self.system, table.c.external_id.in_(list(self._accounts)))
-        ).all())
+        when = driver_bulk.stamp(conn, now)
+        grant_bulk.upsert_accounts(conn, [(
+            self.system, a.external_id, str(a.kind), a.display_name, a.login.lower() if a.login else None,
+            normalize_email(a.email) if a.email else None, a.employee_id, a.sso, a.mfa,
+            driver_bulk.stamp(conn, to_naive_utc(a.last_active)), when, when, self.run_id,
+        ) for a in self._accounts.values()])
+        self._account_ids.update(grant_bulk.row_ids(conn, "account", self.system, list(self._accounts)))
         self._accounts.clear()
 
     def _flush_resources(self, conn: Any, now: datetime) -> None:
         if not self._resources:
             return
-        rows = [{
-            "system": self.system, "external_id": r.external_id, "kind": r.kind, "name": r.name,
-            "first_seen": now, "last_seen": now,
-        } for r in self._resources.values()]
-        table = _table(Resource)
-        upsert(conn, table, rows, keys=("system", "external_id"), update=["kind", "name", "last_seen"])
-        self._resource_ids.update(conn.execute(
-            select(table.c.external_id, table.c.id).where(
-                table.c.system == self.system, table.c.external_id.in_(list(self._resources)))
-        ).all())
+        when = driver_bulk.stamp(conn, now)
+        grant_bulk.upsert_resources(conn, [(self.system, r.external_id, r.kind, r.name, when, when)
+                                           for r in self._resources.values()])
+        self._resource_ids.update(grant_bulk.row_ids(conn, "resource", self.system, list(self._resources)))
         self._resources.clear()
 
     def _flush_grants(self, conn: Any, now: datetime) -> None:
-        """Upsert the batch's grants, except open grants stored with the same level and verifiability.
-
-        A grant's content is its key (account, resource, role) plus ``level`` and ``verifiable``, so
-        the stored open grants of the batch's accounts are compared column by column (no digest
-        column needed); the unchanged ones only join :attr:`seen_ids`.
-        """
+        """Upsert the batch's grants, except open grants stored with the same level and verifiability."""
         if not self._grants:
             return
-        keyed: dict[tuple[int, int, str], GrantRecord] = {}
-        for g in self._grants.values():
-            account_id = self._account_ids.get(g.account_id, -1)
-            resource_id = self._resource_ids.get(g.resource_id, -1)
+        account_ids, resource_ids = self._account_ids, self._resource_ids
+        keyed: dict[tuple[int, int, str], GrantRecord] = {}  # a grant listed twice: the last one counts
+        for g in self._grants:
+            account_id = account_ids.get(g.account_id, -1)
+            resource_id = resource_ids.get(g.resource_id, -1)
             if account_id < 0 or resource_id < 0:
                 raise MalformedResponseError(
                     f"grant {g.account_id}->{g.resource_id} arrived before its account or resource",
@@ -355,47 +353,34 @@ class AccessWriter:
             keyed[(account_id, resource_id, g.role)] = g
         self.counts["grants"] += len(keyed)
         if self.digests:
-            grant = _table(Grant)
-            accounts = {key[0] for key in keyed}
-            # By account id alone, so the planner takes the account_id index: with "system = ? AND
-            # seen_to IS NULL" in the WHERE, SQLite (no statistics) picks ix_grant_system_open and
-            # scans every open grant of the system for each batch (measured: quadratic at 1M grants).
-            # An account belongs to one system; closed rows are dropped here.
-            stored = conn.execute(
-                select(grant.c.id, grant.c.account_id, grant.c.resource_id, grant.c.role, grant.c.level,
-                       grant.c.verifiable, grant.c.seen_to, grant.c.system)
-                .where(one_of(conn, grant.c.account_id, accounts))
-            ).all()
-            for gid, account_id, resource_id, role, level, verifiable, seen_to, system in stored:
-                if seen_to is not None or system != self.system:
-                    continue
+            seen = self.seen_ids
+            for account_id, resource_id, role, level, verifiable, gid, system in grant_bulk.open_grants_of(
+                    conn, list({key[0] for key in keyed})):
                 key = (account_id, resource_id, role)
                 known = keyed.get(key)
-                if known is not None and int(known.level) == level and known.verifiable == bool(verifiable):
+                if known is not None and known.level == level and known.verifiable == bool(verifiable) \
+                        and system == self.system:
                     del keyed[key]
-                    self.seen_ids.add(gid)
-                    self._unchanged.append(gid)
-        rows = [{
-            "system": self.system, "account_id": key[0], "resource_id": key[1], "role": key[2],
-            "level": int(g.level), "seen_from": now, "last_seen": now, "last_run_id": self.run_id,
-            "verifiable": g.verifiable,
-        } for key, g in keyed.items()]
-        if rows:
-            upsert(conn, _table(Grant), rows, keys=("account_id", "resource_id", "role"),
-                   update=["level", "last_seen", "last_run_id", "verifiable"], where=text("seen_to IS NULL"))
-            self.written += len(rows)
+                    seen.add(gid)
+        if keyed:
+            when = driver_bulk.stamp(conn, now)
+            system, run_id = self.system, self.run_id
+            grant_bulk.upsert_grants(conn, [
+                (system, key[0], key[1], key[2], int(g.level), when, when, run_id, g.verifiable)
+                for key, g in keyed.items()])
+            self.written += len(keyed)
         self._grants.clear()
 
     def touch_unchanged(self) -> int:
         """Stamp the open grants this run saw but did not rewrite as seen now (see
         :meth:`PeopleWriter.touch_unchanged`: for a quarantined run that may be confirmed later)."""
         touched, grant = 0, _table(Grant)
+        unchanged = sorted(self.seen_ids)
         with self.engine.begin() as conn:
-            for i in range(0, len(self._unchanged), 1000):
-                result = conn.execute(update(grant).where(one_of(conn, grant.c.id, self._unchanged[i:i + 1000]))
+            for i in range(0, len(unchanged), 1000):
+                result = conn.execute(update(grant).where(one_of(conn, grant.c.id, unchanged[i:i + 1000]))
                                       .values(last_seen=utcnow(), last_run_id=self.run_id))
                 touched += int(result.rowcount or 0)
-        self._unchanged = []
         return touched
 
 
@@ -418,15 +403,16 @@ def close_unseen_grants(engine: Engine, system: str, run_id: int, seen_ids: set[
                 {"now": utcnow(), "system": system, "started": started},
             )
             return int(result.rowcount or 0)
-        grant = _table(Grant)
-        gone = [int(gid) for (gid,) in conn.execute(
-            select(grant.c.id).where(grant.c.system == system, grant.c.seen_to.is_(None), grant.c.last_seen < started)
-        ) if gid not in seen_ids]
-        closed, now = 0, utcnow()
-        for i in range(0, len(gone), 1000):
-            result = conn.execute(update(grant).where(one_of(conn, grant.c.id, gone[i:i + 1000]))
-                                  .values(seen_to=now, closed_by="unseen"))
-            closed += int(result.rowcount or 0)
+        m = driver_bulk.mark(conn)
+        gone = [gid for (gid,) in driver_bulk.rows(
+            conn, f"SELECT id FROM access_grant WHERE system = {m} AND seen_to IS NULL AND last_seen < {m}",
+            (system, driver_bulk.stamp(conn, started))) if gid not in seen_ids]
+        closed, now = 0, driver_bulk.stamp(conn, utcnow())
+        for chunk in driver_bulk.chunks(gone):
+            where, params = driver_bulk.any_of(conn, "id", chunk)
+            closed += driver_bulk.execute(
+                conn, f"UPDATE access_grant SET seen_to = {m}, closed_by = 'unseen' WHERE {where} "
+                      "AND seen_to IS NULL", [now, *params])
         return closed
 
 

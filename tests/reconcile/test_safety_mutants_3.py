@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from accessward.connectors.errors import RejectedError, StopError
+from accessward.connectors.errors import RejectedError, StopError, TransientError
 from accessward.connectors.records import GrantRef, Level, RevocationScope, RevokeOutcome, RevokeResult, Takes
 from accessward.reconcile import executor
-from accessward.reconcile.plan import Item, PlanResult, persist_plan
-from accessward.sync.runner import sync_access
-from tests.fakes import FakeAccess, RecordingRevoker, ReducingRevoker
+from accessward.reconcile.plan import Item, PlanResult, build_plan, persist_plan
+from accessward.reconcile.policy import PolicySettings, RuleSettings
+from accessward.reconcile.run import reconcile
+from accessward.sync.clock import utcnow
+from accessward.sync.runner import sync_access, sync_identity
+from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, ReducingRevoker, person
 
 
 def _estate(engine, accounts: list[str], *, revoker_kind: type[RecordingRevoker] = RecordingRevoker):  # type: ignore[no-untyped-def]
@@ -296,3 +299,96 @@ def test_a_wide_revocation_closes_every_grant_it_took(engine):
             "SELECT a.external_id, r.external_id FROM access_grant g JOIN account a ON a.id = g.account_id "
             "JOIN resource r ON r.id = g.resource_id WHERE g.seen_to IS NULL"))}
     assert open_ == {("boss", "main"), ("boss", "shop")}
+
+
+# -- plan._plan_rows: what a planned revocation carries, and every candidate after a merge -----------------
+
+
+def _leavers(engine, policy: PolicySettings):  # type: ignore[no-untyped-def]
+    """a and b have left; a's account also has two-factor off (orphaned and mfa_required both find a's grant)."""
+    from accessward.connectors.records import PersonStatus
+
+    assert sync_identity(engine, FakeIdentity(people=[
+        person("a", "a@example.com", status=PersonStatus.terminated),
+        person("b", "b@example.com", status=PersonStatus.terminated),
+        person("boss", "boss@example.com")])).ok
+    src = FakeAccess(grants=[("a", "page", "ANALYZE", Level.read_only), ("b", "page", "CREATE_CONTENT",
+                                                                          Level.full_publishing),
+                             ("boss", "page", "MANAGE", Level.admin)],
+                     facts={"a": {"mfa": False}, "b": {"mfa": False}, "boss": {"mfa": True}})
+    assert sync_access(engine, src).ok
+    reconcile(engine, policy)
+    return RecordingRevoker(src)
+
+
+def test_a_grant_two_rules_found_is_planned_once_and_the_next_candidate_still_is(engine):
+    """Kills plan.x__plan_rows__mutmut_117 (``continue`` -> ``break`` after merging the second rule)."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke"),
+                                                             "mfa_required": RuleSettings(action="revoke")})
+    revoker = _leavers(engine, policy)
+    plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
+    rules_by_account = {i.account: set(i.rule.split("+")) for i in plan.revocations}
+    assert rules_by_account == {"a": {"orphaned", "mfa_required"}, "b": {"orphaned", "mfa_required"}}
+    assert len(plan.revocations) == 2
+
+
+def test_flagged_findings_are_counted_and_a_revocation_carries_what_the_plan_shows(engine):
+    """Kills plan.x__plan_rows__mutmut_9 (``flagged += 1`` -> ``= 1``) and 23..28, 60..67 (an item's names,
+    role, level or reason lost): the approver reads these fields; a plan that shows ``None`` for the
+    page or the role cannot be judged."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    revoker = _leavers(engine, policy)  # mfa_required flags a and b: two flagged
+    plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
+    assert plan.flagged == 2
+    with engine.connect() as conn:
+        reasons = {str(a): json_reason(e) for a, e in conn.execute(text(
+            "SELECT ac.external_id, f.evidence FROM finding f JOIN account ac ON ac.id = f.account_id "
+            "WHERE f.rule = 'orphaned'"))}
+    items = {i.account: i for i in plan.revocations}
+    b = items["b"]
+    assert (b.account_name, b.resource, b.resource_name, b.role, b.level) == (
+        "b", "page", "Page", "CREATE_CONTENT", int(Level.full_publishing))
+    assert b.reason == reasons["b"] and b.reason  # the finding's own reason (a leaver), not empty or "None"
+
+
+def json_reason(evidence: Any) -> str:
+    import json
+
+    data = evidence if isinstance(evidence, dict) else json.loads(evidence)
+    return str(data["reason"])
+
+
+def test_an_account_matching_nobody_is_held_with_the_setting_that_would_revoke_it(engine):
+    """Kills plan.x__plan_rows__mutmut_96 (the hold reason's text): it names the switch to turn."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    assert sync_identity(engine, FakeIdentity(people=[person("boss", "boss@example.com")])).ok
+    src = FakeAccess(grants=[("ghost", "page", "ANALYZE", Level.read_only), ("boss", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    reconcile(engine, policy)
+    revoker = RecordingRevoker(src)
+    plan = build_plan(engine, policy, {revoker.name: revoker}, ["dir"], utcnow())
+    assert plan.revocations == []
+    (held,) = [h for h in plan.held if h.account == "ghost"]
+    assert held.held_because == ("matches no person: flagged only (link it, or set revoke_unmatched = true "
+                                 "on the rule)")
+
+
+@dataclass
+class _UnsureRevoker(RecordingRevoker):
+    """Cannot say what a revocation removes (the platform's answer to that question failed)."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        raise TransientError("social: HTTP 503 while reading the membership", system="social")
+
+
+def test_a_revocation_whose_reach_is_unknown_is_held_and_takes_nothing(engine):
+    """Kills plan.x__plan_rows__mutmut_120 (``taken_ids = None``): the held item says it takes nothing known."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    revoker = _leavers(engine, policy)
+    unsure = _UnsureRevoker(revoker.source)
+    plan = build_plan(engine, policy, {unsure.name: unsure}, ["dir"], utcnow())
+    assert plan.revocations == [] and unsure.calls == []
+    held = {h.account: h for h in plan.held}
+    assert set(held) == {"a", "b"}
+    assert all(h.takes == () for h in held.values())
+    assert "cannot tell what this revocation removes" in held["a"].held_because
