@@ -161,6 +161,7 @@ from accessward.connectors.meta_tasks import (
     role_and_level,
 )
 from accessward.connectors.meta_tokens import ask_page_token
+from accessward.connectors.prefetch import read_ahead
 from accessward.connectors.records import (
     AccessRecord,
     AccountKind,
@@ -214,9 +215,11 @@ class MetaBusinessConnector(TokenConnector):
         remove_partnerships: bool = False,
         page_roles: bool = True,
         invitations: bool = True,
+        read_ahead: bool = True,
         **http: Any,
     ) -> None:
         self.name = name
+        self._read_ahead = read_ahead  # list in a thread a few pages ahead (connectors.prefetch)
         self.business_id = business_id
         self._token = access_token
         self._page_size = page_size
@@ -292,9 +295,13 @@ class MetaBusinessConnector(TokenConnector):
 
     def list_access(self) -> Iterator[AccessRecord]:
         """The business, its people, system users and invitations, partners, then each Page and
-        Instagram account followed by its grants (every account before its first grant)."""
+        Instagram account followed by its grants (every account before its first grant).
+
+        The listing runs a few pages ahead of the caller (``connectors.prefetch``): Graph prepares
+        the next page while the store writes this one; order and errors are as without it."""
         try:
-            yield from self._list_access()
+            records = self._list_access()
+            yield from read_ahead(records, name=f"{self.name}-listing") if self._read_ahead else records
         except ConnectorError as exc:
             self._scrub(exc)
             raise

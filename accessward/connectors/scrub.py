@@ -32,6 +32,7 @@ _MIN_LENGTH = 6  # shorter values ("abc", "1") would redact ordinary words; no r
 _lock = threading.Lock()
 _known: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+_stale = False  # a secret was registered since _pattern was built
 
 _NAMES = r"access_token|refresh_token|id_token|client_secret|client_assertion|password|api_key|apikey|token"
 _SHAPES = [
@@ -60,15 +61,32 @@ def _forms(secret: str) -> set[str]:
 
 
 def register(*secrets: str | None) -> None:
-    """Remember secrets so every later :func:`scrub` removes them (and their encoded forms)."""
-    global _pattern
+    """Remember secrets so every later :func:`scrub` removes them (and their encoded forms).
+
+    The pattern of every known secret is rebuilt by the next :func:`scrub`, not here: a listing
+    registers each Page token it sends (hundreds, one by one), and compiling all of them again
+    for each new one made registration quadratic (18 CPU-seconds for 400 Pages).
+    """
+    global _stale
     fresh = {s for s in secrets if s and len(s) >= _MIN_LENGTH} - _known
     if not fresh:
         return
     with _lock:
         _known.update(fresh)
-        forms = sorted({f for s in _known for f in _forms(s)}, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(f) for f in forms))
+        _stale = True
+
+
+def _current() -> re.Pattern[str] | None:
+    """The pattern of every registered secret, rebuilt first if a secret was registered since."""
+    global _pattern, _stale
+    if not _stale:
+        return _pattern
+    with _lock:
+        if _stale:
+            forms = sorted({f for s in _known for f in _forms(s)}, key=len, reverse=True)
+            _pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
+            _stale = False
+        return _pattern
 
 
 def known() -> frozenset[str]:
@@ -78,17 +96,17 @@ def known() -> frozenset[str]:
 
 def forget_all() -> None:
     """Empty the registry (tests only)."""
-    global _pattern
+    global _pattern, _stale
     with _lock:
         _known.clear()
-        _pattern = None
+        _pattern, _stale = None, False
 
 
 def scrub(text: str, extra: Iterable[str] = ()) -> str:
     """``text`` with every known secret, its encoded forms and credential shapes replaced."""
     if not text:
         return text
-    pattern = _pattern
+    pattern = _current()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
     for value in extra:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,14 +169,22 @@ def _carry_out(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> str
     who = f"offboarding:{ob.request_id}"
     correlate(engine, plus_addressing=tools.policy.plus_addressing)  # links as of the newest sync
     people = _people(engine, ob.person_ids)
-    _idp_actions(engine, ob, people, tools)
-    for open_plan in _open_plans(engine, ob):  # a crash or a stopped system left these
-        executor.execute(engine, open_plan, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
-                         sleep=tools.sleep, actor=who)
-    plan_id = _plan_grants(engine, ob, tools, actor)
-    if plan_id is not None:
-        executor.execute(engine, plan_id, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
-                         sleep=tools.sleep, actor=who)
+    # The identity providers' steps and the grants on every system go side by side: each system in a
+    # lane of its own (executor ``across_systems``), in its own order, one call at a time, each call
+    # judged just before it is sent. Nothing one system does changes what another may do.
+    idp = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offboarding-idp")
+    idp_done = idp.submit(_idp_actions, engine, ob, people, tools)
+    try:
+        for open_plan in _open_plans(engine, ob):  # a crash or a stopped system left these
+            executor.execute(engine, open_plan, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
+                             sleep=tools.sleep, actor=who, across_systems=True)
+        plan_id = _plan_grants(engine, ob, tools, actor)
+        if plan_id is not None:
+            executor.execute(engine, plan_id, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
+                             sleep=tools.sleep, actor=who, across_systems=True)
+    finally:
+        idp.shutdown(wait=True)  # the IdP's steps end (and are recorded) before anything is settled
+    idp_done.result()  # an IdP error raises here, after the grants went on regardless
     refresh_grant_items(engine, ob.id or 0)
     return _settle(engine, ob.id or 0, people, tools, actor)
 

@@ -34,7 +34,6 @@ import base64
 import contextlib
 import hashlib
 import io
-import itertools
 import os
 import shutil
 import socket
@@ -46,11 +45,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Literal, Self
+from typing import IO, TYPE_CHECKING, Literal, Self
 
 from ldap3.utils.dn import escape_rdn
 
 from accessward.sandbox.processes import Launched, read_pid, terminate
+
+if TYPE_CHECKING:
+    from accessward.sandbox.customer import Mix
 
 __all__ = [
     "AD_SCHEMA",
@@ -401,54 +403,26 @@ def people_ldif(
     return buffer.getvalue()
 
 
-_DEPARTMENTS = ("Marketing", "Sales", "Engineering", "Finance", "Legal", "Support", "Brand", "HR")
-_GIVEN = ("Ada", "Ben", "Chloe", "Dev", "Eva", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kemi", "Lars")
-_FAMILY = ("Ng", "Okafor", "Silva", "Novak", "Haddad", "Kim", "Dubois", "Rossi", "Sato", "Berg")
-
-
 def generate_people(
     count: int,
     *,
     start: int = 0,
     domain: str = "example.com",
     today: date | None = None,
+    mix: Mix | None = None,
 ) -> Iterator[SeedPerson]:
-    """Yield ``count`` deterministic synthetic people, lazily.
+    """Yield ``count`` deterministic synthetic people, lazily: ``sandbox.customer.people``.
 
-    ``uid`` is ``u<number:07d>``, mail ``<uid>@<domain>``, employee number ``E<number:07d>``.
-    Person ``i`` is managed by person ``i // 10`` (person 0 has no manager). Of every 100:
-    85 employees, 10 contractors, 5 agency staff; 3 suspended, 5 terminated, 2 leaving in 30
-    days; the rest active.
+    ``uid`` is ``u<number:07d>``, mail ``<uid>@<domain>`` (in mixed case for 10 %),
+    employee number ``E<number:07d>``. Person ``i`` is managed by person ``i // 10`` (person 0
+    has no manager). ``mix`` defaults to ``customer.REALISTIC`` (issue 17's customer): of every
+    100, 2 terminated (leavers), 1 suspended, 1 leaving in 30 days; 10 contractors, 5 agency
+    staff; 3 with another person's display name. ``customer.LEGACY`` is the old mix.
     """
-    today = today or datetime.now(UTC).date()
-    for number in itertools.islice(itertools.count(start), count):
-        bucket = number % 100
-        kind = "employee" if bucket < 85 else ("contractor" if bucket < 95 else "agency")
-        status: Literal["active", "suspended", "terminated"] = "active"
-        expires: date | None = None
-        if bucket % 20 == 7:  # 5 in 100
-            status = "terminated"
-        elif bucket in (11, 44, 88):
-            status = "suspended"
-        elif bucket in (23, 63):
-            expires = today + timedelta(days=30)
-        given = _GIVEN[number % len(_GIVEN)]
-        family = _FAMILY[(number // len(_GIVEN)) % len(_FAMILY)]
-        uid = f"u{number:07d}"
-        yield SeedPerson(
-            uid=uid,
-            given_name=given,
-            sn=family,
-            cn=f"{given} {family} {number}",
-            display_name=f"{given} {family}",
-            mail=f"{uid}@{domain}",
-            employee_number=f"E{number:07d}",
-            employee_type=kind,
-            status=status,
-            expires=expires,
-            department=_DEPARTMENTS[number % len(_DEPARTMENTS)],
-            manager_uid=f"u{number // 10:07d}" if number > 0 else None,
-        )
+    from accessward.sandbox import customer
+
+    return customer.people(count, start=start, domain=domain, today=today,
+                           mix=customer.REALISTIC if mix is None else mix)
 
 
 # ------------------------------------------------------------------------------------------- server

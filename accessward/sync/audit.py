@@ -54,6 +54,11 @@ def append(conn: Connection, kind: str, subject: str = "", data: Any = None, *, 
     """Append one event inside the caller's transaction; returns its hash."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        # Take SQLite's write lock before reading the last hash: a statement that writes (here,
+        # nothing) begins the write transaction, so two threads of one process (the service's
+        # workers, an offboarding's revocation lanes) cannot both chain onto the same event.
+        conn.execute(text("UPDATE audit_event SET id = id WHERE 0 = 1"))
     prev = conn.execute(select(_TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)).scalar() or ""
     at = utcnow()
     body = scrub_value(_canonical(data or {}))  # no secret enters the trail, where it could not be edited out

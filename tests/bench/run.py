@@ -75,7 +75,10 @@ from accessward.sandbox.slapd import SeedPerson, SlapdServer, generate_people, w
 from accessward.sync.clock import utcnow
 from accessward.sync.db import make_engine, upgrade
 from accessward.sync.runner import SyncOutcome, sync_access, sync_identity
+from tests.bench.meta_paging import MetaBenchError, meta_phase
 from tests.bench.nightly import NightlyError, Stages, access_nightly, ldap_nightly, memory_figures
+from tests.bench.offboarding import OffboardingBenchError, offboarding_phase
+from tests.bench.whole_nightly import WholeNightlyError, whole_nightly_phase
 
 IDENTITY_SOURCE = "directory"
 ACCESS_SOURCE = "meta-bench"
@@ -600,6 +603,13 @@ def run(opts: Options) -> int:
                 log("\n(e) access nightly: sync_access with 0.5 % of the grants changed")
                 access_nightly(report, engine, access, opts.accounts * opts.resources, first_access, opts.stages,
                                today)
+            log("\n(f) Meta: HTTP source sync vs a bare paging loop over the same simulator (sandbox.customer)")
+            meta_phase(report, stores, opts.people, opts.stages)
+            log("\n(g) offboarding latency: six systems at 50 ms a call vs the slowest system alone")
+            offboarding_phase(report, stores, workdir, samples=8 if opts.people <= 20_000 else 20)
+            if not opts.skip_ldap:  # the whole run starts with a real LDAP sync
+                log("\n(h) the whole nightly run in a fresh process: sync everything -> reconcile -> plan")
+                whole_nightly_phase(report, stores, workdir, opts.people, opts.accounts, opts.resources)
             memory_figures(report, opts.stages)
         finally:
             stores.close()
@@ -648,7 +658,7 @@ def parse(argv: list[str] | None = None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     try:
         return run(parse(argv))
-    except (BenchError, NightlyError) as exc:
+    except (BenchError, NightlyError, MetaBenchError, OffboardingBenchError, WholeNightlyError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
 

@@ -584,7 +584,8 @@ def test_token_dying_on_the_clock_between_pages_stops_the_listing(state: MetaSta
     state.tokens.clear()
     state.add_token(TOKEN, ttl_seconds=3600)
     seed_big_page(state)
-    listing = connector(server, waits).list_access()
+    # read_ahead=False: the listing must still be between pages when the clock moves on
+    listing = connector(server, waits, read_ahead=False).list_access()
     first = [next(listing) for _ in range(150)]  # 150 of 230 people: a second page was fetched
     state.clock.advance(3601)
 
