@@ -453,3 +453,34 @@ def test_a_wide_manual_step_is_held_naming_the_step_and_everything_it_would_take
     assert rest[0] == "# takes away 2 grant(s): the membership holds every asset"
     assert len(rest) == 2 and rest[1].startswith("#   also ")
     assert set(shop.takes) == {ids[("a", "shop")], ids[("a", "page")]}
+
+
+def test_by_default_a_transient_failure_is_tried_five_times_with_doubling_waits(engine):
+    """Kills x_execute__mutmut_1/2 (the default attempts or backoff changed)."""
+    _src, revoker, ids = _estate(engine, ["a"])
+    revoker.fail_with["a"] = [TransientError("social: HTTP 503", system="social") for _ in range(5)]
+    waits: list[float] = []
+    report = executor.execute(engine, _plan(engine, [_item(ids, "a")]), {"social": revoker}, sleep=waits.append)
+    assert report.outcomes == {"failed": 1} and len(revoker.calls) == 5
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_wide_revocation_held_at_execution_is_reported_in_short_and_stored_in_full(engine):
+    """Kills x_execute__mutmut_125/126/128/131/132: the report line drops what follows " — " for a last
+    admin only; the action keeps the whole reason (which grant, on which resource)."""
+    src = FakeAccess(grants=[("w", "main", "ANALYZE", Level.read_only), ("w", "shop", "MANAGE", Level.admin),
+                             ("boss", "main", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+    revoker = _MembershipRevoker(src)
+    with engine.connect() as conn:
+        (gid,) = conn.execute(text(
+            "SELECT g.id FROM access_grant g JOIN account a ON a.id = g.account_id JOIN resource r "
+            "ON r.id = g.resource_id WHERE a.external_id = 'w' AND r.external_id = 'main'")).one()
+    item = Item(finding_id=None, grant_id=int(gid), rule="offboarding", system="social", account="w",
+                account_name="w", resource="main", resource_name="Main", role="ANALYZE",
+                level=int(Level.read_only), reason="test", request="DELETE membership")
+    report = executor.execute(engine, _plan(engine, [item]), {"social": revoker}, sleep=lambda s: None)
+    assert revoker.calls == [] and report.outcomes == {"failed": 1}
+    assert report.failures == ["social main w: last admin of the resource: never removed automatically, not removed"]
+    stored = _states(engine)["w"][1]
+    assert stored is not None and " — this revocation also removes " in stored and "shop" in stored
