@@ -51,6 +51,8 @@ def read_ahead(source: Iterator[T], *, batch: int = 500, batches: int = 24, name
         chunk: list[T] = []
         try:
             for item in source:
+                if stop.is_set():  # the consumer has gone: read no further (each read spends API budget)
+                    return
                 chunk.append(item)
                 if len(chunk) >= batch:
                     if not put(chunk):

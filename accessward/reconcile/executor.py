@@ -66,10 +66,16 @@ class ApplyReport:
 
 
 def unfinished_plans(engine: Engine) -> list[int]:
-    """Plans a crash left in the middle; they are finished before anything new is planned."""
+    """Plans a crash left in the middle; they are finished before anything new is planned.
+
+    An offboarding's plans are not among them: the offboarding resumes its own (under its own lock,
+    ``offboarding._open_plans``), and while its lanes run, its actions are ``executing`` — another
+    apply taking them for a crash's leftovers would send them a second time.
+    """
     with Session(engine) as session:
         return list(session.execute(
-            select(col(Plan.id)).where(col(Plan.status) == "applying").order_by(col(Plan.id))
+            select(col(Plan.id)).where(col(Plan.status) == "applying", col(Plan.origin) != "offboarding")
+            .order_by(col(Plan.id))
         ).scalars())
 
 
@@ -166,6 +172,8 @@ def execute(
             short = why.split(" — ")[0] if why.startswith("last admin") else why
             return "failed", f"{row['system']} {row['resource']} {row['account']}: {short}, not removed"
         outcome, message = _attempt(engine, row, revokers[row["system"]], max_attempts, backoff, sleep)
+        if outcome == "claimed":  # another apply sends it and records its outcome
+            return "skipped", None
         if row["kind"] == "reduce" and outcome == "already_gone":
             outcome = "failed"  # the grant to lower is not there: nothing was reduced, say so
             message = f"the grant to reduce is gone on the platform: {message}"
@@ -252,10 +260,20 @@ def _attempt(engine: Engine, row: Mapping[Any, Any], revoker: Revoker, max_attem
     reduce = row["kind"] == "reduce"
     if reduce and not isinstance(revoker, Reducer):
         return "failed", f"{row['system']} has no call to set a lower role; nothing was sent"
+    seen = int(row["attempts"])
     for attempt in range(1, max_attempts + 1):
+        # Claim the attempt: only if nobody else has touched the action since we read it (another
+        # apply of the same plan, e.g. the nightly run resuming an offboarding's plan while its
+        # lanes still run). Whoever claims it sends it; the other leaves it alone, so a revocation
+        # is never sent twice at once.
         with engine.begin() as conn:
-            conn.execute(update(_ACTIONS).where(_ACTIONS.c.id == row["id"]).values(
-                state="executing", attempts=_ACTIONS.c.attempts + 1, updated_at=utcnow()))
+            claimed = conn.execute(update(_ACTIONS).where(
+                _ACTIONS.c.id == row["id"], _ACTIONS.c.state.in_(("planned", "executing")),
+                _ACTIONS.c.attempts == seen,
+            ).values(state="executing", attempts=seen + 1, updated_at=utcnow())).rowcount
+        if claimed != 1:
+            return "claimed", "being carried out by another apply"
+        seen += 1
         try:
             if reduce:
                 assert isinstance(revoker, Reducer)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from accessward.connectors.errors import ConnectorError, NotFoundError, TransientError
 from accessward.connectors.idp import disable_takes
@@ -59,22 +59,43 @@ def disable_hold(engine: Engine, person_ids: Sequence[int], break_glass: Iterabl
     (``connectors.idp.disable_takes``), so the guards judge those grants too: a break-glass account, or
     the last admin of a resource, that signs in through SSO holds the disable back.
     """
-    from accessward.reconcile.plan import in_flight_admin_removals, is_break_glass, open_admins
+    from accessward.reconcile.plan import is_break_glass
     from accessward.reconcile.subject import open_grants
+    from accessward.reconcile.takes import open_admin_grants
 
     takes = disable_takes(idp_name)
     mine = set(person_ids)
     names = {b.lower() for b in break_glass}
-    admins = open_admins(engine)
-    going = in_flight_admin_removals(engine)
-    for row in open_grants(engine, list(person_ids)):
-        if row["sso"] is not True or row["person_id"] not in mine:
-            continue
-        who = f"{row['account_name'] or row['account']} on {row['system']}"
+    rows = [r for r in open_grants(engine, list(person_ids)) if r["sso"] is True and r["person_id"] in mine]
+    for row in rows:
         if is_break_glass(row, names):
+            who = f"{row['account_name'] or row['account']} on {row['system']}"
             return f"held: break-glass account {who} signs in through SSO; {takes.note}"
-        admins_left = admins.get(row["resource_id"], 0) - going.get(row["resource_id"], 0)
-        if row["level"] >= int(Level.admin) and admins_left <= 1:
+    # Sets of grant ids, not counts: the disable takes every SSO admin grant of the person, unfinished
+    # actions (this offboarding's own plan included) take theirs, and a grant both take counts once.
+    disabled: dict[int, set[int]] = {}
+    for row in rows:
+        if row["level"] >= int(Level.admin):
+            disabled.setdefault(int(row["resource_id"]), set()).add(int(row["grant_id"]))
+    if not disabled:
+        return None
+    with engine.connect() as conn:
+        admins = open_admin_grants(conn, disabled)
+        going = _in_flight_admin_grants(conn)
+    for row in rows:
+        rid = int(row["resource_id"])
+        if rid not in disabled:
+            continue
+        if not admins.get(rid, set()) - going - disabled[rid]:
+            who = f"{row['account_name'] or row['account']} on {row['system']}"
             return (f"held: {who} is the last admin of {row['resource_name'] or row['resource']} and signs in "
                     f"through SSO; {takes.note}. Add another admin there first")
     return None
+
+
+def _in_flight_admin_grants(conn: Connection) -> set[int]:
+    """Open admin-level grants some unfinished action of an approved or applying plan is about to remove."""
+    return {int(g) for (g,) in conn.execute(text(
+        "SELECT DISTINCT g.id FROM action x JOIN access_grant g ON g.id = x.grant_id JOIN plan p ON p.id = x.plan_id "
+        "WHERE x.state IN ('planned', 'executing') AND p.status IN ('approved', 'applying') "
+        "AND g.seen_to IS NULL AND g.level >= :admin"), {"admin": int(Level.admin)})}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +45,7 @@ from accessward.reconcile.plan import (
 )
 from accessward.reconcile.policy import PolicySettings
 from accessward.reconcile.subject import PersonNotFound, open_grants, resolve
-from accessward.reconcile.takes import Guard, in_flight_removals, takes_for
+from accessward.reconcile.takes import Guard, Taken, in_flight_removals, takes_for
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
 from accessward.sync.locks import try_lock
@@ -169,22 +168,18 @@ def _carry_out(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> str
     who = f"offboarding:{ob.request_id}"
     correlate(engine, plus_addressing=tools.policy.plus_addressing)  # links as of the newest sync
     people = _people(engine, ob.person_ids)
-    # The identity providers' steps and the grants on every system go side by side: each system in a
-    # lane of its own (executor ``across_systems``), in its own order, one call at a time, each call
-    # judged just before it is sent. Nothing one system does changes what another may do.
-    idp = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offboarding-idp")
-    idp_done = idp.submit(_idp_actions, engine, ob, people, tools)
-    try:
-        for open_plan in _open_plans(engine, ob):  # a crash or a stopped system left these
-            executor.execute(engine, open_plan, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
-                             sleep=tools.sleep, actor=who, across_systems=True)
-        plan_id = _plan_grants(engine, ob, tools, actor)
-        if plan_id is not None:
-            executor.execute(engine, plan_id, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
-                             sleep=tools.sleep, actor=who, across_systems=True)
-    finally:
-        idp.shutdown(wait=True)  # the IdP's steps end (and are recorded) before anything is settled
-    idp_done.result()  # an IdP error raises here, after the grants went on regardless
+    # The identity providers' steps first, judged on a store without this run's plan (a disable that
+    # would leave a resource without an admin is held), then the grants on every system side by side:
+    # each system in a lane of its own (executor ``across_systems``), in its own order, one call at a
+    # time, each call judged just before it is sent. The grant guard counts what the disable took.
+    _idp_actions(engine, ob, people, tools)
+    for open_plan in _open_plans(engine, ob):  # a crash or a stopped system left these
+        executor.execute(engine, open_plan, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
+                         sleep=tools.sleep, actor=who, across_systems=True, break_glass=tools.policy.break_glass)
+    plan_id = _plan_grants(engine, ob, tools, actor)
+    if plan_id is not None:
+        executor.execute(engine, plan_id, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
+                         sleep=tools.sleep, actor=who, across_systems=True, break_glass=tools.policy.break_glass)
     refresh_grant_items(engine, ob.id or 0)
     return _settle(engine, ob.id or 0, people, tools, actor)
 
@@ -317,6 +312,9 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
     # takes every asset assignment) is judged, counting what other unfinished plans remove.
     guard = Guard(break_glass, going=in_flight_removals(engine, tools.revokers), cache_admins=True)
     mine = set(ob.person_ids)
+    # Grants the person reached through SSO are gone with a disabled IdP account: they count as
+    # removed, so a native admin grant beside them is not taken as "another admin remains".
+    guard.going.update(_disabled_sso_grants(engine, ob, rows))
     to_revoke: list[Item] = []
     for row in rows:
         key = f"grant:{row['grant_id']}"
@@ -359,6 +357,25 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
                 session.add(item)
         session.commit()
     return plan_id
+
+
+def _disabled_sso_grants(engine: Engine, ob: Offboarding, rows: list[Any]) -> dict[int, Taken]:
+    """The SSO grants of people whose IdP account this offboarding has disabled (or sent the disable for)."""
+    assert ob.id is not None
+    with Session(engine) as session:
+        items = _items(session, ob.id)
+    disabled_sources = {i.system for i in items.values()
+                        if i.kind in DISABLING_STEPS and i.state in ("done", "already_gone", "pending")}
+    if not disabled_sources:
+        return {}
+    people = {p.id: p.source for p in _people(engine, ob.person_ids)}
+    out: dict[int, Taken] = {}
+    with engine.connect() as conn:
+        for row in rows:
+            if row["sso"] is True and people.get(row["person_id"]) in disabled_sources:
+                _, taken = takes_for(conn, None, row)
+                out.update({t.grant_id: t for t in taken})
+    return out
 
 
 def _judge_takes(engine: Engine, guard: Guard, revoker: Revoker | None, row: Mapping[str, Any]) -> str | None:

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from accessward.connectors.errors import ConnectorError, RejectedError, StopError
 from accessward.connectors.protocols import Revoker
-from accessward.connectors.records import AccountKind, GrantRef, Level
+from accessward.connectors.records import AccountKind, GrantRef
 from accessward.reconcile import health
 from accessward.reconcile.policy import PolicySettings
 from accessward.reconcile.takes import Guard, describe_takes, in_flight_removals, takes_for
@@ -92,27 +92,6 @@ def is_break_glass(row: Mapping[Any, Any], names: set[str]) -> bool:
     if row.get("email"):
         keys.add(str(row["email"]).lower())
     return bool(keys & names)
-
-
-def open_admins(engine: Engine) -> dict[int, int]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(_GRANTS.c.resource_id, func.count()).where(
-                _GRANTS.c.seen_to.is_(None), _GRANTS.c.level >= int(Level.admin))
-            .group_by(_GRANTS.c.resource_id)
-        )
-        return {int(r): int(n) for r, n in rows}
-
-
-def in_flight_admin_removals(engine: Engine, *, besides_action: int | None = None) -> dict[int, int]:
-    """Per resource: admin-level grants some unfinished action (any plan) is about to remove."""
-    sql = ("SELECT g.resource_id, COUNT(DISTINCT g.id) FROM action x JOIN access_grant g ON g.id = x.grant_id "
-           "JOIN plan p ON p.id = x.plan_id WHERE x.state IN ('planned', 'executing') "
-           "AND p.status IN ('approved', 'applying') AND g.seen_to IS NULL "
-           "AND g.level >= :admin AND x.id <> :besides GROUP BY g.resource_id")
-    with engine.connect() as conn:
-        rows = conn.execute(text(sql), {"admin": int(Level.admin), "besides": besides_action or -1})
-        return {int(r): int(n) for r, n in rows}
 
 
 def grants_in_flight(engine: Engine) -> dict[int, int]:

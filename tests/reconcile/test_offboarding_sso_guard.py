@@ -1,0 +1,130 @@
+"""An offboarding's IdP disable and its grant revocations judged together (invariant 5), and one send per action.
+
+Found by an independent review of the revocation lanes: the disable's last-admin check counted a grant
+twice when this offboarding's own plan also removed it (so a retry held a disable for no reason), and
+a native admin grant beside a disabled SSO one was revoked as if the SSO one still worked.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from accessward.connectors.records import Level
+from accessward.reconcile import executor, offboarding
+from accessward.reconcile.plan import Item, PlanResult, persist_plan
+from accessward.reconcile.policy import OffboardingPolicy, PolicySettings
+from accessward.sync.clock import utcnow
+from accessward.sync.runner import sync_access, sync_identity
+from accessward.sync.service_models import OffboardingItem
+from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
+from tests.service.test_idp_adapters import _RecordingIdp
+
+
+def _offboard(engine, access: FakeAccess, people: list[str]):  # type: ignore[no-untyped-def]
+    assert sync_identity(engine, FakeIdentity(people=[person(p) for p in people])).ok
+    assert sync_access(engine, access).ok
+    idp, revoker = _RecordingIdp(), RecordingRevoker(access)
+    tools = offboarding.Tools(revokers={"social": revoker}, idps={"dir": idp},  # type: ignore[dict-item]
+                              policy=PolicySettings(offboarding=OffboardingPolicy(disable_account=True)),
+                              sleep=lambda s: None)
+    ob, _ = offboarding.request(engine, request_id="hr-1", person_key=people[0], requested_by="hr",
+                                effective_at=utcnow() - timedelta(minutes=1), source="test")
+    assert ob.id is not None
+    return ob.id, tools, idp, revoker
+
+
+def _items(engine) -> dict[str, OffboardingItem]:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return {i.item_key: i for i in session.execute(select(OffboardingItem)).scalars()}
+
+
+def test_a_native_admin_grant_beside_a_disabled_sso_one_is_held_as_the_last_working_admin(engine):
+    """Pisa holds the page's only two admin grants: one native, one through SSO. Disabling the IdP
+    account takes the SSO one; revoking the native one as well would leave the page with no admin
+    who can sign in. The disable goes ahead (a native admin remains), the native grant is held."""
+    access = FakeAccess(grants=[("pisa", "page", "MANAGE", Level.admin), ("pisa-sso", "page", "MANAGE", Level.admin)],
+                        emails={"pisa-sso": "pisa@example.com"}, facts={"pisa-sso": {"sso": True}})
+    ob, tools, idp, revoker = _offboard(engine, access, ["pisa"])
+    offboarding.run(engine, ob, tools)
+    assert "disable_account" in idp.sent
+    assert [c.account_id for c in revoker.calls] == ["pisa-sso"]  # the SSO grant goes; the native admin stays
+    held = [i for i in _items(engine).values() if i.state == "held"]
+    assert len(held) == 1 and "last admin" in (held[0].detail or "")
+
+
+def test_a_retry_does_not_hold_the_disable_for_a_grant_its_own_plan_also_removes(engine):
+    """Dana (SSO) and Alex are the page's admins. A first run whose platform stopped left Dana's grant
+    planned; on the retry the disable must see Alex remain (Dana's grant counted once, not twice)."""
+    from accessward.connectors.errors import StopError
+
+    access = FakeAccess(grants=[("dana", "suite", "Account Owner", Level.admin),
+                                ("alex", "suite", "Account Owner", Level.admin)],
+                        facts={"dana": {"sso": True}})
+    ob, tools, idp, revoker = _offboard(engine, access, ["dana", "alex"])
+    tools.policy.offboarding.disable_account = False  # the first run: no disable, the platform stops
+    revoker.fail_with["dana"] = [StopError("social: token revoked", system="social")]
+    offboarding.run(engine, ob, tools)
+    assert revoker.calls and idp.sent == ["end_sessions"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM action WHERE state = 'planned'")).scalar_one() == 1
+    from accessward.reconcile.idp_calls import disable_hold
+
+    with Session(engine) as session:
+        ids = [p.id for p in session.execute(select(offboarding.Person)).scalars() if p.source_key == "dana"]
+    assert disable_hold(engine, ids, [], "dir") is None
+
+
+def test_an_action_another_apply_claimed_since_it_was_read_is_not_sent_again(engine):
+    """The claim is a compare-and-set on (state, attempts): an apply that read the action before another
+    apply took it leaves it alone, and does not overwrite the other's outcome."""
+    access = FakeAccess(grants=[("a", "page", "ANALYZE", Level.read_only), ("b", "page", "ANALYZE", Level.read_only),
+                                ("boss", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, access).ok
+    revoker = RecordingRevoker(access)
+    with engine.connect() as conn:
+        ids = {str(a): int(g) for a, g in conn.execute(text(
+            "SELECT a.external_id, g.id FROM access_grant g JOIN account a ON a.id = g.account_id"))}
+
+    def item(acct: str) -> Item:
+        return Item(finding_id=None, grant_id=ids[acct], rule="offboarding", system="social", account=acct,
+                    account_name=acct, resource="page", resource_name="Page", role="ANALYZE",
+                    level=int(Level.read_only), reason="test", request=f"DELETE {acct}")
+
+    plan = persist_plan(engine, PlanResult(None, "ready", "t", revocations=[item("a"), item("b")]), "t",
+                        supersede=False)
+    original = revoker.revoke
+
+    def revoke(grant):  # type: ignore[no-untyped-def]
+        if grant.account_id == "a":  # meanwhile another apply takes b and is sending it
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE action SET state = 'executing', attempts = 1 WHERE grant_id = :g"),
+                             {"g": ids["b"]})
+        return original(grant)
+
+    revoker.revoke = revoke  # type: ignore[method-assign]
+    report = executor.execute(engine, plan, {"social": revoker}, sleep=lambda s: None)
+    assert [c.account_id for c in revoker.calls] == ["a"]
+    assert report.outcomes == {"done": 1, "skipped": 1}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT state, attempts FROM action WHERE grant_id = :g"),
+                            {"g": ids["b"]}).one() == ("executing", 1)
+
+
+def test_an_offboardings_plan_is_resumed_by_the_offboarding_not_by_another_apply(engine):
+    """While an offboarding's lanes run its plan is ``applying`` and its actions ``executing``; the nightly
+    run and ``accessward apply`` resume crashed plans, and must not take these for one."""
+    access = FakeAccess(grants=[("a", "page", "ANALYZE", Level.read_only)])
+    assert sync_access(engine, access).ok
+    with engine.connect() as conn:
+        (gid,) = conn.execute(text("SELECT id FROM access_grant")).one()
+    it = Item(finding_id=None, grant_id=int(gid), rule="offboarding", system="social", account="a",
+              account_name="a", resource="page", resource_name="Page", role="ANALYZE", level=0, reason="t")
+    hr = persist_plan(engine, PlanResult(None, "approved", "offboarding hr-1 of a", revocations=[it]), "hr",
+                      supersede=False, approved_by="hr", origin="offboarding")
+    mine = persist_plan(engine, PlanResult(None, "ready", "t", revocations=[it]), "t", supersede=False)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE plan SET status = 'applying'"))
+    assert executor.unfinished_plans(engine) == [mine] and hr != mine
