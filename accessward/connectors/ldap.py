@@ -20,36 +20,8 @@ the iterator; nothing ever ends as a short or empty listing. In particular:
 * an entry without its stable key (entryUUID / objectGUID) -> :class:`MalformedResponseError`
   naming the DN: skipping it would make that person look like a leaver.
 
-Incremental (:meth:`LdapSource.list_changes`, :class:`connectors.protocols.IncrementalIdentitySource`):
-``list_changes(None)`` is a full round (``run.full``: everyone, like ``list_people``) that ends in a
-cursor; ``list_changes(cursor)`` yields only the people changed since. The cursor is opaque text
-(``ldap:`` + JSON) that also records a digest of the base DN, filter and attribute map: a cursor
-written for another scope raises :class:`ResyncRequired`, as does one that is unreadable.
-
-* OpenLDAP, by ``modifyTimestamp``: the next filter is
-  ``(&<user filter>(modifyTimestamp>=<cursor>))``. The cursor is the highest modifyTimestamp
-  listed *minus the round's duration plus a second*: an entry read early in a long round and
-  changed before the round ended carries a timestamp below the highest one seen, and this
-  overlap reads it again next time. So a round re-reads the last changes of the one before it
-  (harmless: upserts). Timestamps come from the server's clock; with multi-provider replication
-  an entry replicated late with an older timestamp can be missed until the next full round.
-* Active Directory, by ``uSNChanged`` (Microsoft's "polling for changes using uSNChanged"): before
-  the search the rootDSE's ``highestCommittedUSN``, ``dnsHostName`` and the ``invocationId`` of
-  the ``dsServiceName`` object (when readable) are read; the next filter is
-  ``(&<user filter>(uSNChanged>=<USN+1>))``. USNs are per domain controller: another DC, a
-  changed invocationId (a restore) or a highestCommittedUSN below the cursor's raises
-  :class:`ResyncRequired` (the runner then runs a full round). Point ``url`` at one DC, not at
-  the domain name, or rounds land on different DCs and keep falling back to full ones. A server
-  without ``highestCommittedUSN`` (a test slapd with the AD schema) gets the highest uSNChanged
-  listed instead.
-
-What polling cannot see, only a full round does: on OpenLDAP deleted entries; on either, entries that
-left the filter's scope, and on AD a change of group membership (it changes the group's ``member``,
-not the user's ``uSNChanged``). On AD an incremental round does see deletions: it also reads the
-users tombstoned since the cursor in the Deleted Objects container (show-deleted control; see
-:mod:`accessward.connectors.ldap_ad`) and yields each as a ``RemovedPerson``. The runner runs a
-full round when there is no cursor and on ``accessward sync --full``; ``full_every`` makes the
-source itself start a full round once the last one is older than that.
+Incremental rounds (``list_changes``, cursors) live in :mod:`accessward.connectors.ldap_changes`;
+the attribute maps in :mod:`accessward.connectors.ldap_map`.
 
 Attribute maps (:class:`AttributeMap`) come as two presets, :data:`OPENLDAP` and
 :data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`. Active Directory's own
@@ -85,21 +57,15 @@ BER decoding is then about half of the listing's time and the largest single cos
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
-import math
 import os
-import re
 import ssl
-import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
@@ -111,27 +77,35 @@ from accessward.connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponseError,
-    ResyncRequired,
     StopError,
     TransientError,
 )
 from accessward.connectors.ldap_ad import (
     ACCOUNTDISABLE,
-    AD_DEFAULT_FILTER,
-    SYSTEM_ACCOUNT_ATTRIBUTES,
     GroupGraph,
-    deleted_users,
     filetime_to_datetime,
     naming_context,
     system_account_reason,
-    usn_state,
+)
+from accessward.connectors.ldap_changes import LdapChangeRun, LdapChanges
+from accessward.connectors.ldap_map import (
+    ACTIVE_DIRECTORY,
+    DEFAULT_KIND_VALUES,
+    OPENLDAP,
+    PRESETS,
+    AttributeMap,
+    Schema,
 )
 from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
-from accessward.connectors.records import PersonChange, PersonKind, PersonRecord, PersonStatus
+from accessward.connectors.ldap_raw import all_values as _all
+from accessward.connectors.ldap_raw import first_value as _first
+from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus
 
 __all__ = [
     "ACTIVE_DIRECTORY",
+    "DEFAULT_KIND_VALUES",
     "OPENLDAP",
+    "PRESETS",
     "AttributeMap",
     "LdapChangeRun",
     "LdapSource",
@@ -142,8 +116,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Schema = Literal["openldap", "active_directory"]
-_Mode = Literal["timestamp", "usn"]
 _T = TypeVar("_T")
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -154,153 +126,9 @@ _SEVERITY = {PersonStatus.active: 0, PersonStatus.suspended: 1, PersonStatus.ter
 #: enough for the 200,000-identity target to resolve every manager without a lookup.
 _MANAGER_CACHE_SIZE = 262_144
 
-DEFAULT_KIND_VALUES: Mapping[str, PersonKind] = {
-    "employee": PersonKind.employee,
-    "staff": PersonKind.employee,
-    "permanent": PersonKind.employee,
-    "intern": PersonKind.employee,
-    "contractor": PersonKind.contractor,
-    "contract": PersonKind.contractor,
-    "consultant": PersonKind.contractor,
-    "freelancer": PersonKind.contractor,
-    "temp": PersonKind.contractor,
-    "agency": PersonKind.agency,
-    "partner": PersonKind.agency,
-    "vendor": PersonKind.agency,
-}
-
 
 def _frozen(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {key.lower(): value for key, value in mapping.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeMap:
-    """Which directory attribute feeds which PersonRecord field.
-
-    Tuples are tried in order; the first non-empty value wins (emails take all of them).
-    ``key_format`` is ``"string"`` (entryUUID) or ``"guid_le"`` (AD objectGUID: 16 bytes,
-    little-endian, rendered with ``uuid.UUID(bytes_le=...)``).
-    """
-
-    key: str
-    key_format: Literal["string", "guid_le"]
-    default_filter: str
-    username: tuple[str, ...] = ()
-    upn: tuple[str, ...] = ()
-    emails: tuple[str, ...] = ("mail",)
-    proxy_addresses: str | None = None
-    employee_id: tuple[str, ...] = ()
-    display_name: tuple[str, ...] = ("displayName", "cn")
-    department: tuple[str, ...] = ()
-    manager: str | None = "manager"
-    groups: str | None = None
-    kind: str | None = "employeeType"
-    kind_values: Mapping[str, PersonKind] = field(default_factory=lambda: dict(DEFAULT_KIND_VALUES))
-    # Active Directory account state
-    account_control: str | None = None
-    account_expires: str | None = None
-    # OpenLDAP account state
-    locked_time: str | None = None
-    lockout_is_suspension: bool = False
-    shadow_expire: str | None = None
-    # Site-specific employment status
-    status_attribute: str | None = None
-    status_values: Mapping[str, PersonStatus] = field(default_factory=dict)
-    # Active Directory: every group a person is in through other groups; built-in and service accounts dropped
-    nested_groups: bool = False
-    drop_system_accounts: bool = False
-
-    def replace(self, **changes: Any) -> AttributeMap:
-        """A copy with some fields changed (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **changes)
-
-    def lowered(self) -> AttributeMap:
-        """A copy with every attribute name lower-cased (how entries are keyed once read)."""
-
-        def one(name: str | None) -> str | None:
-            return name.lower() if name else name
-
-        def many(names: tuple[str, ...]) -> tuple[str, ...]:
-            return tuple(name.lower() for name in names)
-
-        return self.replace(
-            key=self.key.lower(), username=many(self.username), upn=many(self.upn), emails=many(self.emails),
-            proxy_addresses=one(self.proxy_addresses), employee_id=many(self.employee_id),
-            display_name=many(self.display_name), department=many(self.department), manager=one(self.manager),
-            groups=one(self.groups), kind=one(self.kind), account_control=one(self.account_control),
-            account_expires=one(self.account_expires), locked_time=one(self.locked_time),
-            shadow_expire=one(self.shadow_expire), status_attribute=one(self.status_attribute),
-        )
-
-    def requested_attributes(self) -> list[str]:
-        """Every attribute to ask for, operational ones (entryUUID, pwdAccountLockedTime) by name."""
-        names: list[str] = [self.key]
-        names += [*self.username, *self.upn, *self.emails, *self.employee_id]
-        names += [*self.display_name, *self.department]
-        for single in (
-            self.proxy_addresses,
-            self.manager,
-            self.groups,
-            self.kind,
-            self.account_control,
-            self.account_expires,
-            self.locked_time,
-            self.shadow_expire,
-            self.status_attribute,
-        ):
-            if single:
-                names.append(single)
-        if self.drop_system_accounts:
-            names += SYSTEM_ACCOUNT_ATTRIBUTES
-        seen: set[str] = set()
-        unique = []
-        for name in names:
-            if name.lower() not in seen:
-                seen.add(name.lower())
-                unique.append(name)
-        return unique
-
-
-#: OpenLDAP ``inetOrgPerson`` (RFC 2798) with ppolicy and ``shadowAccount`` for account state.
-OPENLDAP = AttributeMap(
-    key="entryUUID",
-    key_format="string",
-    default_filter="(objectClass=inetOrgPerson)",
-    username=("uid",),
-    emails=("mail",),
-    employee_id=("employeeNumber",),
-    display_name=("displayName", "cn"),
-    department=("departmentNumber", "ou"),
-    manager="manager",
-    groups="memberOf",
-    kind="employeeType",
-    locked_time="pwdAccountLockedTime",
-    shadow_expire="shadowExpire",
-)
-
-#: Active Directory users (``objectGUID`` key, ``userAccountControl`` / ``accountExpires`` state).
-ACTIVE_DIRECTORY = AttributeMap(
-    key="objectGUID",
-    key_format="guid_le",
-    default_filter=AD_DEFAULT_FILTER,
-    username=("sAMAccountName",),
-    upn=("userPrincipalName",),
-    emails=("mail",),
-    proxy_addresses="proxyAddresses",
-    employee_id=("employeeID", "employeeNumber"),
-    display_name=("displayName", "cn", "name"),
-    department=("department",),
-    manager="manager",
-    groups="memberOf",
-    kind="employeeType",
-    account_control="userAccountControl",
-    account_expires="accountExpires",
-    nested_groups=True,
-    drop_system_accounts=True,
-)
-
-PRESETS: Mapping[Schema, AttributeMap] = {"openldap": OPENLDAP, "active_directory": ACTIVE_DIRECTORY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,106 +177,11 @@ class LdapSourceConfig:
         return self.user_filter or self.attributes.default_filter
 
 
-_CURSOR_PREFIX = "ldap:"
-_CURSOR_TIME = re.compile(r"\d{14}Z")
-_GENERALIZED_TIME = re.compile(r"(\d{10})(\d{2})?(\d{2})?(?:[.,]\d+)?(Z|[+-]\d{4})")
-_TIME_ZERO = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _generalized_time(text: str) -> datetime | None:
-    """An LDAP GeneralizedTime (``20240101120000Z``, ``20240101120000.0Z``, ``...+0100``) in UTC.
-
-    Fractions are dropped (rounding down keeps a cursor on the safe side); None when malformed.
-    """
-    match = _GENERALIZED_TIME.fullmatch(text.strip())
-    if not match:
-        return None
-    head, minutes, seconds, zone = match.groups()
-    try:  # datetime() from the digits, not strptime (its parser cost ~8 % of a 100k-entry sync); same range checks
-        moment = datetime(int(head[0:4]), int(head[4:6]), int(head[6:8]), int(head[8:10]),
-                          int(minutes or 0), int(seconds or 0))
-    except ValueError:
-        return None
-    if zone == "Z":
-        return moment.replace(tzinfo=UTC)
-    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-    return (moment - offset if zone[0] == "+" else moment + offset).replace(tzinfo=UTC)
-
-
-def _parse_cursor_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class _Cursor:
-    """What an incremental cursor holds (JSON after ``ldap:``)."""
-
-    mode: _Mode
-    scope: str
-    full_at: datetime
-    timestamp: str | None = None
-    usn: int | None = None
-    dc: str | None = None
-    invocation_id: str | None = None
-
-
-class LdapChangeRun:
-    """One incremental round of an :class:`LdapSource`: iterate it once, then read ``cursor``.
-
-    ``full`` is True when the round lists everyone (no usable cursor): a person it does not yield
-    is gone, as for a complete listing. An incremental round yields changed people, and on Active
-    Directory a :class:`~connectors.records.RemovedPerson` for each user deleted since the cursor.
-    """
-
-    def __init__(self, source: LdapSource, mode: _Mode, previous: _Cursor | None, now: datetime) -> None:
-        self.full = previous is None
-        self.mode: _Mode = mode
-        self.previous = previous
-        self.now = now
-        self._source = source
-        self._cursor: str | None = None
-        self._started = False
-
-    @property
-    def cursor(self) -> str:
-        """The cursor for the next round; only once this round has been read to its end."""
-        if self._cursor is None:
-            raise RuntimeError("the LDAP change round has not been read to its end: no cursor yet")
-        return self._cursor
-
-    def __iter__(self) -> Iterator[PersonChange]:
-        if self._started:
-            raise RuntimeError("an LdapChangeRun can be iterated once")
-        self._started = True
-        return self._source._change_items(self)
-
-    def finish(self, cursor: str) -> None:
-        self._cursor = cursor
-
-
-def _first(entry: Mapping[str, list[bytes]], names: Sequence[str]) -> str | None:
-    """The first non-empty value of the first of ``names`` (lower-cased) that has one."""
-    for name in names:
-        for raw in entry.get(name, ()):
-            text = raw.decode("utf-8", errors="replace").strip()
-            if text:
-                return text
-    return None
-
-
-def _all(entry: Mapping[str, list[bytes]], name: str | None) -> list[str]:
-    """Every non-empty value of attribute ``name`` (lower-cased)."""
-    if not name:
-        return []
-    values = (raw.decode("utf-8", errors="replace").strip() for raw in entry.get(name, ()))
-    return [value for value in values if value]
-
-
 def _worse(current: PersonStatus, other: PersonStatus) -> PersonStatus:
     return other if _SEVERITY[other] > _SEVERITY[current] else current
 
 
-class LdapSource:
+class LdapSource(LdapChanges):
     """An :class:`~connectors.protocols.IdentitySource` over LDAP (OpenLDAP or Active Directory)."""
 
     def __init__(self, config: LdapSourceConfig, *, now: datetime | None = None) -> None:
@@ -627,166 +360,6 @@ class LdapSource:
         log.info("%s: listed %d people in %d pages", self.name, count, pages)
         if dropped:
             log.info("%s: left out %d built-in or service accounts (not staff)", self.name, dropped)
-
-    # -- incremental -----------------------------------------------------------------------------
-
-    def list_changes(self, cursor: str | None) -> LdapChangeRun:
-        """One incremental round (see the module docstring, *Incremental*).
-
-        Without a cursor (or when ``full_every`` has passed since the last full round) the round
-        is full: everyone, like :meth:`list_people`, and ``run.full`` is True. With one, only the
-        people changed since it. A cursor that cannot be used (unreadable, made for another base
-        DN, filter, attribute map or directory kind, from another domain controller or an earlier
-        life of it) raises :class:`ResyncRequired`: here for what the cursor says, from the
-        iteration for what the server says.
-        """
-        mode: _Mode = "usn" if self.config.schema == "active_directory" else "timestamp"
-        now = self._now or datetime.now(UTC)
-        if cursor is None:
-            return LdapChangeRun(self, mode, None, now)
-        previous = self._parse_cursor(cursor, mode)
-        every = self.config.full_every
-        if every is not None and now - previous.full_at >= every:
-            log.info("%s: last full round %s is older than full_every; running a full round", self.name,
-                     previous.full_at.isoformat())
-            return LdapChangeRun(self, mode, None, now)
-        return LdapChangeRun(self, mode, previous, now)
-
-    def _scope(self, mode: _Mode) -> str:
-        """A digest of what a cursor is valid for: directory kind, base DN, filter, attributes."""
-        cfg = self.config
-        attributes = sorted(name.lower() for name in self._map.requested_attributes())
-        what = [mode, cfg.base_dn.strip().lower(), cfg.search_filter, attributes]
-        return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
-
-    def _resync(self, why: str) -> ResyncRequired:
-        return ResyncRequired(f"{self.name}: the incremental cursor cannot be used: {why}; run a full sync",
-                              system=self.name)
-
-    def _parse_cursor(self, cursor: str, mode: _Mode) -> _Cursor:
-        try:
-            data = json.loads(cursor.removeprefix(_CURSOR_PREFIX)) if cursor.startswith(_CURSOR_PREFIX) else None
-            if not isinstance(data, dict):
-                raise ValueError("not an LDAP cursor")
-            parsed = _Cursor(
-                mode=data["mode"], scope=str(data["scope"]), full_at=datetime.fromisoformat(str(data["full_at"])),
-                timestamp=data.get("ts"), usn=data.get("usn"), dc=data.get("dc"), invocation_id=data.get("inv"),
-            )
-            if parsed.full_at.tzinfo is None:
-                raise ValueError("full_at without a time zone")
-            if parsed.mode == "timestamp" and (
-                not isinstance(parsed.timestamp, str) or not _CURSOR_TIME.fullmatch(parsed.timestamp)
-            ):
-                raise ValueError("bad timestamp")
-            if parsed.mode == "usn" and (
-                type(parsed.usn) is not int or parsed.usn < 0 or not isinstance(parsed.dc, str)
-                or not (parsed.invocation_id is None or isinstance(parsed.invocation_id, str))
-            ):
-                raise ValueError("bad USN state")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise self._resync(f"it is not a cursor this source wrote ({exc})") from exc
-        if parsed.mode != mode:
-            raise self._resync(f"it was written for {parsed.mode} polling, this source uses {mode}")
-        if parsed.scope != self._scope(mode):
-            raise self._resync("the base DN, filter or attribute map changed since it was written")
-        return parsed
-
-    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonChange]:
-        cfg = self.config
-        previous = run.previous
-        started = time.monotonic()
-        attributes = self._map.requested_attributes()
-        watermark = "usnchanged" if run.mode == "usn" else "modifytimestamp"
-        attributes.append("uSNChanged" if run.mode == "usn" else "modifyTimestamp")
-        search_filter = cfg.search_filter
-        if previous is not None:
-            if run.mode == "usn":
-                assert previous.usn is not None
-                search_filter = f"(&{search_filter}(uSNChanged>={previous.usn + 1}))"
-            else:
-                assert previous.timestamp is not None
-                search_filter = f"(&{search_filter}(modifyTimestamp>={escape_filter_chars(previous.timestamp)}))"
-        state: dict[str, Any] = {}
-        highest_seen: list[int] = [-1]
-        latest_seen: list[datetime | None] = [None]
-
-        def before(conn: Connection) -> None:
-            if run.mode != "usn":
-                return
-            host, port, _ = self._endpoint()
-            dc, invocation, highest = usn_state(conn, f"{host}:{port}", self.name)
-            state.update(dc=dc, inv=invocation, highest=highest)
-            if previous is None:
-                return
-            if previous.dc != dc:
-                raise self._resync(f"it was read from domain controller {previous.dc}, this is {dc} (USNs are per DC)")
-            if previous.invocation_id and invocation and previous.invocation_id != invocation:
-                raise self._resync(f"the invocationId of {dc} changed (restored from a backup)")
-            assert previous.usn is not None
-            if highest is not None and highest < previous.usn:
-                raise self._resync(f"{dc}'s highestCommittedUSN {highest} is below the cursor's {previous.usn}")
-
-        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord | None:
-            record = self._person(conn, item, run.now)
-            if record is None:
-                return None
-            text = _first(raw_attributes(item), (watermark,))
-            dn = item.get("dn", "")
-            if text is None:
-                if previous is not None:
-                    raise MalformedResponseError(f"{self.name}: entry {dn} has no {watermark}", system=self.name)
-                return record
-            if run.mode == "usn":
-                try:
-                    highest_seen[0] = max(highest_seen[0], int(text))
-                except ValueError as exc:
-                    raise MalformedResponseError(
-                        f"{self.name}: entry {dn} has a non-numeric uSNChanged: {text!r}", system=self.name
-                    ) from exc
-            else:
-                moment = _generalized_time(text)
-                if moment is None:
-                    raise MalformedResponseError(
-                        f"{self.name}: entry {dn} has a malformed modifyTimestamp: {text!r}", system=self.name
-                    )
-                if latest_seen[0] is None or moment > latest_seen[0]:
-                    latest_seen[0] = moment
-            return record
-
-        def after(conn: Connection) -> Iterator[PersonChange]:
-            if run.mode != "usn" or previous is None or not cfg.deleted_objects:
-                return
-            if state.get("highest") is None:  # not an Active Directory (a test slapd with the AD schema)
-                log.info("%s: no highestCommittedUSN: not an AD, no Deleted Objects container to read", self.name)
-                return
-            assert previous.usn is not None
-            domain = naming_context(conn, cfg.base_dn)
-            yield from deleted_users(conn, domain, cfg.base_dn, previous.usn, system=self.name,
-                                     page_size=cfg.page_size)
-
-        yield from self._search(search_filter, attributes, convert, before, after)
-
-        full_at = run.now if previous is None else previous.full_at
-        cursor: dict[str, Any] = {"mode": run.mode, "scope": self._scope(run.mode), "full_at": full_at.isoformat()}
-        if run.mode == "usn":
-            highest = state.get("highest")
-            if highest is None:  # not an Active Directory: the highest uSNChanged listed stands in
-                log.warning("%s: no highestCommittedUSN in the rootDSE; the cursor is the highest uSNChanged listed",
-                            self.name)
-                highest = max(highest_seen[0], previous.usn if previous and previous.usn is not None else 0)
-            cursor.update(usn=highest, dc=state["dc"], inv=state["inv"])
-        else:
-            floor = _parse_cursor_time(previous.timestamp) if previous and previous.timestamp else _TIME_ZERO
-            mark = floor
-            latest = latest_seen[0]
-            if latest is not None:
-                # Re-read what changed while this round ran: an entry read early and changed later
-                # carries a timestamp below the highest one seen (see the module docstring).
-                overlap = timedelta(seconds=math.ceil(time.monotonic() - started) + 1)
-                mark = max(floor, latest - overlap)
-            cursor["ts"] = mark.strftime("%Y%m%d%H%M%SZ")
-        run.finish(_CURSOR_PREFIX + json.dumps(cursor, sort_keys=True, separators=(",", ":")))
-
 
     def _check_page_result(self, result: Mapping[str, Any], page: int, seen: int) -> None:
         code = result.get("result")
@@ -1056,42 +629,5 @@ def _paged_cookie(result: Mapping[str, Any]) -> bytes | None:
     return bytes(cookie) if cookie else None
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
-
-
-def check(source: LdapSource) -> list[CheckItem]:
-    """Read-only preflight: bind and read people; on Active Directory also nested groups visible
-    (``GroupGraph.load``) and the Deleted Objects container readable (``ldap_ad.deleted_users``, the check an
-    incremental round runs, asked for nothing newer than the DC's highest USN)."""
-    cfg = source.config
-    items = [probe("bind and read people", lambda: first_record(source.list_people),
-                   fix=f"check url, bind_dn and the bind password; the account must read {cfg.base_dn}")]
-    if items[0].status != "ok" or cfg.schema != "active_directory":
-        return items
-    conn = source._connect()
-    try:
-        def groups() -> str:
-            found = len(GroupGraph.load(conn, naming_context(conn, cfg.base_dn), page_size=cfg.page_size).parents)
-            if not found:
-                raise StopError("no group (or no memberOf) visible to the bind account", system=source.name)
-            return f"{found} group(s) with memberOf readable"
-        items.append(probe("nested groups visible", groups, relied_on=source._map.nested_groups,
-                           fix="let the bind account read group objects and memberOf (Read permission on the "
-                               "domain's groups)"))
-        _, _, highest = usn_state(conn, cfg.url, source.name)
-        if highest is None:
-            items.append(CheckItem("Deleted Objects readable", "unknown", "no highestCommittedUSN: not an AD DC",
-                                   "", "read", cfg.deleted_objects))
-        else:
-            items.append(probe("Deleted Objects readable",
-                               lambda: first_record(lambda: deleted_users(conn, naming_context(conn, cfg.base_dn),
-                                                                          cfg.base_dn, highest, system=source.name))
-                               and "readable with the show-deleted control",
-                               relied_on=cfg.deleted_objects,
-                               fix='dsacls "CN=Deleted Objects,<domain>" /G <account>:LCRP (after dsacls '
-                                   "/takeownership), or set deleted_objects = false"))
-    finally:
-        conn.unbind()
-    return items
+# -- accessward check: in ldap_check (imported here, at the end: it reads LdapSource) ----------------
+from accessward.connectors.ldap_check import check  # noqa: E402,F401

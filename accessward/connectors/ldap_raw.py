@@ -9,7 +9,7 @@ lower-cased attribute name (:func:`raw_attributes` reads either shape).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
@@ -17,7 +17,7 @@ from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER,
 from ldap3.strategy.sync import SyncStrategy
 from ldap3.utils.asn1 import decode_message_fast
 
-__all__ = ["RawEntryStrategy", "decode_search_entry", "raw_attributes"]
+__all__ = ["RawEntryStrategy", "all_values", "decode_search_entry", "first_value", "raw_attributes"]
 
 _SEARCH_RES_ENTRY = 4  # protocolOp tag of searchResEntry in ldap3's decoded LDAPMessage
 _LOWER_RAW = "accessward_raw_attributes"  # set by _raw_entry: raw values keyed by lower-cased name
@@ -240,3 +240,21 @@ def raw_attributes(item: Mapping[str, Any]) -> dict[str, list[bytes]]:
         return lowered
     raw = item.get("raw_attributes") or {}
     return {name.lower(): list(values or ()) for name, values in raw.items()}
+
+
+def first_value(entry: Mapping[str, list[bytes]], names: Sequence[str]) -> str | None:
+    """The first non-empty value of the first of ``names`` (lower-cased) that has one."""
+    for name in names:
+        for raw in entry.get(name, ()):
+            text = raw.decode("utf-8", errors="replace").strip()
+            if text:
+                return text
+    return None
+
+
+def all_values(entry: Mapping[str, list[bytes]], name: str | None) -> list[str]:
+    """Every non-empty value of attribute ``name`` (lower-cased)."""
+    if not name:
+        return []
+    values = (raw.decode("utf-8", errors="replace").strip() for raw in entry.get(name, ()))
+    return [value for value in values if value]
