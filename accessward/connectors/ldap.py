@@ -96,10 +96,11 @@ from accessward.connectors.ldap_map import (
     AttributeMap,
     Schema,
 )
-from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
+from accessward.connectors.ldap_raw import DIGEST, UNCHANGED, RawEntryStrategy, raw_attributes
 from accessward.connectors.ldap_raw import all_values as _all
 from accessward.connectors.ldap_raw import first_value as _first
-from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus
+from accessward.connectors.ldap_skip import SkipPlan, chunks, dn_digest, scope_key
+from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus, StoredDigests, UnchangedPerson
 
 __all__ = [
     "ACTIVE_DIRECTORY",
@@ -194,6 +195,9 @@ class LdapSource(LdapChanges):
         self._kind_values = _frozen(self._map.kind_values)
         self._manager_cache: OrderedDict[str, str | None] = OrderedDict()
         self._groups: GroupGraph | None = None  # nested groups, read once per listing (AD)
+        self._expected: Callable[[], StoredDigests] | None = None  # from expect(), for the next round
+        self._plan: SkipPlan | None = None  # the current round's, while it lists
+        self._pages = 0
         self._validate()
 
     def __repr__(self) -> str:
@@ -285,7 +289,28 @@ class LdapSource(LdapChanges):
         """Yield every person under ``base_dn`` matching the filter, page by page."""
         now = self._now or datetime.now(UTC)
         attributes = self._map.requested_attributes()
-        return self._search(self.config.search_filter, attributes, lambda conn, item: self._person(conn, item, now))
+        for person in self._search(self.config.search_filter, attributes,
+                                   lambda conn, item: self._person(conn, item, now)):
+            if isinstance(person, PersonRecord):  # no plan: never an UnchangedPerson
+                yield person
+
+    def expect(self, stored: Callable[[], StoredDigests]) -> None:
+        """What the store holds (``DigestingSource``): the next ``list_changes`` round skips the entries
+        whose bytes did not change (see :mod:`accessward.connectors.ldap_skip`)."""
+        self._expected = stored
+
+    def _skip_plan(self, attributes: list[str], now: datetime, full: bool) -> SkipPlan | None:
+        """The plan for a full round from what :meth:`expect` handed over (used once); None without one,
+        for an incremental round, and with nested groups (membership changes on the group, not in the
+        user's bytes)."""
+        load, self._expected = self._expected, None
+        if load is None or not full or self._map.nested_groups:
+            return None
+        stored = load()
+        cfg = self.config
+        key = scope_key(repr(self._map), cfg.resolve_manager, cfg.search_filter, cfg.base_dn.lower(),
+                        sorted(name.lower() for name in attributes))
+        return SkipPlan(stored, key, now)
 
     def _search(
         self,
@@ -294,15 +319,21 @@ class LdapSource(LdapChanges):
         convert: Callable[[Connection, Mapping[str, Any]], _T | None],
         before: Callable[[Connection], None] | None = None,
         after: Callable[[Connection], Iterator[_T]] | None = None,
-    ) -> Iterator[_T]:
+        plan: SkipPlan | None = None,
+    ) -> Iterator[_T | UnchangedPerson]:
         """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)`` (None:
         dropped), then whatever ``after`` yields on the same connection.
+
+        With a ``plan``, entries whose bytes did not change yield an :class:`UnchangedPerson` instead
+        (undecoded), and the people whose manager could not be confirmed are read again by key after
+        the listing (see :mod:`accessward.connectors.ldap_skip`).
 
         Every failure, also one from ``before``, ``convert`` or ``after``, leaves as a ConnectorError.
         """
         cfg = self.config
         conn: Connection | None = None
-        count = pages = dropped = 0
+        count = dropped = 0
+        self._pages = 0
         log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, search_filter)
         self._manager_cache.clear()  # DN -> key holds for one listing: entries are deleted and re-created
         try:
@@ -312,33 +343,40 @@ class LdapSource(LdapChanges):
             self._groups = None
             if self._map.nested_groups and self._map.groups:
                 self._groups = GroupGraph.load(conn, naming_context(conn, cfg.base_dn), page_size=cfg.page_size)
-            cookie: bytes | None = None
-            while True:
-                conn.search(
-                    cfg.base_dn,
-                    search_filter,
-                    search_scope=SUBTREE,
-                    attributes=attributes,
-                    paged_size=cfg.page_size,
-                    paged_criticality=True,
-                    paged_cookie=cookie,
-                )
-                pages += 1
-                result = conn.result
-                page = conn.response or []  # ldap3 stores a fresh list per operation
-                self._check_page_result(result, pages, count)
-                cookie = _paged_cookie(result)
-                for item in page:
-                    if item.get("type") != "searchResEntry":
-                        continue  # searchResRef: AD's referrals to other naming contexts
-                    converted = convert(conn, item)
-                    if converted is None:
-                        dropped += 1
-                        continue
-                    yield converted
+            strategy = conn.strategy if isinstance(conn.strategy, RawEntryStrategy) else None
+            if plan is not None and strategy is None:
+                plan = None  # another strategy (a test's mock): entries are decoded as ldap3 does, never skipped
+            self._plan = plan
+            if plan is not None and strategy is not None:
+                strategy.digest_key, strategy.skip = plan.key, plan.by_digest
+            remember = cfg.resolve_manager
+            for item in self._paged(conn, search_filter, attributes):
+                hit = item.get(UNCHANGED)
+                if hit is not None and plan is not None:
+                    if remember:  # an unchanged entry still answers the lookup of its DN as someone's manager
+                        self._remember(item["raw_dn"].decode("utf-8", errors="replace").lower(), hit[1])
+                    unchanged = plan.skipped(hit)
                     count += 1
-                if not cookie:
-                    break
+                    if unchanged is not None:
+                        yield unchanged
+                    continue
+                converted = convert(conn, item)
+                if converted is None:
+                    dropped += 1
+                    continue
+                yield converted
+                count += 1
+            if plan is not None and strategy is not None:
+                confirmed, again = plan.settle()
+                yield from confirmed
+                strategy.skip = None  # read again: decode, map and digest every one
+                if again:
+                    log.info("%s: reading %d unchanged people again: their manager changed", self.name, len(again))
+                for keys in chunks(again, 200):
+                    for item in self._paged(conn, f"(&{search_filter}{self._key_filter(keys)})", attributes):
+                        converted = convert(conn, item)
+                        if converted is not None:
+                            yield converted
             if after is not None:
                 yield from after(conn)
         except ConnectorError:
@@ -352,14 +390,54 @@ class LdapSource(LdapChanges):
         finally:
             self._manager_cache.clear()
             self._groups = None
+            self._plan = None
             if conn is not None:
+                if isinstance(conn.strategy, RawEntryStrategy):
+                    conn.strategy.digest_key = conn.strategy.skip = None
                 try:
                     conn.unbind()
                 except lx.LDAPException:
                     log.debug("%s: unbind failed", self.name, exc_info=True)
-        log.info("%s: listed %d people in %d pages", self.name, count, pages)
+        log.info("%s: listed %d people in %d pages", self.name, count, self._pages)
         if dropped:
             log.info("%s: left out %d built-in or service accounts (not staff)", self.name, dropped)
+
+    def _paged(self, conn: Connection, search_filter: str, attributes: list[str]) -> Iterator[Mapping[str, Any]]:
+        """The searchResEntry items of one paged search (searchResRef, AD's referrals to other naming
+        contexts, left out), every page's result code checked."""
+        cfg = self.config
+        cookie: bytes | None = None
+        seen = 0
+        while True:
+            conn.search(
+                cfg.base_dn,
+                search_filter,
+                search_scope=SUBTREE,
+                attributes=attributes,
+                paged_size=cfg.page_size,
+                paged_criticality=True,
+                paged_cookie=cookie,
+            )
+            self._pages += 1
+            result = conn.result
+            page = conn.response or []  # ldap3 stores a fresh list per operation
+            self._check_page_result(result, self._pages, seen)
+            cookie = _paged_cookie(result)
+            for item in page:
+                if item.get("type") == "searchResEntry":
+                    seen += 1
+                    yield item
+            if not cookie:
+                return
+
+    def _key_filter(self, keys: list[str]) -> str:
+        """``(|(key=k1)(key=k2)...)`` for stable keys as this source renders them."""
+        amap = self._map
+        if amap.key_format == "guid_le":
+            parts = ("".join(f"\\{b:02x}" for b in uuid.UUID(key).bytes_le) for key in keys)
+        else:
+            parts = (escape_filter_chars(key) for key in keys)
+        return "(|" + "".join(f"({amap.key}={part})" for part in parts) + ")"
 
     def _check_page_result(self, result: Mapping[str, Any], page: int, seen: int) -> None:
         code = result.get("result")
@@ -425,7 +503,7 @@ class LdapSource(LdapChanges):
         if resolve_manager and dn:
             # A listed entry answers the lookup its DN would need as someone's manager.
             self._remember(dn.lower(), source_key)
-        status, leave_date = self._status(entry, dn, now)
+        status, leave_date, turns = self._status(entry, dn, now)
         kind = PersonKind.employee
         kind_value = _first(entry, (names.kind,)) if names.kind else None
         if kind_value is not None:
@@ -434,6 +512,15 @@ class LdapSource(LdapChanges):
         manager_dn = _first(entry, (names.manager,)) if names.manager else None
         if manager_dn and resolve_manager:
             manager_key = self._manager_key(conn, manager_dn)
+        digest: str | None = None
+        plan = self._plan
+        if plan is not None and (raw := item.get(DIGEST)) is not None:
+            dn_hash = dn_digest(item["raw_dn"])
+            plan.decoded(source_key, dn_hash)
+            # Only when these bytes alone give this person (ldap_skip): not with expanded groups, not
+            # with a manager DN that resolves to nobody (an entry may appear there).
+            if self._groups is None and not (manager_dn and resolve_manager and manager_key is None):
+                digest = raw.hex() + dn_hash
         return PersonRecord(
             source_key=source_key,
             display_name=_first(entry, names.display_name) or "",
@@ -447,6 +534,8 @@ class LdapSource(LdapChanges):
             manager_key=manager_key,
             department=_first(entry, names.department),
             groups=self._groups.expand(_all(entry, names.groups)) if self._groups else tuple(_all(entry, names.groups)),
+            source_digest=digest,
+            stable_until=turns if digest is not None else None,
         )
 
     def _emails(self, entry: Mapping[str, list[bytes]]) -> tuple[str, ...]:
@@ -465,8 +554,11 @@ class LdapSource(LdapChanges):
                 unique.append(address)
         return tuple(unique)
 
-    def _status(self, entry: Mapping[str, list[bytes]], dn: str, now: datetime) -> tuple[PersonStatus, datetime | None]:
+    def _status(self, entry: Mapping[str, list[bytes]], dn: str,
+                now: datetime) -> tuple[PersonStatus, datetime | None, datetime | None]:
+        """(status, leave date, the earliest moment ``now`` passing changes the status: a future expiry)."""
         amap, names = self._map, self._names
+        turns: datetime | None = None
         status = PersonStatus.active
         leave_date: datetime | None = None
 
@@ -493,6 +585,8 @@ class LdapSource(LdapChanges):
                 leave_date = expires
                 if expires <= now:
                     status = _worse(status, PersonStatus.terminated)
+                else:
+                    turns = expires
 
         if names.locked_time and (locked := _first(entry, (names.locked_time,))):
             if locked == LOCKED_PERMANENTLY or amap.lockout_is_suspension:
@@ -511,13 +605,15 @@ class LdapSource(LdapChanges):
                 leave_date = datetime(expiry_day.year, expiry_day.month, expiry_day.day, tzinfo=UTC)
                 if expiry_day <= now.date():
                     status = _worse(status, PersonStatus.terminated)
+                else:  # terminated from that day's midnight (UTC) on, as now.date() is compared
+                    turns = leave_date if turns is None else min(turns, leave_date)
 
         if names.status_attribute:
             for value in _all(entry, names.status_attribute):
                 mapped = self._status_values.get(value.lower())
                 if mapped is not None:
                     status = _worse(status, mapped)
-        return status, leave_date
+        return status, leave_date, turns
 
     def _remember(self, cache_key: str, key: str | None) -> None:
         cache = self._manager_cache
@@ -630,4 +726,4 @@ def _paged_cookie(result: Mapping[str, Any]) -> bytes | None:
 
 
 # -- accessward check: in ldap_check (imported here, at the end: it reads LdapSource) ----------------
-from accessward.connectors.ldap_check import check  # noqa: E402,F401
+from accessward.connectors.ldap_check import check as check  # noqa: E402

@@ -52,11 +52,12 @@ from accessward.connectors.errors import MalformedResponseError, ResyncRequired
 from accessward.connectors.ldap_ad import deleted_users, naming_context, usn_state
 from accessward.connectors.ldap_raw import first_value as _first
 from accessward.connectors.ldap_raw import raw_attributes
-from accessward.connectors.records import PersonChange, PersonRecord
+from accessward.connectors.records import PersonChange, PersonRecord, UnchangedPerson
 
 if TYPE_CHECKING:
     from accessward.connectors.ldap import LdapSourceConfig
     from accessward.connectors.ldap_map import AttributeMap
+    from accessward.connectors.ldap_skip import SkipPlan
 
 __all__ = ["LdapChangeRun", "LdapChanges"]
 
@@ -155,12 +156,15 @@ class LdapChanges:
 
         def _endpoint(self) -> tuple[str, int, bool]: ...
 
+        def _skip_plan(self, attributes: list[str], now: datetime, full: bool) -> SkipPlan | None: ...
+
         def _person(self, conn: Connection, item: Mapping[str, Any], now: datetime) -> PersonRecord | None: ...
 
         def _search(self, search_filter: str, attributes: list[str],
                     convert: Callable[[Connection, Mapping[str, Any]], _T | None],
                     before: Callable[[Connection], None] | None = None,
-                    after: Callable[[Connection], Iterator[_T]] | None = None) -> Iterator[_T]: ...
+                    after: Callable[[Connection], Iterator[_T]] | None = None,
+                    plan: SkipPlan | None = None) -> Iterator[_T | UnchangedPerson]: ...
 
     def list_changes(self, cursor: str | None) -> LdapChangeRun:
         """One incremental round (see the module docstring, *Incremental*).
@@ -222,6 +226,19 @@ class LdapChanges:
         if parsed.scope != self._scope(mode):
             raise self._resync("the base DN, filter or attribute map changed since it was written")
         return parsed
+
+    def _earlier_high(self, cursor: str | None, mode: _Mode) -> tuple[datetime | None, int | None]:
+        """The highest modifyTimestamp (``hi``) or USN an earlier round's cursor of this scope recorded."""
+        if cursor is None:
+            return None, None
+        try:
+            parsed = self._parse_cursor(cursor, mode)
+            data = json.loads(cursor.removeprefix(_CURSOR_PREFIX))
+        except (ResyncRequired, ValueError):
+            return None, None
+        high = data.get("hi")
+        moment = _parse_cursor_time(high) if isinstance(high, str) and _CURSOR_TIME.fullmatch(high) else None
+        return moment, parsed.usn if mode == "usn" else None
 
     def _change_items(self, run: LdapChangeRun) -> Iterator[PersonChange]:
         cfg = self.config
@@ -296,7 +313,16 @@ class LdapChanges:
             yield from deleted_users(conn, domain, cfg.base_dn, previous.usn, system=self.name,
                                      page_size=cfg.page_size)
 
-        yield from self._search(search_filter, attributes, convert, before, after)
+        plan = self._skip_plan(attributes, run.now, run.full)
+        # Skipped entries are not decoded, so their watermark is not read: the highest one an earlier
+        # round of this scope saw stands in for them (it is at most this round's start on the server's
+        # clock, so the overlap below still re-reads whatever changes while this round runs).
+        earlier_high, earlier_usn = self._earlier_high(plan.cursor if plan else None, run.mode)
+        yield from self._search(search_filter, attributes, convert, before, after, plan=plan)
+        if plan is not None and earlier_high is not None and (latest_seen[0] is None or earlier_high > latest_seen[0]):
+            latest_seen[0] = earlier_high
+        if plan is not None and earlier_usn is not None:
+            highest_seen[0] = max(highest_seen[0], earlier_usn)
 
         full_at = run.now if previous is None else previous.full_at
         cursor: dict[str, Any] = {"mode": run.mode, "scope": self._scope(run.mode), "full_at": full_at.isoformat()}
@@ -316,5 +342,6 @@ class LdapChanges:
                 # carries a timestamp below the highest one seen (see the module docstring).
                 overlap = timedelta(seconds=math.ceil(time.monotonic() - started) + 1)
                 mark = max(floor, latest - overlap)
+                cursor["hi"] = latest.strftime("%Y%m%d%H%M%SZ")
             cursor["ts"] = mark.strftime("%Y%m%d%H%M%SZ")
         run.finish(_CURSOR_PREFIX + json.dumps(cursor, sort_keys=True, separators=(",", ":")))

@@ -9,6 +9,7 @@ lower-cased attribute name (:func:`raw_attributes` reads either shape).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,10 +18,13 @@ from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER,
 from ldap3.strategy.sync import SyncStrategy
 from ldap3.utils.asn1 import decode_message_fast
 
-__all__ = ["RawEntryStrategy", "all_values", "decode_search_entry", "first_value", "raw_attributes"]
+__all__ = ["DIGEST", "UNCHANGED", "RawEntryStrategy", "all_values", "decode_search_entry", "first_value",
+           "frame_entry", "raw_attributes"]
 
 _SEARCH_RES_ENTRY = 4  # protocolOp tag of searchResEntry in ldap3's decoded LDAPMessage
 _LOWER_RAW = "accessward_raw_attributes"  # set by _raw_entry: raw values keyed by lower-cased name
+DIGEST = "accessward_digest"  # an entry's digest (RawEntryStrategy.digest_key set): 16 bytes
+UNCHANGED = "accessward_unchanged"  # an entry skipped undecoded: what RawEntryStrategy.skip held for its digest
 
 
 _ATTRIBUTE_NAMES: dict[bytes, str] = {}  # attribute description as sent -> lower-cased str
@@ -90,6 +94,26 @@ def _expect(message: bytes, i: int, tag: int) -> tuple[int, int]:
         raise _Decline
     length, start = _length(message, i + 1)
     return start + length, start
+
+
+def frame_entry(message: bytes) -> tuple[int, int, int, int, int] | None:
+    """(messageID, start and end of the searchResEntry operation, start and end of its DN) of one
+    LDAPMessage, or None when it is not a searchResEntry framed as RFC 4511 says."""
+    try:
+        end, i = _expect(message, 0, 0x30)
+        if end != len(message):
+            return None
+        stop, i = _expect(message, i, 0x02)
+        message_id = int.from_bytes(message[i:stop], "big", signed=True)
+        if message[stop] != 0x64:
+            return None
+        op_end, body = _expect(message, stop, 0x64)
+        dn_end, dn_start = _expect(message, body, 0x04)
+        if op_end > end or dn_end > op_end:
+            return None
+    except (_Decline, IndexError):
+        return None
+    return message_id, stop, op_end, dn_start, dn_end
 
 
 def decode_search_entry(message: bytes) -> tuple[int, dict[str, Any]] | None:
@@ -177,6 +201,13 @@ class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
     TLS, controls and result codes all stay ldap3's.
     """
 
+    #: Set by the LDAP source for a full round that skips unchanged entries (connectors.ldap_skip):
+    #: every searchResEntry is digested (its operation's bytes, keyed by ``digest_key``) before it is
+    #: decoded; one whose digest is in ``skip`` is handed on undecoded as ``{UNCHANGED: skip[digest],
+    #: "raw_dn": ...}``, the others carry their digest under ``DIGEST``.
+    digest_key: bytes | None = None
+    skip: Mapping[bytes, Any] | None = None
+
     def _get_response(self, message_id: int, timeout: Any) -> Any:
         """ldap3's ``SyncStrategy._get_response``, with search entries read by :func:`decode_search_entry`.
 
@@ -198,6 +229,22 @@ class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
                     continue
                 if conn.usage:
                     conn._usage.update_received_message(len(response))
+                key = self.digest_key
+                if key is not None:
+                    framed = frame_entry(response)
+                    if framed is not None and framed[0] == message_id:
+                        digest = hashlib.blake2b(response[framed[1]:framed[2]], digest_size=16, key=key).digest()
+                        skip = self.skip
+                        hit = skip.get(digest) if skip is not None else None
+                        if hit is not None:
+                            responses_out.append({"type": "searchResEntry", UNCHANGED: hit,
+                                                  "raw_dn": response[framed[3]:framed[4]]})
+                            continue
+                        fast = decode_search_entry(response)
+                        if fast is not None and fast[0] == message_id:
+                            fast[1][DIGEST] = digest
+                            responses_out.append(fast[1])
+                            continue
                 fast = decode_search_entry(response)
                 if fast is not None and fast[0] == message_id:
                     responses_out.append(fast[1])

@@ -17,7 +17,15 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, Table, delete, func, select, text, update
 
 from accessward.connectors.errors import MalformedResponseError
-from accessward.connectors.records import AccessRecord, AccountRecord, GrantRecord, PersonRecord, ResourceRecord
+from accessward.connectors.records import (
+    AccessRecord,
+    AccountRecord,
+    GrantRecord,
+    PersonRecord,
+    ResourceRecord,
+    StoredDigests,
+    UnchangedPerson,
+)
 from accessward.sync.bulk import one_of, upsert
 from accessward.sync.clock import to_naive_utc, utcnow
 from accessward.sync.models import Account, Grant, Person, PersonEmail, Resource, SyncRun
@@ -80,8 +88,14 @@ class PeopleWriter:
     _unchanged: list[int] = field(default_factory=list)
     _buf: dict[str, PersonRecord] = field(default_factory=dict)
 
-    def write(self, people: Iterable[PersonRecord]) -> None:
+    def write(self, people: Iterable[PersonRecord | UnchangedPerson]) -> None:
         for person in people:
+            if type(person) is UnchangedPerson:  # the source recognised it unchanged: seen, nothing to write
+                self.seen += 1
+                self.seen_ids.add(person.person_id)
+                self._unchanged.append(person.person_id)
+                continue
+            assert isinstance(person, PersonRecord)
             self._buf[person.source_key] = person
             if len(self._buf) >= self.batch_size:
                 self.flush()
@@ -178,7 +192,23 @@ class PeopleWriter:
             "first_seen": now, "last_seen": now, "last_run_id": self.run_id, "missing_since": None,
             "sso": p.sso, "mfa": p.mfa, "mfa_methods": list(p.mfa_methods) if p.mfa_methods is not None else None,
             "last_sign_in": to_naive_utc(p.last_sign_in),
+            "source_digest": p.source_digest, "stable_until": to_naive_utc(p.stable_until),
         }
+
+
+def stored_digests(engine: Engine, source: str, cursor: str | None) -> StoredDigests:
+    """The source digests of the source's present people (``DigestingSource.expect``).
+
+    Missing people are left out, so one who comes back is read and written again (its
+    ``missing_since`` cleared).
+    """
+    person = _table(Person)
+    with engine.connect() as conn:
+        rows = [(int(pid), str(key), manager, str(digest), until) for pid, key, manager, digest, until in conn.execute(
+            select(person.c.id, person.c.source_key, person.c.manager_key, person.c.source_digest,
+                   person.c.stable_until).where(person.c.source == source, person.c.missing_since.is_(None),
+                                                person.c.source_digest.is_not(None)))]
+    return StoredDigests(rows, cursor)
 
 
 def _run_started(conn: Any, run_id: int) -> datetime:
