@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, any_, bindparam
+from sqlalchemy import JSON, Connection, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -55,3 +55,52 @@ def one_of(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
     return column.in_(listed)
+
+
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """:func:`upsert` for rows given as plain tuples in ``columns`` order, through the driver's executemany.
+
+    The same ``INSERT .. ON CONFLICT (keys) DO UPDATE`` on SQLite and PostgreSQL, but each value goes
+    through its column type's bind processor once (JSON to text, datetimes to SQLite's text form:
+    exactly what SQLAlchemy would store) and the rows go to ``cursor.executemany`` as tuples, without
+    SQLAlchemy's per-row parameter dicts (measured: most of the cost of writing 100,000 people).
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name not in ("sqlite", "postgresql"):
+        upsert(conn, table, [dict(zip(columns, row, strict=True)) for row in rows], keys=keys, update=update)
+        return
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    marks = []
+    processors: list[tuple[int, Any]] = []
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        processor = column_type._cached_bind_processor(dialect)
+        if processor is not None:
+            processors.append((index, processor))
+        cast = "::json" if dialect.name == "postgresql" and isinstance(column_type, JSON) else ""
+        marks.append(mark + cast)
+    names = ", ".join(quote(name) for name in columns)
+    action = ("DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)) if update \
+        else "DO NOTHING"
+    sql = (f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(marks)}) "
+           f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) {action}")
+    if processors:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, processor in processors:  # None too: a JSON column stores None as 'null', as SQLAlchemy does
+                values[index] = processor(values[index])
+            converted.append(tuple(values))
+        rows = converted
+    conn.exec_driver_sql(sql, list(rows))

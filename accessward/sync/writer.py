@@ -26,7 +26,7 @@ from accessward.connectors.records import (
     StoredDigests,
     UnchangedPerson,
 )
-from accessward.sync.bulk import one_of, upsert
+from accessward.sync.bulk import one_of, upsert, upsert_tuples
 from accessward.sync.clock import to_naive_utc, utcnow
 from accessward.sync.models import Account, Grant, Person, PersonEmail, Resource, SyncRun
 
@@ -129,9 +129,10 @@ class PeopleWriter:
 
     def _write_changed(self, conn: Any, batch: dict[str, PersonRecord], rows: list[dict[str, Any]]) -> None:
         person, person_email = _table(Person), _table(PersonEmail)
-        upsert(
-            conn, person, rows, keys=("source", "source_key"),
-            update=[c for c in rows[0] if c not in ("source", "source_key", "first_seen")],
+        columns = list(rows[0])
+        upsert_tuples(  # plain tuples through the driver's executemany (bulk.upsert_tuples)
+            conn, person, columns, [tuple(row.values()) for row in rows], keys=("source", "source_key"),
+            update=[c for c in columns if c not in ("source", "source_key", "first_seen")],
         )
         # A SELECT by the unique key, not RETURNING: on SQLite, fetching RETURNING rows from
         # multi-row upserts costs more than this one indexed query.
@@ -157,9 +158,8 @@ class PeopleWriter:
         gone = [row_id for pair, row_id in stored.items() if pair not in wanted]
         for i in range(0, len(gone), 1000):
             conn.execute(delete(person_email).where(one_of(conn, person_email.c.id, gone[i:i + 1000])))
-        new = [{"person_id": pid, "email": email} for pid, email in wanted if (pid, email) not in stored]
-        if new:
-            conn.execute(person_email.insert(), new)
+        new = [pair for pair in wanted if pair not in stored]
+        upsert_tuples(conn, person_email, ("person_id", "email"), new, keys=("person_id", "email"), update=())
 
     def forget_seen(self) -> None:
         """Start the seen set afresh (an aborted round is followed by a full one over the same writer)."""
