@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, any_, bindparam
+from sqlalchemy import JSON, Connection, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -49,11 +50,17 @@ def one_of(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
 
     On PostgreSQL it is ``column = ANY(:array)``, one bound array: an IN list is one parameter per
     value, and psycopg and the server then parse a statement with 10,000 placeholders (measured:
-    most of the time of a 10,000-person batch's key lookup). Elsewhere it is a plain IN.
+    most of the time of a 10,000-person batch's key lookup). On SQLite it is ``column IN (SELECT value
+    FROM json_each(:json))``, one bound JSON text: SQLite still searches the index per value, and
+    SQLAlchemy no longer renders (and the driver binds) 10,000 placeholders (measured: twice as fast
+    in SQLite, and the expanding IN was ~7 % of a first 20,000-person sync). Elsewhere a plain IN.
     """
     listed = list(values)
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
+    if conn.dialect.name == "sqlite" and all(type(value) in (str, int) for value in listed):
+        each = func.json_each(bindparam(None, json.dumps(listed), type_=String)).table_valued("value")
+        return column.in_(select(each.c.value))
     return column.in_(listed)
 
 
