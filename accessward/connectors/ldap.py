@@ -354,7 +354,7 @@ class LdapSource(LdapChanges):
                 hit = item.get(UNCHANGED)
                 if hit is not None and plan is not None:
                     if remember:  # an unchanged entry still answers the lookup of its DN as someone's manager
-                        self._remember(item["raw_dn"].decode("utf-8", errors="replace").lower(), hit[1])
+                        self._remember(item["dn"].lower(), hit[1])
                     unchanged = plan.skipped(hit)
                     count += 1
                     if unchanged is not None:

@@ -237,8 +237,10 @@ class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
                         skip = self.skip
                         hit = skip.get(digest) if skip is not None else None
                         if hit is not None:
-                            responses_out.append({"type": "searchResEntry", UNCHANGED: hit,
-                                                  "raw_dn": response[framed[3]:framed[4]]})
+                            raw_dn = response[framed[3]:framed[4]]
+                            responses_out.append({"type": "searchResEntry", UNCHANGED: hit, "raw_dn": raw_dn,
+                                                  "dn": raw_dn.decode("utf-8", errors="replace"),
+                                                  "raw_attributes": {}, "attributes": {}})
                             continue
                         fast = decode_search_entry(response)
                         if fast is not None and fast[0] == message_id:

@@ -8,6 +8,7 @@ maps of accounts and resources (thousands, not millions) are kept for the run.
 from __future__ import annotations
 
 import hashlib
+import operator
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -107,8 +108,12 @@ class PeopleWriter:
         batch = self._buf
         now = utcnow()
         rows = {key: self._row(p, now) for key, p in batch.items()}
-        for row in rows.values():
-            row["digest"] = person_digest(row)
+        if rows:
+            # person_digest of each row, with the columns picked once for the batch (same values, same order)
+            pick = operator.itemgetter(*(name for name in next(iter(rows.values())) if name not in _BOOKKEEPING))
+            blake2b = hashlib.blake2b
+            for row in rows.values():
+                row["digest"] = blake2b(repr(pick(row)).encode("utf-8"), digest_size=16).hexdigest()
         person = _table(Person)
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
@@ -187,12 +192,13 @@ class PeopleWriter:
             "source": self.source, "source_key": p.source_key, "display_name": p.display_name,
             "employee_id": p.employee_id, "username": p.username.lower() if p.username else None,
             "upn": p.upn.lower() if p.upn else None, "emails": list(p.emails), "kind": str(p.kind),
-            "status": str(p.status), "leave_date": to_naive_utc(p.leave_date),
+            "status": str(p.status), "leave_date": None if p.leave_date is None else to_naive_utc(p.leave_date),
             "manager_key": p.manager_key, "department": p.department, "groups": list(p.groups),
             "first_seen": now, "last_seen": now, "last_run_id": self.run_id, "missing_since": None,
             "sso": p.sso, "mfa": p.mfa, "mfa_methods": list(p.mfa_methods) if p.mfa_methods is not None else None,
-            "last_sign_in": to_naive_utc(p.last_sign_in),
-            "source_digest": p.source_digest, "stable_until": to_naive_utc(p.stable_until),
+            "last_sign_in": None if p.last_sign_in is None else to_naive_utc(p.last_sign_in),
+            "source_digest": p.source_digest,
+            "stable_until": None if p.stable_until is None else to_naive_utc(p.stable_until),
         }
 
 
