@@ -98,20 +98,55 @@ def _expect(message: bytes, i: int, tag: int) -> tuple[int, int]:
 
 def frame_entry(message: bytes) -> tuple[int, int, int, int, int] | None:
     """(messageID, start and end of the searchResEntry operation, start and end of its DN) of one
-    LDAPMessage, or None when it is not a searchResEntry framed as RFC 4511 says."""
+    LDAPMessage, or None when it is not a searchResEntry framed as RFC 4511 says.
+
+    Every header read inline (this runs for every entry of a skipping round, where it is most of
+    the per-entry work): definite lengths only, at most four length bytes.
+    """
     try:
-        end, i = _expect(message, 0, 0x30)
-        if end != len(message):
+        if message[0] != 0x30:
             return None
-        stop, i = _expect(message, i, 0x02)
-        message_id = int.from_bytes(message[i:stop], "big", signed=True)
+        size = message[1]
+        if size < 0x80:
+            i, end = 2, 2 + size
+        else:
+            count = size & 0x7F
+            if not 0 < count <= 4:
+                return None
+            i = 2 + count
+            end = i + int.from_bytes(message[2:i], "big")
+        if end != len(message) or message[i] != 0x02:
+            return None
+        size = message[i + 1]
+        if size >= 0x80:  # a messageID is at most four bytes: always the short form
+            return None
+        stop = i + 2 + size
+        message_id = int.from_bytes(message[i + 2:stop], "big", signed=True)
         if message[stop] != 0x64:
             return None
-        op_end, body = _expect(message, stop, 0x64)
-        dn_end, dn_start = _expect(message, body, 0x04)
+        size = message[stop + 1]
+        if size < 0x80:
+            body, op_end = stop + 2, stop + 2 + size
+        else:
+            count = size & 0x7F
+            if not 0 < count <= 4:
+                return None
+            body = stop + 2 + count
+            op_end = body + int.from_bytes(message[stop + 2:body], "big")
+        if message[body] != 0x04:
+            return None
+        size = message[body + 1]
+        if size < 0x80:
+            dn_start, dn_end = body + 2, body + 2 + size
+        else:
+            count = size & 0x7F
+            if not 0 < count <= 4:
+                return None
+            dn_start = body + 2 + count
+            dn_end = dn_start + int.from_bytes(message[body + 2:dn_start], "big")
         if op_end > end or dn_end > op_end:
             return None
-    except (_Decline, IndexError):
+    except IndexError:
         return None
     return message_id, stop, op_end, dn_start, dn_end
 

@@ -192,3 +192,25 @@ def test_on_a_real_slapd_long_values_referrals_and_digests_match_ldap3(slapd_fac
     assert markers[0]["raw_dn"] == big["raw_dn"]
     others = {e["dn"]: raw_attributes(e) for e in skipped if e["type"] == "searchResEntry" and UNCHANGED not in e}
     assert others == {dn: attrs for dn, attrs in entries.items() if not dn.startswith("uid=big,")}
+
+
+@pytest.mark.parametrize("message_id", [1, 127, 128, 300, 70_000])
+@pytest.mark.parametrize("dn_size", [10, 200, 70_000])
+def test_frame_entry_finds_the_operation_and_dn_the_decoder_reads(message_id, dn_size):
+    from accessward.connectors.ldap_raw import frame_entry
+
+    dn = ("uid=" + "ü" * (dn_size // 2) + ",dc=x").encode()
+    message = entry_message(message_id, dn, ATTRIBUTES)
+    framed = frame_entry(message)
+    assert framed is not None
+    got_id, op_start, op_end, dn_start, dn_end = framed
+    assert got_id == message_id == ldap3_entry(message)[0]
+    assert message[dn_start:dn_end] == dn == decode_search_entry(message)[1]["raw_dn"]
+    assert message[op_start] == 0x64 and op_end == len(message)
+    with_controls = entry_message(message_id, dn, ATTRIBUTES, controls=tlv(0xA0, tlv(0x30, tlv(0x04, b"1.2.3"))))
+    framed = frame_entry(with_controls)
+    assert framed is not None and framed[2] < len(with_controls), "the operation's end, not the message's"
+    assert frame_entry(message[:-1]) is None
+    assert frame_entry(b"\x31" + message[1:]) is None
+    done = tlv(0x30, tlv(0x02, b"\x02") + tlv(0x65, tlv(0x0A, b"\x00") + tlv(0x04, b"") + tlv(0x04, b"")))
+    assert frame_entry(done) is None

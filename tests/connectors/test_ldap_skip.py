@@ -82,51 +82,51 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_an_unchanged_round_decodes_and_writes_nobody_it_can_prove_unchanged(
-        directory: SlapdServer, sqlite_engine: Engine, decoded: list[int]) -> None:
-    first = sync_identity(sqlite_engine, LdapSource(config(directory)))
+        directory: SlapdServer, engine: Engine, decoded: list[int]) -> None:
+    first = sync_identity(engine, LdapSource(config(directory)))
     assert first.ok and first.counts["people"] == 5
-    stored = people(sqlite_engine)
+    stored = people(engine)
     assert stored["erin"].source_digest is None, "a manager DN that resolves to nobody stores no digest"
     assert all(stored[n].source_digest for n in ("alice", "bob", "carol", "dave"))
     assert stored["carol"].stable_until == datetime(*(TODAY + timedelta(days=3)).timetuple()[:3])
     decoded.clear()
-    second = sync_identity(sqlite_engine, LdapSource(config(directory)), full=True)
+    second = sync_identity(engine, LdapSource(config(directory)), full=True)
     assert second.ok and second.counts == {"people": 5, "missing": 0}
     assert len(decoded) == 1, "only erin (no digest stored) is decoded again"
-    assert written(sqlite_engine, second.run_id) == []
+    assert written(engine, second.run_id) == []
     conn = root(directory)
     assert conn.modify(f"uid=dave,{directory.people_dn}", {"departmentNumber": [(MODIFY_REPLACE, ["Sales"])]})
     conn.unbind()
-    third = sync_identity(sqlite_engine, LdapSource(config(directory)), full=True)
+    third = sync_identity(engine, LdapSource(config(directory)), full=True)
     assert third.ok and third.counts == {"people": 5, "missing": 0}
-    assert written(sqlite_engine, third.run_id) == ["dave"]
-    assert people(sqlite_engine)["dave"].department == "Sales"
+    assert written(engine, third.run_id) == ["dave"]
+    assert people(engine)["dave"].department == "Sales"
 
 
-def test_an_expiry_that_passes_is_not_hidden_by_unchanged_bytes(directory: SlapdServer, sqlite_engine: Engine) -> None:
-    assert sync_identity(sqlite_engine, LdapSource(config(directory))).ok
-    assert people(sqlite_engine)["carol"].status == "active"
+def test_an_expiry_that_passes_is_not_hidden_by_unchanged_bytes(directory: SlapdServer, engine: Engine) -> None:
+    assert sync_identity(engine, LdapSource(config(directory))).ok
+    assert people(engine)["carol"].status == "active"
     later = datetime.combine(TODAY + timedelta(days=3), datetime.min.time(), UTC) + timedelta(seconds=1)
-    outcome = sync_identity(sqlite_engine, LdapSource(config(directory), now=later), full=True)
+    outcome = sync_identity(engine, LdapSource(config(directory), now=later), full=True)
     assert outcome.ok
-    assert written(sqlite_engine, outcome.run_id) == ["carol"]
-    assert people(sqlite_engine)["carol"].status == PersonStatus.terminated
+    assert written(engine, outcome.run_id) == ["carol"]
+    assert people(engine)["carol"].status == PersonStatus.terminated
 
 
 def test_a_re_created_manager_gives_the_new_key_to_the_people_it_manages(
-        directory: SlapdServer, sqlite_engine: Engine) -> None:
-    assert sync_identity(sqlite_engine, LdapSource(config(directory))).ok
-    old = people(sqlite_engine)["alice"].source_key
-    assert people(sqlite_engine)["bob"].manager_key == old
+        directory: SlapdServer, engine: Engine) -> None:
+    assert sync_identity(engine, LdapSource(config(directory))).ok
+    old = people(engine)["alice"].source_key
+    assert people(engine)["bob"].manager_key == old
     conn = root(directory)
     dn = f"uid=alice,{directory.people_dn}"
     assert conn.delete(dn)
     assert conn.add(dn, ["inetOrgPerson"], {"uid": "alice", "cn": "A", "sn": "A", "mail": "alice@example.com",
                                             "departmentNumber": "Board"})
     conn.unbind()
-    outcome = sync_identity(sqlite_engine, LdapSource(config(directory)), full=True)
+    outcome = sync_identity(engine, LdapSource(config(directory)), full=True)
     assert outcome.ok
-    stored = people(sqlite_engine)
+    stored = people(engine)
     new = next(p.source_key for p in stored.values() if p.username == "alice" and p.missing_since is None)
     assert new != old
     assert stored["bob"].manager_key == new and stored["carol"].manager_key == new
@@ -134,33 +134,33 @@ def test_a_re_created_manager_gives_the_new_key_to_the_people_it_manages(
 
 
 def test_a_moved_manager_leaves_the_people_naming_its_old_dn_without_a_manager(
-        directory: SlapdServer, sqlite_engine: Engine) -> None:
-    assert sync_identity(sqlite_engine, LdapSource(config(directory))).ok
+        directory: SlapdServer, engine: Engine) -> None:
+    assert sync_identity(engine, LdapSource(config(directory))).ok
     conn = root(directory)
     assert conn.modify_dn(f"uid=alice,{directory.people_dn}", "uid=alice2")
     conn.unbind()
-    outcome = sync_identity(sqlite_engine, LdapSource(config(directory)), full=True)
+    outcome = sync_identity(engine, LdapSource(config(directory)), full=True)
     assert outcome.ok
-    stored = people(sqlite_engine)
+    stored = people(engine)
     assert stored["bob"].manager_key is None and stored["carol"].manager_key is None
-    assert sorted(written(sqlite_engine, outcome.run_id)) == ["alice2", "bob", "carol"]
+    assert sorted(written(engine, outcome.run_id)) == ["alice2", "bob", "carol"]
 
 
-def test_another_mapping_never_matches_a_stored_digest(directory: SlapdServer, sqlite_engine: Engine) -> None:
-    assert sync_identity(sqlite_engine, LdapSource(config(directory))).ok
+def test_another_mapping_never_matches_a_stored_digest(directory: SlapdServer, engine: Engine) -> None:
+    assert sync_identity(engine, LdapSource(config(directory))).ok
     mapped = OPENLDAP.replace(status_attribute="employeeType",
                               status_values={"contractor": PersonStatus.terminated})
-    outcome = sync_identity(sqlite_engine, LdapSource(config(directory, attribute_map=mapped)), full=True)
+    outcome = sync_identity(engine, LdapSource(config(directory, attribute_map=mapped)), full=True)
     assert outcome.ok
-    assert people(sqlite_engine)["dave"].status == PersonStatus.terminated
+    assert people(engine)["dave"].status == PersonStatus.terminated
 
 
 def test_a_round_that_skipped_everyone_keeps_a_watermark_and_the_next_change_is_seen(
-        directory: SlapdServer, sqlite_engine: Engine) -> None:
-    assert sync_identity(sqlite_engine, LdapSource(config(directory))).ok
-    full = sync_identity(sqlite_engine, LdapSource(config(directory)), full=True)
+        directory: SlapdServer, engine: Engine) -> None:
+    assert sync_identity(engine, LdapSource(config(directory))).ok
+    full = sync_identity(engine, LdapSource(config(directory)), full=True)
     assert full.ok
-    with Session(sqlite_engine) as s:
+    with Session(engine) as s:
         run = s.get(SyncRun, full.run_id)
         assert run is not None and run.cursor
         state = json.loads(run.cursor.removeprefix("ldap:"))
@@ -168,8 +168,8 @@ def test_a_round_that_skipped_everyone_keeps_a_watermark_and_the_next_change_is_
     conn = root(directory)
     assert conn.modify(f"uid=bob,{directory.people_dn}", {"departmentNumber": [(MODIFY_REPLACE, ["Ops"])]})
     conn.unbind()
-    incremental = sync_identity(sqlite_engine, LdapSource(config(directory)))
-    assert incremental.ok and people(sqlite_engine)["bob"].department == "Ops"
+    incremental = sync_identity(engine, LdapSource(config(directory)))
+    assert incremental.ok and people(engine)["bob"].department == "Ops"
 
 
 def test_no_skipping_with_nested_groups_or_in_an_incremental_round(directory: SlapdServer) -> None:
