@@ -350,7 +350,9 @@ class LdapSource(LdapChanges):
             if plan is not None and strategy is not None:
                 strategy.digest_key, strategy.skip = plan.key, plan.by_digest
             remember = cfg.resolve_manager
-            for item in self._paged(conn, search_filter, attributes):
+            batch_managers = (self._page_managers if remember and self._names.manager
+                              and cfg.schema == "openldap" else None)
+            for item in self._paged(conn, search_filter, attributes, on_page=batch_managers):
                 hit = item.get(UNCHANGED)
                 if hit is not None and plan is not None:
                     if remember:  # an unchanged entry still answers the lookup of its DN as someone's manager
@@ -402,9 +404,11 @@ class LdapSource(LdapChanges):
         if dropped:
             log.info("%s: left out %d built-in or service accounts (not staff)", self.name, dropped)
 
-    def _paged(self, conn: Connection, search_filter: str, attributes: list[str]) -> Iterator[Mapping[str, Any]]:
+    def _paged(self, conn: Connection, search_filter: str, attributes: list[str],
+               on_page: Callable[[Connection, list[Mapping[str, Any]]], None] | None = None,
+               ) -> Iterator[Mapping[str, Any]]:
         """The searchResEntry items of one paged search (searchResRef, AD's referrals to other naming
-        contexts, left out), every page's result code checked."""
+        contexts, left out), every page's result code checked; ``on_page`` sees each page first."""
         cfg = self.config
         cookie: bytes | None = None
         seen = 0
@@ -423,6 +427,8 @@ class LdapSource(LdapChanges):
             page = conn.response or []  # ldap3 stores a fresh list per operation
             self._check_page_result(result, self._pages, seen)
             cookie = _paged_cookie(result)
+            if on_page is not None:
+                on_page(conn, page)
             for item in page:
                 if item.get("type") == "searchResEntry":
                     seen += 1
@@ -621,6 +627,35 @@ class LdapSource(LdapChanges):
         cache.move_to_end(cache_key)
         if len(cache) > _MANAGER_CACHE_SIZE:
             cache.popitem(last=False)
+
+    def _page_managers(self, conn: Connection, page: list[Mapping[str, Any]]) -> None:
+        """Resolve a page's manager DNs not known yet in one search per 200, ``(|(entryDN=..)..)``
+        under the base DN (OpenLDAP answers entryDN from its DN index), instead of one base-scope
+        lookup each: an incremental round's changed people mostly have managers it does not list.
+        Only what is found is remembered, under the DN as the server returns it; a DN written
+        otherwise (case, spaces), outside the base DN or of nobody still gets its own lookup."""
+        cache, name = self._manager_cache, self._names.manager
+        assert name is not None
+        wanted: dict[str, None] = {}
+        for item in page:
+            if item.get("type") != "searchResEntry" or UNCHANGED in item:
+                continue
+            manager_dn = _first(raw_attributes(item), (name,))
+            if manager_dn and manager_dn.lower() not in cache:
+                wanted[manager_dn] = None
+        if not wanted:
+            return
+        key_attribute = self._map.key
+        for dns in chunks(wanted, 200):
+            conn.search(self.config.base_dn, "(|" + "".join(f"(entryDN={escape_filter_chars(dn)})" for dn in dns) + ")",
+                        search_scope=SUBTREE, attributes=[key_attribute])
+            for found in conn.response or []:
+                if found.get("type") == "searchResEntry" and UNCHANGED not in found:
+                    dn = str(found.get("dn", ""))
+                    try:
+                        self._remember(dn.lower(), self._key(raw_attributes(found), dn))
+                    except MalformedResponseError:
+                        continue  # no readable key: its own lookup says so, as before
 
     def _manager_key(self, conn: Connection, manager_dn: str) -> str | None:
         """The stable key of the entry at ``manager_dn``: from the listing so far, else a lookup."""

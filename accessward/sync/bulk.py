@@ -138,3 +138,4 @@ def _faster(column_type: Any, processor: Any) -> Any:
         last[0], last[1] = value, converted
         return converted
     return remembered
+

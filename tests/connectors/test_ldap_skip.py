@@ -9,6 +9,7 @@ stay the same, and fails if the nightly round skipped the person anyway.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -191,3 +192,43 @@ def test_no_skipping_with_nested_groups_or_in_an_incremental_round(directory: Sl
     plan = plain._skip_plan(["uid"], datetime.now(UTC), True)
     assert plan is not None and list(plan.by_digest.values()) == [(1, "k", None)], "a passed moment is dropped"
 
+
+
+def test_an_incremental_round_resolves_managers_in_one_search_per_page(
+        slapd_factory: SlapdFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changed people whose managers did not change (and so are not listed): their managers are found
+    by entryDN in one search, not one base-scope lookup each, and to the same keys."""
+    import ldap3
+
+    old = {"modifyTimestamp": ["20240101120000Z"]}
+    seeded = [SeedPerson("boss", sn="B", mail="boss@example.com", extra=old),
+              SeedPerson("chief", sn="C", mail="chief@example.com", extra=old),
+              *[SeedPerson(f"w{i}", sn="W", mail=f"w{i}@example.com", manager_uid=("boss", "chief")[i % 2],
+                           extra=old) for i in range(6)]]
+    server = slapd_factory(people_ldif(seeded, today=TODAY))
+    try:
+        assert sync_identity(engine, LdapSource(config(server))).ok
+        before = {name: p.manager_key for name, p in people(engine).items()}
+        conn = root(server)
+        assert conn.modify(f"uid=w0,{server.people_dn}", {"departmentNumber": [(MODIFY_REPLACE, ["W"])]})
+        assert sync_identity(engine, LdapSource(config(server))).ok  # the cursor moves to about now
+        time.sleep(3)  # past that round's overlap
+        for i in range(6):
+            assert conn.modify(f"uid=w{i},{server.people_dn}", {"departmentNumber": [(MODIFY_REPLACE, ["X"])]})
+        conn.unbind()
+        scopes: list[str] = []
+        real = ldap3.Connection.search
+
+        def spy(self: ldap3.Connection, search_base: str, search_filter: str, *args: object,
+                **kwargs: object) -> object:
+            scopes.append(str(kwargs.get("search_scope")))
+            return real(self, search_base, search_filter, *args, **kwargs)
+
+        monkeypatch.setattr(ldap3.Connection, "search", spy)
+        outcome = sync_identity(engine, LdapSource(config(server)))
+        assert outcome.ok and outcome.counts["people"] == 6, "only the six changed people are listed"
+        after = {name: p.manager_key for name, p in people(engine).items()}
+        assert after == before and after["w1"] == people(engine)["chief"].source_key
+        assert scopes.count(ldap3.BASE) == 0, "no manager is looked up on its own"
+    finally:
+        server.stop()
