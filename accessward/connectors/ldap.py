@@ -355,7 +355,8 @@ class LdapSource(LdapChanges):
             for item in self._paged(conn, search_filter, attributes, on_page=batch_managers):
                 hit = item.get(UNCHANGED)
                 if hit is not None and plan is not None:
-                    if remember:  # an unchanged entry still answers the lookup of its DN as someone's manager
+                    if remember and batch_managers is None:  # it still answers its DN's lookup as a manager
+                        # (with batch_managers a page's unknown manager DNs are found in one search anyway)
                         self._remember(item["dn"].lower(), hit[1])
                     unchanged = plan.skipped(hit)
                     count += 1

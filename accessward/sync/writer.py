@@ -214,10 +214,17 @@ def stored_digests(engine: Engine, source: str, cursor: str | None) -> StoredDig
         # Most have no stable_until: those rows straight from the driver (no type processing); the
         # few with one through SQLAlchemy, which reads the datetime as it wrote it.
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        dbapi = conn.connection.cursor()  # the DBAPI cursor: plain tuples, no result wrapping per row
+        try:
+            dbapi.execute("SELECT id, source_key, manager_key, source_digest FROM person WHERE source = " + mark +
+                           " AND missing_since IS NULL AND source_digest IS NOT NULL AND stable_until IS NULL",
+                           (source,))
+            fetched = dbapi.fetchall()
+        finally:
+            dbapi.close()
         rows: list[tuple[int, str, str | None, str, datetime | None]] = [
-            (pid, key, manager, digest, None) for pid, key, manager, digest in conn.exec_driver_sql(
-                "SELECT id, source_key, manager_key, source_digest FROM person WHERE source = " + mark +
-                " AND missing_since IS NULL AND source_digest IS NOT NULL AND stable_until IS NULL", (source,))]
+            (pid, key, manager, digest, None) for pid, key, manager, digest in fetched]
+        del fetched
         rows += [(int(pid), str(key), manager, str(digest), until) for pid, key, manager, digest, until in conn.execute(
             select(person.c.id, person.c.source_key, person.c.manager_key, person.c.source_digest,
                    person.c.stable_until).where(*present, person.c.stable_until.is_not(None)))]
