@@ -648,8 +648,13 @@ class LdapSource(LdapChanges):
             return
         key_attribute = self._map.key
         for dns in chunks(wanted, 200):
-            conn.search(self.config.base_dn, "(|" + "".join(f"(entryDN={escape_filter_chars(dn)})" for dn in dns) + ")",
-                        search_scope=SUBTREE, attributes=[key_attribute])
+            try:
+                conn.search(self.config.base_dn,
+                            "(|" + "".join(f"(entryDN={escape_filter_chars(dn)})" for dn in dns) + ")",
+                            search_scope=SUBTREE, attributes=[key_attribute])
+            except (lx.LDAPOperationResult, lx.LDAPAttributeError) as exc:  # e.g. a server limit: look up one by one
+                log.info("%s: batch manager lookup refused (%s); looking managers up one by one", self.name, exc)
+                return
             for found in conn.response or []:
                 if found.get("type") == "searchResEntry" and UNCHANGED not in found:
                     dn = str(found.get("dn", ""))
