@@ -139,3 +139,40 @@ def _faster(column_type: Any, processor: Any) -> Any:
         return converted
     return remembered
 
+
+
+def rows_where_in(conn: Connection, columns: Sequence[str], table: Table, column: str, values: Iterable[Any],
+                  *, equal: tuple[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """``SELECT columns FROM table WHERE [equal[0] = equal[1] AND] column IN values`` as plain tuples.
+
+    Through the DBAPI cursor (no result objects per row: a batch reads 10,000 rows this way), the IN
+    as :func:`one_of` writes it: ``json_each`` on SQLite, ``= ANY(array)`` on PostgreSQL. For columns
+    whose raw driver value is what the caller wants (ids, text); other dialects take SQLAlchemy.
+    """
+    listed = list(values)
+    if not listed:
+        return []
+    dialect = conn.dialect.name
+    quote = conn.dialect.identifier_preparer.quote
+    where = f"{quote(equal[0])} = {{mark}} AND " if equal else ""
+    params: list[Any] = [equal[1]] if equal else []
+    if dialect == "sqlite" and all(type(value) in (str, int) for value in listed):
+        sql = (f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE "
+               + where.format(mark="?") + f"{quote(column)} IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(listed))
+    elif dialect == "postgresql":
+        sql = (f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE "
+               + where.format(mark="%s") + f"{quote(column)} = ANY(%s)")
+        params.append(listed)
+    else:
+        clause = one_of(conn, table.c[column], listed)
+        stmt = select(*(table.c[c] for c in columns)).where(clause)
+        if equal:
+            stmt = stmt.where(table.c[equal[0]] == equal[1])
+        return [tuple(row) for row in conn.execute(stmt)]
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()

@@ -27,7 +27,7 @@ from accessward.connectors.records import (
     StoredDigests,
     UnchangedPerson,
 )
-from accessward.sync.bulk import one_of, upsert, upsert_tuples
+from accessward.sync.bulk import one_of, rows_where_in, upsert, upsert_tuples
 from accessward.sync.clock import to_naive_utc, utcnow
 from accessward.sync.models import Account, Grant, Person, PersonEmail, Resource, SyncRun
 
@@ -118,10 +118,10 @@ class PeopleWriter:
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
             if self.digests:
-                for key, pid, digest, missing in conn.execute(
-                    select(person.c.source_key, person.c.id, person.c.digest, person.c.missing_since).where(
-                        person.c.source == self.source, one_of(conn, person.c.source_key, batch))
-                ):
+                # missing_since as the driver returns it: only whether it is NULL matters here
+                for key, pid, digest, missing in rows_where_in(
+                        conn, ("source_key", "id", "digest", "missing_since"), person, "source_key", batch,
+                        equal=("source", self.source)):
                     if missing is None and digest is not None and rows[key]["digest"] == digest:
                         ids[key] = int(pid)
                 self._unchanged.extend(ids.values())
@@ -141,10 +141,8 @@ class PeopleWriter:
         )
         # A SELECT by the unique key, not RETURNING: on SQLite, fetching RETURNING rows from
         # multi-row upserts costs more than this one indexed query.
-        ids: dict[str, int] = {str(key): int(pid) for key, pid in conn.execute(
-            select(person.c.source_key, person.c.id).where(
-                person.c.source == self.source, one_of(conn, person.c.source_key, batch))
-        )}
+        ids: dict[str, int] = {str(key): int(pid) for key, pid in rows_where_in(
+            conn, ("source_key", "id"), person, "source_key", batch, equal=("source", self.source))}
         self.seen_ids.update(ids.values())
         self.written += len(rows)
         # The addresses each person has now, against those stored: only the difference is
@@ -155,10 +153,8 @@ class PeopleWriter:
             for email in sorted({normalize_email(e) for e in p.emails if e.strip()})
         }
         stored: dict[tuple[int, str], int] = {}
-        for row_id, person_id, email in conn.execute(
-            select(person_email.c.id, person_email.c.person_id, person_email.c.email).where(
-                one_of(conn, person_email.c.person_id, ids.values()))
-        ):
+        for row_id, person_id, email in rows_where_in(conn, ("id", "person_id", "email"), person_email, "person_id",
+                                                      ids.values()):
             stored[(person_id, email)] = row_id
         gone = [row_id for pair, row_id in stored.items() if pair not in wanted]
         for i in range(0, len(gone), 1000):
