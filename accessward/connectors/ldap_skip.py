@@ -64,22 +64,18 @@ class SkipPlan:
         naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
         #: entry digest (16 bytes) -> (person id, source key, stored manager key)
         self.by_digest: dict[bytes, tuple[int, str, str | None]] = {}
-        managers: set[str] = set()
-        dns: dict[str, str] = {}
-        for pid, source_key, manager_key, digest, until in stored.rows:
-            dns[source_key] = digest[_RAW_HEX:]
+        rows = stored.rows
+        managers = {row[2] for row in rows if row[2] is not None}
+        fromhex = bytes.fromhex
+        for pid, source_key, manager_key, digest, until in rows:
             if until is not None and until <= naive_now:
                 continue  # the same bytes may map to another status now
             try:
-                raw = bytes.fromhex(digest[:_RAW_HEX])
+                self.by_digest[fromhex(digest[:_RAW_HEX])] = (pid, source_key, manager_key)
             except ValueError:
                 continue
-            self.by_digest[raw] = (pid, source_key, manager_key)
-            if manager_key is not None:
-                managers.add(manager_key)
         #: source key -> DN digest when stored, for the people someone's stored manager key names
-        self._stored_dn = {key: dns[key] for key in managers if key in dns}
-        del dns
+        self._stored_dn = {row[1]: row[3][_RAW_HEX:] for row in rows if row[1] in managers}
         self._unchanged: set[str] = set()
         self._read_dn: dict[str, str] = {}
         self._pending: list[tuple[int, str, str]] = []
