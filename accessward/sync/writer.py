@@ -46,7 +46,8 @@ def normalize_email(value: str) -> str:
     """The form addresses are stored and compared in: NFKC (a fullwidth letter is the plain one), lower case,
     no surrounding space, no trailing dot on the domain. Not casefold(): "ß" must not become
     "ss", or two different mailboxes would match."""
-    text = unicodedata.normalize("NFKC", value).strip().lower()
+    # NFKC leaves ASCII as it is: most addresses skip the normalizer
+    text = (value if value.isascii() else unicodedata.normalize("NFKC", value)).strip().lower()
     local, at, domain = text.rpartition("@")
     return f"{local}@{domain.rstrip('.')}" if at else text
 
