@@ -88,6 +88,7 @@ from accessward.connectors.ldap_ad import (
     system_account_reason,
 )
 from accessward.connectors.ldap_changes import LdapChangeRun, LdapChanges
+from accessward.connectors.ldap_errors import check_page_result, translate
 from accessward.connectors.ldap_map import (
     ACTIVE_DIRECTORY,
     DEFAULT_KIND_VALUES,
@@ -447,30 +448,7 @@ class LdapSource(LdapChanges):
         return "(|" + "".join(f"({amap.key}={part})" for part in parts) + ")"
 
     def _check_page_result(self, result: Mapping[str, Any], page: int, seen: int) -> None:
-        code = result.get("result")
-        if code == 0:
-            return
-        what = f"{result.get('description')} ({code}) {result.get('message', '')}".strip()
-        where = f"on page {page} after {seen} entries"
-        if code == 4:  # sizeLimitExceeded: the server cut the listing short
-            raise StopError(
-                f"{self.name}: the server's size limit cut the listing short {where}; "
-                "raise the service account's limits for paged searches",
-                system=self.name,
-                detail=what,
-                status=4,
-            )
-        if code == 3:  # timeLimitExceeded
-            raise TransientError(f"{self.name}: server time limit hit {where}", system=self.name, detail=what, status=3)
-        if code == 10:  # referral: the base DN lives on another server
-            raise StopError(
-                f"{self.name}: the server referred the search of {self.config.base_dn} elsewhere; "
-                "point url at the server holding that naming context",
-                system=self.name,
-                detail=f"{what} {result.get('referrals')}",
-                status=10,
-            )
-        raise ConnectorError(f"{self.name}: search failed {where}: {what}", system=self.name, status=code)
+        check_page_result(self.config, result, page, seen)
 
     # -- mapping ---------------------------------------------------------------------------------
 
@@ -687,75 +665,7 @@ class LdapSource(LdapChanges):
     # -- errors ----------------------------------------------------------------------------------
 
     def _translate(self, exc: lx.LDAPException) -> ConnectorError:
-        name = self.name
-        detail = str(exc)
-        status = getattr(exc, "result", None)
-        status = status if isinstance(status, int) else None
-        where = f"{self.config.url} ({self.config.base_dn})"
-        if "certificate verify failed" in detail.lower() or isinstance(
-            exc, lx.LDAPCertificateError | lx.LDAPSSLConfigurationError | lx.LDAPStartTLSError
-        ):
-            return StopError(f"{name}: TLS with {where} failed: {detail}", system=name, detail=detail)
-        if isinstance(exc, lx.LDAPCommunicationError | lx.LDAPResponseTimeoutError):
-            return TransientError(f"{name}: LDAP server {where} unreachable: {detail}", system=name, detail=detail)
-        if isinstance(exc, lx.LDAPBusyResult | lx.LDAPUnavailableResult | lx.LDAPTimeLimitExceededResult):
-            return TransientError(
-                f"{name}: LDAP server {where} busy or unavailable", system=name, detail=detail, status=status
-            )
-        if isinstance(
-            exc,
-            lx.LDAPInvalidCredentialsResult
-            | lx.LDAPBindError
-            | lx.LDAPInappropriateAuthenticationResult
-            | lx.LDAPInsufficientAccessRightsResult
-            | lx.LDAPAuthMethodNotSupportedResult
-            | lx.LDAPUserNameIsMandatoryError
-            | lx.LDAPPasswordIsMandatoryError,
-        ):
-            return AuthError(
-                f"{name}: bind as {self.config.bind_dn or '(anonymous)'} to {self.config.url} refused",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(exc, lx.LDAPNoSuchObjectResult):
-            return StopError(
-                f"{name}: base DN {self.config.base_dn} does not exist on {self.config.url}",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(exc, lx.LDAPStrongerAuthRequiredResult | lx.LDAPConfidentialityRequiredResult):
-            return StopError(
-                f"{name}: {self.config.url} requires a protected connection: use ldaps:// or start_tls",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(exc, lx.LDAPUnavailableCriticalExtensionResult):
-            return StopError(
-                f"{name}: {self.config.url} does not support paged results; cannot list it completely",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(
-            exc,
-            lx.LDAPInvalidDNSyntaxResult
-            | lx.LDAPInvalidFilterError
-            | lx.LDAPInvalidDnError
-            | lx.LDAPUnwillingToPerformResult
-            | lx.LDAPAdminLimitExceededResult
-            | lx.LDAPSizeLimitExceededResult
-            | lx.LDAPReferralResult
-            | lx.LDAPConfigurationError
-            | lx.LDAPInvalidPortError
-            | lx.LDAPInvalidServerError,
-        ):
-            return StopError(
-                f"{name}: LDAP search of {where} rejected: {detail}", system=name, detail=detail, status=status
-            )
-        return ConnectorError(f"{name}: LDAP error from {where}: {detail}", system=name, detail=detail, status=status)
+        return translate(self.config, exc)
 
 
 def _paged_cookie(result: Mapping[str, Any]) -> bytes | None:
