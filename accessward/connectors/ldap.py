@@ -20,36 +20,8 @@ the iterator; nothing ever ends as a short or empty listing. In particular:
 * an entry without its stable key (entryUUID / objectGUID) -> :class:`MalformedResponseError`
   naming the DN: skipping it would make that person look like a leaver.
 
-Incremental (:meth:`LdapSource.list_changes`, :class:`connectors.protocols.IncrementalIdentitySource`):
-``list_changes(None)`` is a full round (``run.full``: everyone, like ``list_people``) that ends in a
-cursor; ``list_changes(cursor)`` yields only the people changed since. The cursor is opaque text
-(``ldap:`` + JSON) that also records a digest of the base DN, filter and attribute map: a cursor
-written for another scope raises :class:`ResyncRequired`, as does one that is unreadable.
-
-* OpenLDAP, by ``modifyTimestamp``: the next filter is
-  ``(&<user filter>(modifyTimestamp>=<cursor>))``. The cursor is the highest modifyTimestamp
-  listed *minus the round's duration plus a second*: an entry read early in a long round and
-  changed before the round ended carries a timestamp below the highest one seen, and this
-  overlap reads it again next time. So a round re-reads the last changes of the one before it
-  (harmless: upserts). Timestamps come from the server's clock; with multi-provider replication
-  an entry replicated late with an older timestamp can be missed until the next full round.
-* Active Directory, by ``uSNChanged`` (Microsoft's "polling for changes using uSNChanged"): before
-  the search the rootDSE's ``highestCommittedUSN``, ``dnsHostName`` and the ``invocationId`` of
-  the ``dsServiceName`` object (when readable) are read; the next filter is
-  ``(&<user filter>(uSNChanged>=<USN+1>))``. USNs are per domain controller: another DC, a
-  changed invocationId (a restore) or a highestCommittedUSN below the cursor's raises
-  :class:`ResyncRequired` (the runner then runs a full round). Point ``url`` at one DC, not at
-  the domain name, or rounds land on different DCs and keep falling back to full ones. A server
-  without ``highestCommittedUSN`` (a test slapd with the AD schema) gets the highest uSNChanged
-  listed instead.
-
-What polling cannot see, only a full round does: on OpenLDAP deleted entries; on either, entries that
-left the filter's scope, and on AD a change of group membership (it changes the group's ``member``,
-not the user's ``uSNChanged``). On AD an incremental round does see deletions: it also reads the
-users tombstoned since the cursor in the Deleted Objects container (show-deleted control; see
-:mod:`accessward.connectors.ldap_ad`) and yields each as a ``RemovedPerson``. The runner runs a
-full round when there is no cursor and on ``accessward sync --full``; ``full_every`` makes the
-source itself start a full round once the last one is older than that.
+Incremental rounds (``list_changes``, cursors) live in :mod:`accessward.connectors.ldap_changes`;
+the attribute maps in :mod:`accessward.connectors.ldap_map`.
 
 Attribute maps (:class:`AttributeMap`) come as two presets, :data:`OPENLDAP` and
 :data:`ACTIVE_DIRECTORY`; adjust one with :meth:`AttributeMap.replace`. Active Directory's own
@@ -85,21 +57,15 @@ BER decoding is then about half of the listing's time and the largest single cos
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
-import math
 import os
-import re
 import ssl
-import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
@@ -111,27 +77,37 @@ from accessward.connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponseError,
-    ResyncRequired,
     StopError,
     TransientError,
 )
 from accessward.connectors.ldap_ad import (
     ACCOUNTDISABLE,
-    AD_DEFAULT_FILTER,
-    SYSTEM_ACCOUNT_ATTRIBUTES,
     GroupGraph,
-    deleted_users,
     filetime_to_datetime,
     naming_context,
     system_account_reason,
-    usn_state,
 )
-from accessward.connectors.ldap_raw import RawEntryStrategy, raw_attributes
-from accessward.connectors.records import PersonChange, PersonKind, PersonRecord, PersonStatus
+from accessward.connectors.ldap_changes import LdapChangeRun, LdapChanges
+from accessward.connectors.ldap_errors import check_page_result, translate
+from accessward.connectors.ldap_map import (
+    ACTIVE_DIRECTORY,
+    DEFAULT_KIND_VALUES,
+    OPENLDAP,
+    PRESETS,
+    AttributeMap,
+    Schema,
+)
+from accessward.connectors.ldap_raw import DIGEST, UNCHANGED, RawEntryStrategy, raw_attributes
+from accessward.connectors.ldap_raw import all_values as _all
+from accessward.connectors.ldap_raw import first_value as _first
+from accessward.connectors.ldap_skip import SkipPlan, chunks, dn_digest, scope_key
+from accessward.connectors.records import PersonKind, PersonRecord, PersonStatus, StoredDigests, UnchangedPerson
 
 __all__ = [
     "ACTIVE_DIRECTORY",
+    "DEFAULT_KIND_VALUES",
     "OPENLDAP",
+    "PRESETS",
     "AttributeMap",
     "LdapChangeRun",
     "LdapSource",
@@ -142,8 +118,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Schema = Literal["openldap", "active_directory"]
-_Mode = Literal["timestamp", "usn"]
 _T = TypeVar("_T")
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -154,153 +128,9 @@ _SEVERITY = {PersonStatus.active: 0, PersonStatus.suspended: 1, PersonStatus.ter
 #: enough for the 200,000-identity target to resolve every manager without a lookup.
 _MANAGER_CACHE_SIZE = 262_144
 
-DEFAULT_KIND_VALUES: Mapping[str, PersonKind] = {
-    "employee": PersonKind.employee,
-    "staff": PersonKind.employee,
-    "permanent": PersonKind.employee,
-    "intern": PersonKind.employee,
-    "contractor": PersonKind.contractor,
-    "contract": PersonKind.contractor,
-    "consultant": PersonKind.contractor,
-    "freelancer": PersonKind.contractor,
-    "temp": PersonKind.contractor,
-    "agency": PersonKind.agency,
-    "partner": PersonKind.agency,
-    "vendor": PersonKind.agency,
-}
-
 
 def _frozen(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {key.lower(): value for key, value in mapping.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeMap:
-    """Which directory attribute feeds which PersonRecord field.
-
-    Tuples are tried in order; the first non-empty value wins (emails take all of them).
-    ``key_format`` is ``"string"`` (entryUUID) or ``"guid_le"`` (AD objectGUID: 16 bytes,
-    little-endian, rendered with ``uuid.UUID(bytes_le=...)``).
-    """
-
-    key: str
-    key_format: Literal["string", "guid_le"]
-    default_filter: str
-    username: tuple[str, ...] = ()
-    upn: tuple[str, ...] = ()
-    emails: tuple[str, ...] = ("mail",)
-    proxy_addresses: str | None = None
-    employee_id: tuple[str, ...] = ()
-    display_name: tuple[str, ...] = ("displayName", "cn")
-    department: tuple[str, ...] = ()
-    manager: str | None = "manager"
-    groups: str | None = None
-    kind: str | None = "employeeType"
-    kind_values: Mapping[str, PersonKind] = field(default_factory=lambda: dict(DEFAULT_KIND_VALUES))
-    # Active Directory account state
-    account_control: str | None = None
-    account_expires: str | None = None
-    # OpenLDAP account state
-    locked_time: str | None = None
-    lockout_is_suspension: bool = False
-    shadow_expire: str | None = None
-    # Site-specific employment status
-    status_attribute: str | None = None
-    status_values: Mapping[str, PersonStatus] = field(default_factory=dict)
-    # Active Directory: every group a person is in through other groups; built-in and service accounts dropped
-    nested_groups: bool = False
-    drop_system_accounts: bool = False
-
-    def replace(self, **changes: Any) -> AttributeMap:
-        """A copy with some fields changed (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **changes)
-
-    def lowered(self) -> AttributeMap:
-        """A copy with every attribute name lower-cased (how entries are keyed once read)."""
-
-        def one(name: str | None) -> str | None:
-            return name.lower() if name else name
-
-        def many(names: tuple[str, ...]) -> tuple[str, ...]:
-            return tuple(name.lower() for name in names)
-
-        return self.replace(
-            key=self.key.lower(), username=many(self.username), upn=many(self.upn), emails=many(self.emails),
-            proxy_addresses=one(self.proxy_addresses), employee_id=many(self.employee_id),
-            display_name=many(self.display_name), department=many(self.department), manager=one(self.manager),
-            groups=one(self.groups), kind=one(self.kind), account_control=one(self.account_control),
-            account_expires=one(self.account_expires), locked_time=one(self.locked_time),
-            shadow_expire=one(self.shadow_expire), status_attribute=one(self.status_attribute),
-        )
-
-    def requested_attributes(self) -> list[str]:
-        """Every attribute to ask for, operational ones (entryUUID, pwdAccountLockedTime) by name."""
-        names: list[str] = [self.key]
-        names += [*self.username, *self.upn, *self.emails, *self.employee_id]
-        names += [*self.display_name, *self.department]
-        for single in (
-            self.proxy_addresses,
-            self.manager,
-            self.groups,
-            self.kind,
-            self.account_control,
-            self.account_expires,
-            self.locked_time,
-            self.shadow_expire,
-            self.status_attribute,
-        ):
-            if single:
-                names.append(single)
-        if self.drop_system_accounts:
-            names += SYSTEM_ACCOUNT_ATTRIBUTES
-        seen: set[str] = set()
-        unique = []
-        for name in names:
-            if name.lower() not in seen:
-                seen.add(name.lower())
-                unique.append(name)
-        return unique
-
-
-#: OpenLDAP ``inetOrgPerson`` (RFC 2798) with ppolicy and ``shadowAccount`` for account state.
-OPENLDAP = AttributeMap(
-    key="entryUUID",
-    key_format="string",
-    default_filter="(objectClass=inetOrgPerson)",
-    username=("uid",),
-    emails=("mail",),
-    employee_id=("employeeNumber",),
-    display_name=("displayName", "cn"),
-    department=("departmentNumber", "ou"),
-    manager="manager",
-    groups="memberOf",
-    kind="employeeType",
-    locked_time="pwdAccountLockedTime",
-    shadow_expire="shadowExpire",
-)
-
-#: Active Directory users (``objectGUID`` key, ``userAccountControl`` / ``accountExpires`` state).
-ACTIVE_DIRECTORY = AttributeMap(
-    key="objectGUID",
-    key_format="guid_le",
-    default_filter=AD_DEFAULT_FILTER,
-    username=("sAMAccountName",),
-    upn=("userPrincipalName",),
-    emails=("mail",),
-    proxy_addresses="proxyAddresses",
-    employee_id=("employeeID", "employeeNumber"),
-    display_name=("displayName", "cn", "name"),
-    department=("department",),
-    manager="manager",
-    groups="memberOf",
-    kind="employeeType",
-    account_control="userAccountControl",
-    account_expires="accountExpires",
-    nested_groups=True,
-    drop_system_accounts=True,
-)
-
-PRESETS: Mapping[Schema, AttributeMap] = {"openldap": OPENLDAP, "active_directory": ACTIVE_DIRECTORY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,106 +179,11 @@ class LdapSourceConfig:
         return self.user_filter or self.attributes.default_filter
 
 
-_CURSOR_PREFIX = "ldap:"
-_CURSOR_TIME = re.compile(r"\d{14}Z")
-_GENERALIZED_TIME = re.compile(r"(\d{10})(\d{2})?(\d{2})?(?:[.,]\d+)?(Z|[+-]\d{4})")
-_TIME_ZERO = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _generalized_time(text: str) -> datetime | None:
-    """An LDAP GeneralizedTime (``20240101120000Z``, ``20240101120000.0Z``, ``...+0100``) in UTC.
-
-    Fractions are dropped (rounding down keeps a cursor on the safe side); None when malformed.
-    """
-    match = _GENERALIZED_TIME.fullmatch(text.strip())
-    if not match:
-        return None
-    head, minutes, seconds, zone = match.groups()
-    try:  # datetime() from the digits, not strptime (its parser cost ~8 % of a 100k-entry sync); same range checks
-        moment = datetime(int(head[0:4]), int(head[4:6]), int(head[6:8]), int(head[8:10]),
-                          int(minutes or 0), int(seconds or 0))
-    except ValueError:
-        return None
-    if zone == "Z":
-        return moment.replace(tzinfo=UTC)
-    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-    return (moment - offset if zone[0] == "+" else moment + offset).replace(tzinfo=UTC)
-
-
-def _parse_cursor_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class _Cursor:
-    """What an incremental cursor holds (JSON after ``ldap:``)."""
-
-    mode: _Mode
-    scope: str
-    full_at: datetime
-    timestamp: str | None = None
-    usn: int | None = None
-    dc: str | None = None
-    invocation_id: str | None = None
-
-
-class LdapChangeRun:
-    """One incremental round of an :class:`LdapSource`: iterate it once, then read ``cursor``.
-
-    ``full`` is True when the round lists everyone (no usable cursor): a person it does not yield
-    is gone, as for a complete listing. An incremental round yields changed people, and on Active
-    Directory a :class:`~connectors.records.RemovedPerson` for each user deleted since the cursor.
-    """
-
-    def __init__(self, source: LdapSource, mode: _Mode, previous: _Cursor | None, now: datetime) -> None:
-        self.full = previous is None
-        self.mode: _Mode = mode
-        self.previous = previous
-        self.now = now
-        self._source = source
-        self._cursor: str | None = None
-        self._started = False
-
-    @property
-    def cursor(self) -> str:
-        """The cursor for the next round; only once this round has been read to its end."""
-        if self._cursor is None:
-            raise RuntimeError("the LDAP change round has not been read to its end: no cursor yet")
-        return self._cursor
-
-    def __iter__(self) -> Iterator[PersonChange]:
-        if self._started:
-            raise RuntimeError("an LdapChangeRun can be iterated once")
-        self._started = True
-        return self._source._change_items(self)
-
-    def finish(self, cursor: str) -> None:
-        self._cursor = cursor
-
-
-def _first(entry: Mapping[str, list[bytes]], names: Sequence[str]) -> str | None:
-    """The first non-empty value of the first of ``names`` (lower-cased) that has one."""
-    for name in names:
-        for raw in entry.get(name, ()):
-            text = raw.decode("utf-8", errors="replace").strip()
-            if text:
-                return text
-    return None
-
-
-def _all(entry: Mapping[str, list[bytes]], name: str | None) -> list[str]:
-    """Every non-empty value of attribute ``name`` (lower-cased)."""
-    if not name:
-        return []
-    values = (raw.decode("utf-8", errors="replace").strip() for raw in entry.get(name, ()))
-    return [value for value in values if value]
-
-
 def _worse(current: PersonStatus, other: PersonStatus) -> PersonStatus:
     return other if _SEVERITY[other] > _SEVERITY[current] else current
 
 
-class LdapSource:
+class LdapSource(LdapChanges):
     """An :class:`~connectors.protocols.IdentitySource` over LDAP (OpenLDAP or Active Directory)."""
 
     def __init__(self, config: LdapSourceConfig, *, now: datetime | None = None) -> None:
@@ -461,6 +196,9 @@ class LdapSource:
         self._kind_values = _frozen(self._map.kind_values)
         self._manager_cache: OrderedDict[str, str | None] = OrderedDict()
         self._groups: GroupGraph | None = None  # nested groups, read once per listing (AD)
+        self._expected: Callable[[], StoredDigests] | None = None  # from expect(), for the next round
+        self._plan: SkipPlan | None = None  # the current round's, while it lists
+        self._pages = 0
         self._validate()
 
     def __repr__(self) -> str:
@@ -552,7 +290,28 @@ class LdapSource:
         """Yield every person under ``base_dn`` matching the filter, page by page."""
         now = self._now or datetime.now(UTC)
         attributes = self._map.requested_attributes()
-        return self._search(self.config.search_filter, attributes, lambda conn, item: self._person(conn, item, now))
+        for person in self._search(self.config.search_filter, attributes,
+                                   lambda conn, item: self._person(conn, item, now)):
+            if isinstance(person, PersonRecord):  # no plan: never an UnchangedPerson
+                yield person
+
+    def expect(self, stored: Callable[[], StoredDigests]) -> None:
+        """What the store holds (``DigestingSource``): the next ``list_changes`` round skips the entries
+        whose bytes did not change (see :mod:`accessward.connectors.ldap_skip`)."""
+        self._expected = stored
+
+    def _skip_plan(self, attributes: list[str], now: datetime, full: bool) -> SkipPlan | None:
+        """The plan for a full round from what :meth:`expect` handed over (used once); None without one,
+        for an incremental round, and with nested groups (membership changes on the group, not in the
+        user's bytes)."""
+        load, self._expected = self._expected, None
+        if load is None or not full or self._map.nested_groups:
+            return None
+        stored = load()
+        cfg = self.config
+        key = scope_key(repr(self._map), cfg.resolve_manager, cfg.search_filter, cfg.base_dn.lower(),
+                        sorted(name.lower() for name in attributes))
+        return SkipPlan(stored, key, now)
 
     def _search(
         self,
@@ -561,15 +320,21 @@ class LdapSource:
         convert: Callable[[Connection, Mapping[str, Any]], _T | None],
         before: Callable[[Connection], None] | None = None,
         after: Callable[[Connection], Iterator[_T]] | None = None,
-    ) -> Iterator[_T]:
+        plan: SkipPlan | None = None,
+    ) -> Iterator[_T | UnchangedPerson]:
         """Bind, run ``before`` (if any), then one paged search, yielding ``convert(conn, entry)`` (None:
         dropped), then whatever ``after`` yields on the same connection.
+
+        With a ``plan``, entries whose bytes did not change yield an :class:`UnchangedPerson` instead
+        (undecoded), and the people whose manager could not be confirmed are read again by key after
+        the listing (see :mod:`accessward.connectors.ldap_skip`).
 
         Every failure, also one from ``before``, ``convert`` or ``after``, leaves as a ConnectorError.
         """
         cfg = self.config
         conn: Connection | None = None
-        count = pages = dropped = 0
+        count = dropped = 0
+        self._pages = 0
         log.info("%s: listing people under %s with %s", self.name, cfg.base_dn, search_filter)
         self._manager_cache.clear()  # DN -> key holds for one listing: entries are deleted and re-created
         try:
@@ -579,33 +344,43 @@ class LdapSource:
             self._groups = None
             if self._map.nested_groups and self._map.groups:
                 self._groups = GroupGraph.load(conn, naming_context(conn, cfg.base_dn), page_size=cfg.page_size)
-            cookie: bytes | None = None
-            while True:
-                conn.search(
-                    cfg.base_dn,
-                    search_filter,
-                    search_scope=SUBTREE,
-                    attributes=attributes,
-                    paged_size=cfg.page_size,
-                    paged_criticality=True,
-                    paged_cookie=cookie,
-                )
-                pages += 1
-                result = conn.result
-                page = conn.response or []  # ldap3 stores a fresh list per operation
-                self._check_page_result(result, pages, count)
-                cookie = _paged_cookie(result)
-                for item in page:
-                    if item.get("type") != "searchResEntry":
-                        continue  # searchResRef: AD's referrals to other naming contexts
-                    converted = convert(conn, item)
-                    if converted is None:
-                        dropped += 1
-                        continue
-                    yield converted
+            strategy = conn.strategy if isinstance(conn.strategy, RawEntryStrategy) else None
+            if plan is not None and strategy is None:
+                plan = None  # another strategy (a test's mock): entries are decoded as ldap3 does, never skipped
+            self._plan = plan
+            if plan is not None and strategy is not None:
+                strategy.digest_key, strategy.skip = plan.key, plan.by_digest
+            remember = cfg.resolve_manager
+            batch_managers = (self._page_managers if remember and self._names.manager
+                              and cfg.schema == "openldap" else None)
+            for item in self._paged(conn, search_filter, attributes, on_page=batch_managers):
+                hit = item.get(UNCHANGED)
+                if hit is not None and plan is not None:
+                    if remember and batch_managers is None:  # it still answers its DN's lookup as a manager
+                        # (with batch_managers a page's unknown manager DNs are found in one search anyway)
+                        self._remember(item["dn"].lower(), hit[1])
+                    unchanged = plan.skipped(hit)
                     count += 1
-                if not cookie:
-                    break
+                    if unchanged is not None:
+                        yield unchanged
+                    continue
+                converted = convert(conn, item)
+                if converted is None:
+                    dropped += 1
+                    continue
+                yield converted
+                count += 1
+            if plan is not None and strategy is not None:
+                confirmed, again = plan.settle()
+                yield from confirmed
+                strategy.skip = None  # read again: decode, map and digest every one
+                if again:
+                    log.info("%s: reading %d unchanged people again: their manager changed", self.name, len(again))
+                for keys in chunks(again, 200):
+                    for item in self._paged(conn, f"(&{search_filter}{self._key_filter(keys)})", attributes):
+                        converted = convert(conn, item)
+                        if converted is not None:
+                            yield converted
             if after is not None:
                 yield from after(conn)
         except ConnectorError:
@@ -619,200 +394,61 @@ class LdapSource:
         finally:
             self._manager_cache.clear()
             self._groups = None
+            self._plan = None
             if conn is not None:
+                if isinstance(conn.strategy, RawEntryStrategy):
+                    conn.strategy.digest_key = conn.strategy.skip = None
                 try:
                     conn.unbind()
                 except lx.LDAPException:
                     log.debug("%s: unbind failed", self.name, exc_info=True)
-        log.info("%s: listed %d people in %d pages", self.name, count, pages)
+        log.info("%s: listed %d people in %d pages", self.name, count, self._pages)
         if dropped:
             log.info("%s: left out %d built-in or service accounts (not staff)", self.name, dropped)
 
-    # -- incremental -----------------------------------------------------------------------------
-
-    def list_changes(self, cursor: str | None) -> LdapChangeRun:
-        """One incremental round (see the module docstring, *Incremental*).
-
-        Without a cursor (or when ``full_every`` has passed since the last full round) the round
-        is full: everyone, like :meth:`list_people`, and ``run.full`` is True. With one, only the
-        people changed since it. A cursor that cannot be used (unreadable, made for another base
-        DN, filter, attribute map or directory kind, from another domain controller or an earlier
-        life of it) raises :class:`ResyncRequired`: here for what the cursor says, from the
-        iteration for what the server says.
-        """
-        mode: _Mode = "usn" if self.config.schema == "active_directory" else "timestamp"
-        now = self._now or datetime.now(UTC)
-        if cursor is None:
-            return LdapChangeRun(self, mode, None, now)
-        previous = self._parse_cursor(cursor, mode)
-        every = self.config.full_every
-        if every is not None and now - previous.full_at >= every:
-            log.info("%s: last full round %s is older than full_every; running a full round", self.name,
-                     previous.full_at.isoformat())
-            return LdapChangeRun(self, mode, None, now)
-        return LdapChangeRun(self, mode, previous, now)
-
-    def _scope(self, mode: _Mode) -> str:
-        """A digest of what a cursor is valid for: directory kind, base DN, filter, attributes."""
+    def _paged(self, conn: Connection, search_filter: str, attributes: list[str],
+               on_page: Callable[[Connection, list[Mapping[str, Any]]], None] | None = None,
+               ) -> Iterator[Mapping[str, Any]]:
+        """The searchResEntry items of one paged search (searchResRef, AD's referrals to other naming
+        contexts, left out), every page's result code checked; ``on_page`` sees each page first."""
         cfg = self.config
-        attributes = sorted(name.lower() for name in self._map.requested_attributes())
-        what = [mode, cfg.base_dn.strip().lower(), cfg.search_filter, attributes]
-        return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
-
-    def _resync(self, why: str) -> ResyncRequired:
-        return ResyncRequired(f"{self.name}: the incremental cursor cannot be used: {why}; run a full sync",
-                              system=self.name)
-
-    def _parse_cursor(self, cursor: str, mode: _Mode) -> _Cursor:
-        try:
-            data = json.loads(cursor.removeprefix(_CURSOR_PREFIX)) if cursor.startswith(_CURSOR_PREFIX) else None
-            if not isinstance(data, dict):
-                raise ValueError("not an LDAP cursor")
-            parsed = _Cursor(
-                mode=data["mode"], scope=str(data["scope"]), full_at=datetime.fromisoformat(str(data["full_at"])),
-                timestamp=data.get("ts"), usn=data.get("usn"), dc=data.get("dc"), invocation_id=data.get("inv"),
+        cookie: bytes | None = None
+        seen = 0
+        while True:
+            conn.search(
+                cfg.base_dn,
+                search_filter,
+                search_scope=SUBTREE,
+                attributes=attributes,
+                paged_size=cfg.page_size,
+                paged_criticality=True,
+                paged_cookie=cookie,
             )
-            if parsed.full_at.tzinfo is None:
-                raise ValueError("full_at without a time zone")
-            if parsed.mode == "timestamp" and (
-                not isinstance(parsed.timestamp, str) or not _CURSOR_TIME.fullmatch(parsed.timestamp)
-            ):
-                raise ValueError("bad timestamp")
-            if parsed.mode == "usn" and (
-                type(parsed.usn) is not int or parsed.usn < 0 or not isinstance(parsed.dc, str)
-                or not (parsed.invocation_id is None or isinstance(parsed.invocation_id, str))
-            ):
-                raise ValueError("bad USN state")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise self._resync(f"it is not a cursor this source wrote ({exc})") from exc
-        if parsed.mode != mode:
-            raise self._resync(f"it was written for {parsed.mode} polling, this source uses {mode}")
-        if parsed.scope != self._scope(mode):
-            raise self._resync("the base DN, filter or attribute map changed since it was written")
-        return parsed
-
-    def _change_items(self, run: LdapChangeRun) -> Iterator[PersonChange]:
-        cfg = self.config
-        previous = run.previous
-        started = time.monotonic()
-        attributes = self._map.requested_attributes()
-        watermark = "usnchanged" if run.mode == "usn" else "modifytimestamp"
-        attributes.append("uSNChanged" if run.mode == "usn" else "modifyTimestamp")
-        search_filter = cfg.search_filter
-        if previous is not None:
-            if run.mode == "usn":
-                assert previous.usn is not None
-                search_filter = f"(&{search_filter}(uSNChanged>={previous.usn + 1}))"
-            else:
-                assert previous.timestamp is not None
-                search_filter = f"(&{search_filter}(modifyTimestamp>={escape_filter_chars(previous.timestamp)}))"
-        state: dict[str, Any] = {}
-        highest_seen: list[int] = [-1]
-        latest_seen: list[datetime | None] = [None]
-
-        def before(conn: Connection) -> None:
-            if run.mode != "usn":
+            self._pages += 1
+            result = conn.result
+            page = conn.response or []  # ldap3 stores a fresh list per operation
+            self._check_page_result(result, self._pages, seen)
+            cookie = _paged_cookie(result)
+            if on_page is not None:
+                on_page(conn, page)
+            for item in page:
+                if item.get("type") == "searchResEntry":
+                    seen += 1
+                    yield item
+            if not cookie:
                 return
-            host, port, _ = self._endpoint()
-            dc, invocation, highest = usn_state(conn, f"{host}:{port}", self.name)
-            state.update(dc=dc, inv=invocation, highest=highest)
-            if previous is None:
-                return
-            if previous.dc != dc:
-                raise self._resync(f"it was read from domain controller {previous.dc}, this is {dc} (USNs are per DC)")
-            if previous.invocation_id and invocation and previous.invocation_id != invocation:
-                raise self._resync(f"the invocationId of {dc} changed (restored from a backup)")
-            assert previous.usn is not None
-            if highest is not None and highest < previous.usn:
-                raise self._resync(f"{dc}'s highestCommittedUSN {highest} is below the cursor's {previous.usn}")
 
-        def convert(conn: Connection, item: Mapping[str, Any]) -> PersonRecord | None:
-            record = self._person(conn, item, run.now)
-            if record is None:
-                return None
-            text = _first(raw_attributes(item), (watermark,))
-            dn = item.get("dn", "")
-            if text is None:
-                if previous is not None:
-                    raise MalformedResponseError(f"{self.name}: entry {dn} has no {watermark}", system=self.name)
-                return record
-            if run.mode == "usn":
-                try:
-                    highest_seen[0] = max(highest_seen[0], int(text))
-                except ValueError as exc:
-                    raise MalformedResponseError(
-                        f"{self.name}: entry {dn} has a non-numeric uSNChanged: {text!r}", system=self.name
-                    ) from exc
-            else:
-                moment = _generalized_time(text)
-                if moment is None:
-                    raise MalformedResponseError(
-                        f"{self.name}: entry {dn} has a malformed modifyTimestamp: {text!r}", system=self.name
-                    )
-                if latest_seen[0] is None or moment > latest_seen[0]:
-                    latest_seen[0] = moment
-            return record
-
-        def after(conn: Connection) -> Iterator[PersonChange]:
-            if run.mode != "usn" or previous is None or not cfg.deleted_objects:
-                return
-            if state.get("highest") is None:  # not an Active Directory (a test slapd with the AD schema)
-                log.info("%s: no highestCommittedUSN: not an AD, no Deleted Objects container to read", self.name)
-                return
-            assert previous.usn is not None
-            domain = naming_context(conn, cfg.base_dn)
-            yield from deleted_users(conn, domain, cfg.base_dn, previous.usn, system=self.name,
-                                     page_size=cfg.page_size)
-
-        yield from self._search(search_filter, attributes, convert, before, after)
-
-        full_at = run.now if previous is None else previous.full_at
-        cursor: dict[str, Any] = {"mode": run.mode, "scope": self._scope(run.mode), "full_at": full_at.isoformat()}
-        if run.mode == "usn":
-            highest = state.get("highest")
-            if highest is None:  # not an Active Directory: the highest uSNChanged listed stands in
-                log.warning("%s: no highestCommittedUSN in the rootDSE; the cursor is the highest uSNChanged listed",
-                            self.name)
-                highest = max(highest_seen[0], previous.usn if previous and previous.usn is not None else 0)
-            cursor.update(usn=highest, dc=state["dc"], inv=state["inv"])
+    def _key_filter(self, keys: list[str]) -> str:
+        """``(|(key=k1)(key=k2)...)`` for stable keys as this source renders them."""
+        amap = self._map
+        if amap.key_format == "guid_le":
+            parts = ("".join(f"\\{b:02x}" for b in uuid.UUID(key).bytes_le) for key in keys)
         else:
-            floor = _parse_cursor_time(previous.timestamp) if previous and previous.timestamp else _TIME_ZERO
-            mark = floor
-            latest = latest_seen[0]
-            if latest is not None:
-                # Re-read what changed while this round ran: an entry read early and changed later
-                # carries a timestamp below the highest one seen (see the module docstring).
-                overlap = timedelta(seconds=math.ceil(time.monotonic() - started) + 1)
-                mark = max(floor, latest - overlap)
-            cursor["ts"] = mark.strftime("%Y%m%d%H%M%SZ")
-        run.finish(_CURSOR_PREFIX + json.dumps(cursor, sort_keys=True, separators=(",", ":")))
-
+            parts = (escape_filter_chars(key) for key in keys)
+        return "(|" + "".join(f"({amap.key}={part})" for part in parts) + ")"
 
     def _check_page_result(self, result: Mapping[str, Any], page: int, seen: int) -> None:
-        code = result.get("result")
-        if code == 0:
-            return
-        what = f"{result.get('description')} ({code}) {result.get('message', '')}".strip()
-        where = f"on page {page} after {seen} entries"
-        if code == 4:  # sizeLimitExceeded: the server cut the listing short
-            raise StopError(
-                f"{self.name}: the server's size limit cut the listing short {where}; "
-                "raise the service account's limits for paged searches",
-                system=self.name,
-                detail=what,
-                status=4,
-            )
-        if code == 3:  # timeLimitExceeded
-            raise TransientError(f"{self.name}: server time limit hit {where}", system=self.name, detail=what, status=3)
-        if code == 10:  # referral: the base DN lives on another server
-            raise StopError(
-                f"{self.name}: the server referred the search of {self.config.base_dn} elsewhere; "
-                "point url at the server holding that naming context",
-                system=self.name,
-                detail=f"{what} {result.get('referrals')}",
-                status=10,
-            )
-        raise ConnectorError(f"{self.name}: search failed {where}: {what}", system=self.name, status=code)
+        check_page_result(self.config, result, page, seen)
 
     # -- mapping ---------------------------------------------------------------------------------
 
@@ -852,7 +488,7 @@ class LdapSource:
         if resolve_manager and dn:
             # A listed entry answers the lookup its DN would need as someone's manager.
             self._remember(dn.lower(), source_key)
-        status, leave_date = self._status(entry, dn, now)
+        status, leave_date, turns = self._status(entry, dn, now)
         kind = PersonKind.employee
         kind_value = _first(entry, (names.kind,)) if names.kind else None
         if kind_value is not None:
@@ -861,6 +497,15 @@ class LdapSource:
         manager_dn = _first(entry, (names.manager,)) if names.manager else None
         if manager_dn and resolve_manager:
             manager_key = self._manager_key(conn, manager_dn)
+        digest: str | None = None
+        plan = self._plan
+        if plan is not None and (raw := item.get(DIGEST)) is not None:
+            dn_hash = dn_digest(item["raw_dn"])
+            plan.decoded(source_key, dn_hash)
+            # Only when these bytes alone give this person (ldap_skip): not with expanded groups, not
+            # with a manager DN that resolves to nobody (an entry may appear there).
+            if self._groups is None and not (manager_dn and resolve_manager and manager_key is None):
+                digest = raw.hex() + dn_hash
         return PersonRecord(
             source_key=source_key,
             display_name=_first(entry, names.display_name) or "",
@@ -874,6 +519,8 @@ class LdapSource:
             manager_key=manager_key,
             department=_first(entry, names.department),
             groups=self._groups.expand(_all(entry, names.groups)) if self._groups else tuple(_all(entry, names.groups)),
+            source_digest=digest,
+            stable_until=turns if digest is not None else None,
         )
 
     def _emails(self, entry: Mapping[str, list[bytes]]) -> tuple[str, ...]:
@@ -892,8 +539,11 @@ class LdapSource:
                 unique.append(address)
         return tuple(unique)
 
-    def _status(self, entry: Mapping[str, list[bytes]], dn: str, now: datetime) -> tuple[PersonStatus, datetime | None]:
+    def _status(self, entry: Mapping[str, list[bytes]], dn: str,
+                now: datetime) -> tuple[PersonStatus, datetime | None, datetime | None]:
+        """(status, leave date, the earliest moment ``now`` passing changes the status: a future expiry)."""
         amap, names = self._map, self._names
+        turns: datetime | None = None
         status = PersonStatus.active
         leave_date: datetime | None = None
 
@@ -920,6 +570,8 @@ class LdapSource:
                 leave_date = expires
                 if expires <= now:
                     status = _worse(status, PersonStatus.terminated)
+                else:
+                    turns = expires
 
         if names.locked_time and (locked := _first(entry, (names.locked_time,))):
             if locked == LOCKED_PERMANENTLY or amap.lockout_is_suspension:
@@ -938,13 +590,15 @@ class LdapSource:
                 leave_date = datetime(expiry_day.year, expiry_day.month, expiry_day.day, tzinfo=UTC)
                 if expiry_day <= now.date():
                     status = _worse(status, PersonStatus.terminated)
+                else:  # terminated from that day's midnight (UTC) on, as now.date() is compared
+                    turns = leave_date if turns is None else min(turns, leave_date)
 
         if names.status_attribute:
             for value in _all(entry, names.status_attribute):
                 mapped = self._status_values.get(value.lower())
                 if mapped is not None:
                     status = _worse(status, mapped)
-        return status, leave_date
+        return status, leave_date, turns
 
     def _remember(self, cache_key: str, key: str | None) -> None:
         cache = self._manager_cache
@@ -952,6 +606,40 @@ class LdapSource:
         cache.move_to_end(cache_key)
         if len(cache) > _MANAGER_CACHE_SIZE:
             cache.popitem(last=False)
+
+    def _page_managers(self, conn: Connection, page: list[Mapping[str, Any]]) -> None:
+        """Resolve a page's manager DNs not known yet in one search per 200, ``(|(entryDN=..)..)``
+        under the base DN (OpenLDAP answers entryDN from its DN index), instead of one base-scope
+        lookup each: an incremental round's changed people mostly have managers it does not list.
+        Only what is found is remembered, under the DN as the server returns it; a DN written
+        otherwise (case, spaces), outside the base DN or of nobody still gets its own lookup."""
+        cache, name = self._manager_cache, self._names.manager
+        assert name is not None
+        wanted: dict[str, None] = {}
+        for item in page:
+            if item.get("type") != "searchResEntry" or UNCHANGED in item:
+                continue
+            manager_dn = _first(raw_attributes(item), (name,))
+            if manager_dn and manager_dn.lower() not in cache:
+                wanted[manager_dn] = None
+        if not wanted:
+            return
+        key_attribute = self._map.key
+        for dns in chunks(wanted, 200):
+            try:
+                conn.search(self.config.base_dn,
+                            "(|" + "".join(f"(entryDN={escape_filter_chars(dn)})" for dn in dns) + ")",
+                            search_scope=SUBTREE, attributes=[key_attribute])
+            except (lx.LDAPOperationResult, lx.LDAPAttributeError) as exc:  # e.g. a server limit: look up one by one
+                log.info("%s: batch manager lookup refused (%s); looking managers up one by one", self.name, exc)
+                return
+            for found in conn.response or []:
+                if found.get("type") == "searchResEntry" and UNCHANGED not in found:
+                    dn = str(found.get("dn", ""))
+                    try:
+                        self._remember(dn.lower(), self._key(raw_attributes(found), dn))
+                    except MalformedResponseError:
+                        continue  # no readable key: its own lookup says so, as before
 
     def _manager_key(self, conn: Connection, manager_dn: str) -> str | None:
         """The stable key of the entry at ``manager_dn``: from the listing so far, else a lookup."""
@@ -977,75 +665,7 @@ class LdapSource:
     # -- errors ----------------------------------------------------------------------------------
 
     def _translate(self, exc: lx.LDAPException) -> ConnectorError:
-        name = self.name
-        detail = str(exc)
-        status = getattr(exc, "result", None)
-        status = status if isinstance(status, int) else None
-        where = f"{self.config.url} ({self.config.base_dn})"
-        if "certificate verify failed" in detail.lower() or isinstance(
-            exc, lx.LDAPCertificateError | lx.LDAPSSLConfigurationError | lx.LDAPStartTLSError
-        ):
-            return StopError(f"{name}: TLS with {where} failed: {detail}", system=name, detail=detail)
-        if isinstance(exc, lx.LDAPCommunicationError | lx.LDAPResponseTimeoutError):
-            return TransientError(f"{name}: LDAP server {where} unreachable: {detail}", system=name, detail=detail)
-        if isinstance(exc, lx.LDAPBusyResult | lx.LDAPUnavailableResult | lx.LDAPTimeLimitExceededResult):
-            return TransientError(
-                f"{name}: LDAP server {where} busy or unavailable", system=name, detail=detail, status=status
-            )
-        if isinstance(
-            exc,
-            lx.LDAPInvalidCredentialsResult
-            | lx.LDAPBindError
-            | lx.LDAPInappropriateAuthenticationResult
-            | lx.LDAPInsufficientAccessRightsResult
-            | lx.LDAPAuthMethodNotSupportedResult
-            | lx.LDAPUserNameIsMandatoryError
-            | lx.LDAPPasswordIsMandatoryError,
-        ):
-            return AuthError(
-                f"{name}: bind as {self.config.bind_dn or '(anonymous)'} to {self.config.url} refused",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(exc, lx.LDAPNoSuchObjectResult):
-            return StopError(
-                f"{name}: base DN {self.config.base_dn} does not exist on {self.config.url}",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(exc, lx.LDAPStrongerAuthRequiredResult | lx.LDAPConfidentialityRequiredResult):
-            return StopError(
-                f"{name}: {self.config.url} requires a protected connection: use ldaps:// or start_tls",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(exc, lx.LDAPUnavailableCriticalExtensionResult):
-            return StopError(
-                f"{name}: {self.config.url} does not support paged results; cannot list it completely",
-                system=name,
-                detail=detail,
-                status=status,
-            )
-        if isinstance(
-            exc,
-            lx.LDAPInvalidDNSyntaxResult
-            | lx.LDAPInvalidFilterError
-            | lx.LDAPInvalidDnError
-            | lx.LDAPUnwillingToPerformResult
-            | lx.LDAPAdminLimitExceededResult
-            | lx.LDAPSizeLimitExceededResult
-            | lx.LDAPReferralResult
-            | lx.LDAPConfigurationError
-            | lx.LDAPInvalidPortError
-            | lx.LDAPInvalidServerError,
-        ):
-            return StopError(
-                f"{name}: LDAP search of {where} rejected: {detail}", system=name, detail=detail, status=status
-            )
-        return ConnectorError(f"{name}: LDAP error from {where}: {detail}", system=name, detail=detail, status=status)
+        return translate(self.config, exc)
 
 
 def _paged_cookie(result: Mapping[str, Any]) -> bytes | None:
@@ -1056,42 +676,5 @@ def _paged_cookie(result: Mapping[str, Any]) -> bytes | None:
     return bytes(cookie) if cookie else None
 
 
-# -- accessward check -----------------------------------------------------------------------------
-# (imported here, at the end, so this section merges apart from the connector above)
-from accessward.connectors.preflight import CheckItem, first_record, probe  # noqa: E402
-
-
-def check(source: LdapSource) -> list[CheckItem]:
-    """Read-only preflight: bind and read people; on Active Directory also nested groups visible
-    (``GroupGraph.load``) and the Deleted Objects container readable (``ldap_ad.deleted_users``, the check an
-    incremental round runs, asked for nothing newer than the DC's highest USN)."""
-    cfg = source.config
-    items = [probe("bind and read people", lambda: first_record(source.list_people),
-                   fix=f"check url, bind_dn and the bind password; the account must read {cfg.base_dn}")]
-    if items[0].status != "ok" or cfg.schema != "active_directory":
-        return items
-    conn = source._connect()
-    try:
-        def groups() -> str:
-            found = len(GroupGraph.load(conn, naming_context(conn, cfg.base_dn), page_size=cfg.page_size).parents)
-            if not found:
-                raise StopError("no group (or no memberOf) visible to the bind account", system=source.name)
-            return f"{found} group(s) with memberOf readable"
-        items.append(probe("nested groups visible", groups, relied_on=source._map.nested_groups,
-                           fix="let the bind account read group objects and memberOf (Read permission on the "
-                               "domain's groups)"))
-        _, _, highest = usn_state(conn, cfg.url, source.name)
-        if highest is None:
-            items.append(CheckItem("Deleted Objects readable", "unknown", "no highestCommittedUSN: not an AD DC",
-                                   "", "read", cfg.deleted_objects))
-        else:
-            items.append(probe("Deleted Objects readable",
-                               lambda: first_record(lambda: deleted_users(conn, naming_context(conn, cfg.base_dn),
-                                                                          cfg.base_dn, highest, system=source.name))
-                               and "readable with the show-deleted control",
-                               relied_on=cfg.deleted_objects,
-                               fix='dsacls "CN=Deleted Objects,<domain>" /G <account>:LCRP (after dsacls '
-                                   "/takeownership), or set deleted_objects = false"))
-    finally:
-        conn.unbind()
-    return items
+# -- accessward check: in ldap_check (imported here, at the end: it reads LdapSource) ----------------
+from accessward.connectors.ldap_check import check as check  # noqa: E402

@@ -9,7 +9,8 @@ lower-cased attribute name (:func:`raw_attributes` reads either shape).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
@@ -17,10 +18,13 @@ from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER,
 from ldap3.strategy.sync import SyncStrategy
 from ldap3.utils.asn1 import decode_message_fast
 
-__all__ = ["RawEntryStrategy", "decode_search_entry", "raw_attributes"]
+__all__ = ["DIGEST", "UNCHANGED", "RawEntryStrategy", "all_values", "decode_search_entry", "first_value",
+           "frame_entry", "raw_attributes"]
 
 _SEARCH_RES_ENTRY = 4  # protocolOp tag of searchResEntry in ldap3's decoded LDAPMessage
 _LOWER_RAW = "accessward_raw_attributes"  # set by _raw_entry: raw values keyed by lower-cased name
+DIGEST = "accessward_digest"  # an entry's digest (RawEntryStrategy.digest_key set): 16 bytes
+UNCHANGED = "accessward_unchanged"  # an entry skipped undecoded: what RawEntryStrategy.skip held for its digest
 
 
 _ATTRIBUTE_NAMES: dict[bytes, str] = {}  # attribute description as sent -> lower-cased str
@@ -90,6 +94,61 @@ def _expect(message: bytes, i: int, tag: int) -> tuple[int, int]:
         raise _Decline
     length, start = _length(message, i + 1)
     return start + length, start
+
+
+def frame_entry(message: bytes) -> tuple[int, int, int, int, int] | None:
+    """(messageID, start and end of the searchResEntry operation, start and end of its DN) of one
+    LDAPMessage, or None when it is not a searchResEntry framed as RFC 4511 says.
+
+    Every header read inline (this runs for every entry of a skipping round, where it is most of
+    the per-entry work): definite lengths only, at most four length bytes.
+    """
+    try:
+        if message[0] != 0x30:
+            return None
+        size = message[1]
+        if size < 0x80:
+            i, end = 2, 2 + size
+        else:
+            count = size & 0x7F
+            if not 0 < count <= 4:
+                return None
+            i = 2 + count
+            end = i + int.from_bytes(message[2:i], "big")
+        if end != len(message) or message[i] != 0x02:
+            return None
+        size = message[i + 1]
+        if size >= 0x80:  # a messageID is at most four bytes: always the short form
+            return None
+        stop = i + 2 + size
+        message_id = int.from_bytes(message[i + 2:stop], "big", signed=True)
+        if message[stop] != 0x64:
+            return None
+        size = message[stop + 1]
+        if size < 0x80:
+            body, op_end = stop + 2, stop + 2 + size
+        else:
+            count = size & 0x7F
+            if not 0 < count <= 4:
+                return None
+            body = stop + 2 + count
+            op_end = body + int.from_bytes(message[stop + 2:body], "big")
+        if message[body] != 0x04:
+            return None
+        size = message[body + 1]
+        if size < 0x80:
+            dn_start, dn_end = body + 2, body + 2 + size
+        else:
+            count = size & 0x7F
+            if not 0 < count <= 4:
+                return None
+            dn_start = body + 2 + count
+            dn_end = dn_start + int.from_bytes(message[body + 2:dn_start], "big")
+        if op_end > end or dn_end > op_end:
+            return None
+    except IndexError:
+        return None
+    return message_id, stop, op_end, dn_start, dn_end
 
 
 def decode_search_entry(message: bytes) -> tuple[int, dict[str, Any]] | None:
@@ -177,6 +236,13 @@ class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
     TLS, controls and result codes all stay ldap3's.
     """
 
+    #: Set by the LDAP source for a full round that skips unchanged entries (connectors.ldap_skip):
+    #: every searchResEntry is digested (its operation's bytes, keyed by ``digest_key``) before it is
+    #: decoded; one whose digest is in ``skip`` is handed on undecoded as ``{UNCHANGED: skip[digest],
+    #: "raw_dn": ...}``, the others carry their digest under ``DIGEST``.
+    digest_key: bytes | None = None
+    skip: Mapping[bytes, Any] | None = None
+
     def _get_response(self, message_id: int, timeout: Any) -> Any:
         """ldap3's ``SyncStrategy._get_response``, with search entries read by :func:`decode_search_entry`.
 
@@ -198,6 +264,24 @@ class RawEntryStrategy(SyncStrategy):  # type: ignore[misc]  # ldap3 is untyped
                     continue
                 if conn.usage:
                     conn._usage.update_received_message(len(response))
+                key = self.digest_key
+                if key is not None:
+                    framed = frame_entry(response)
+                    if framed is not None and framed[0] == message_id:
+                        digest = hashlib.blake2b(response[framed[1]:framed[2]], digest_size=16, key=key).digest()
+                        skip = self.skip
+                        hit = skip.get(digest) if skip is not None else None
+                        if hit is not None:
+                            raw_dn = response[framed[3]:framed[4]]
+                            responses_out.append({"type": "searchResEntry", UNCHANGED: hit, "raw_dn": raw_dn,
+                                                  "dn": raw_dn.decode("utf-8", errors="replace"),
+                                                  "raw_attributes": {}, "attributes": {}})
+                            continue
+                        fast = decode_search_entry(response)
+                        if fast is not None and fast[0] == message_id:
+                            fast[1][DIGEST] = digest
+                            responses_out.append(fast[1])
+                            continue
                 fast = decode_search_entry(response)
                 if fast is not None and fast[0] == message_id:
                     responses_out.append(fast[1])
@@ -240,3 +324,21 @@ def raw_attributes(item: Mapping[str, Any]) -> dict[str, list[bytes]]:
         return lowered
     raw = item.get("raw_attributes") or {}
     return {name.lower(): list(values or ()) for name, values in raw.items()}
+
+
+def first_value(entry: Mapping[str, list[bytes]], names: Sequence[str]) -> str | None:
+    """The first non-empty value of the first of ``names`` (lower-cased) that has one."""
+    for name in names:
+        for raw in entry.get(name, ()):
+            text = raw.decode("utf-8", errors="replace").strip()
+            if text:
+                return text
+    return None
+
+
+def all_values(entry: Mapping[str, list[bytes]], name: str | None) -> list[str]:
+    """Every non-empty value of attribute ``name`` (lower-cased)."""
+    if not name:
+        return []
+    values = (raw.decode("utf-8", errors="replace").strip() for raw in entry.get(name, ()))
+    return [value for value in values if value]

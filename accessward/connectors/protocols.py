@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from accessward.connectors.records import (
@@ -13,6 +13,7 @@ from accessward.connectors.records import (
     PersonRecord,
     RequestPreview,
     RevokeResult,
+    StoredDigests,
     Takes,
 )
 
@@ -52,6 +53,21 @@ class IncrementalIdentitySource(Protocol):
     def list_people(self) -> Iterator[PersonRecord]: ...
 
     def list_changes(self, cursor: str | None) -> ChangeRun: ...
+
+
+@runtime_checkable
+class DigestingSource(Protocol):
+    """An incremental identity source that can skip the people whose raw answer did not change.
+
+    ``expect(stored)`` hands it what the store holds (read only if the round turns out full: an
+    incremental round lists few people and skips nothing); its next ``list_changes`` round yields an
+    :class:`~connectors.records.UnchangedPerson` for each person it recognises as unchanged (and only
+    when that is provably the same mapped person), and records carrying ``source_digest`` otherwise.
+    """
+
+    name: str
+
+    def expect(self, stored: Callable[[], StoredDigests]) -> None: ...
 
 
 @runtime_checkable

@@ -65,6 +65,34 @@ class PersonRecord:
     mfa: bool | None = None
     mfa_methods: tuple[str, ...] | None = None
     last_sign_in: datetime | None = None
+    # What the source's raw answer digested to, and until when the same answer maps to the same
+    # person (None: for good); only a source that can skip unchanged answers sets them (LDAP).
+    source_digest: str | None = None
+    stable_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedPerson:
+    """A source recognised this stored person's raw answer as unchanged and did not map it again.
+
+    Only a source handed the stored digests (``DigestingSource.expect``) yields it; the writer
+    counts the person as seen (``person_id``) and writes nothing.
+    """
+
+    person_id: int
+    source_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDigests:
+    """What the store holds about a source's present people, for a source that skips unchanged answers.
+
+    ``rows``: (person id, source key, manager key, source digest, stable until (naive UTC) or None) of
+    every present person with a source digest; ``cursor``: the last good run's cursor, if any.
+    """
+
+    rows: list[tuple[int, str, str | None, str, datetime | None]]
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +103,7 @@ class RemovedPerson:
     permanent: bool = False
 
 
-PersonChange = PersonRecord | RemovedPerson
+PersonChange = PersonRecord | RemovedPerson | UnchangedPerson
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,12 @@ class Person(SQLModel, table=True):
     # A digest of everything the source said about this person (sync.writer.person_digest): a full
     # run compares it with what arrives and rewrites only the people whose digest changed.
     digest: str | None = None
+    # What the source's raw answer for this person digested to (LDAP: the search entry's bytes and
+    # its DN), and until when mapping those same bytes gives the same person (an expiry date that
+    # has not passed yet; NULL = for good). A full run skips decoding and writing an entry whose
+    # bytes digest the same while ``stable_until`` is ahead (connectors.ldap_skip).
+    source_digest: str | None = None
+    stable_until: NaiveDatetime | None = None
 
 
 class PersonEmail(SQLModel, table=True):

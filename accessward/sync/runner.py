@@ -17,8 +17,14 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from accessward.connectors.errors import ConnectorError, ResyncRequired
-from accessward.connectors.protocols import AccessSource, ChangeRun, IdentitySource, IncrementalIdentitySource
-from accessward.connectors.records import PersonRecord, RemovedPerson
+from accessward.connectors.protocols import (
+    AccessSource,
+    ChangeRun,
+    DigestingSource,
+    IdentitySource,
+    IncrementalIdentitySource,
+)
+from accessward.connectors.records import PersonRecord, RemovedPerson, UnchangedPerson
 from accessward.connectors.scrub import scrub
 from accessward.sync import audit
 from accessward.sync.clock import utcnow
@@ -31,6 +37,7 @@ from accessward.sync.writer import (
     count_present_people,
     mark_missing_people,
     mark_people_removed,
+    stored_digests,
 )
 
 log = logging.getLogger("accessward.sync")
@@ -133,9 +140,10 @@ def sync_identity(engine: Engine, source: IdentitySource, *, source_type: str = 
     """Sync one identity source: incrementally from the last good run's cursor when the source
     supports it (and ``full`` is not asked for), else a complete listing."""
     if isinstance(source, IncrementalIdentitySource):
-        last = None if full else last_good_run(engine, source.name)
-        return _sync_changes(engine, source, last.cursor if last else None, source_type=source_type, guard=guard,
-                             watch=watch)
+        last = last_good_run(engine, source.name)
+        earlier = last.cursor if last else None
+        return _sync_changes(engine, source, None if full else earlier, source_type=source_type, guard=guard,
+                             watch=watch, earlier=earlier)
     present = count_present_people(engine, source.name)
     run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
     writer = PeopleWriter(engine, source.name, run_id)
@@ -162,20 +170,24 @@ def _settle_people(engine: Engine, source: str, run_id: int, writer: PeopleWrite
 
 
 def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str | None, *, source_type: str,
-                  guard: SyncGuard, watch: Watch) -> SyncOutcome:
+                  guard: SyncGuard, watch: Watch, earlier: str | None = None) -> SyncOutcome:
     """An incremental round (or a full one, without a cursor or when the cursor has expired).
 
     A full round is judged and closes what it did not see, like any complete listing. A changes
     round applies what changed and marks the people the source says were removed as missing;
     if it removes more than ``max_drop`` of the people the store holds for the source, it is
     quarantined instead, and nothing is removed and its cursor is not kept.
+
+    A ``DigestingSource`` is handed the stored digests before each round (``earlier``: the last good
+    run's cursor, which it may read for its watermark) and yields ``UnchangedPerson`` for the people
+    it recognises unchanged; they count as seen, exactly as a person listed and found unchanged.
     """
     present = count_present_people(engine, source.name)
     run_id = _start(engine, source.name, source_type or type(source).__name__, "identity")
     writer = PeopleWriter(engine, source.name, run_id)
     removed: list[str] = []
 
-    def people(run: ChangeRun) -> Iterator[PersonRecord]:
+    def people(run: ChangeRun) -> Iterator[PersonRecord | UnchangedPerson]:
         for change in watch(run, f"sync {source.name}"):
             if isinstance(change, RemovedPerson):
                 removed.append(change.source_key)
@@ -183,7 +195,12 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
                 yield change
 
     try:
+        def expect() -> None:
+            if isinstance(source, DigestingSource) and writer.digests:
+                source.expect(lambda: stored_digests(engine, source.name, earlier))
+
         try:
+            expect()
             run = source.list_changes(cursor)
             writer.write(people(run))
         except ResyncRequired:
@@ -192,6 +209,7 @@ def _sync_changes(engine: Engine, source: IncrementalIdentitySource, cursor: str
             log.warning("incremental cursor expired; running a full sync", extra={"source": source.name})
             removed.clear()
             writer.forget_seen()  # what the full round sees, not what the aborted round saw
+            expect()
             run = source.list_changes(None)
             writer.write(people(run))
         next_cursor = run.cursor

@@ -8,6 +8,7 @@ maps of accounts and resources (thousands, not millions) are kept for the run.
 from __future__ import annotations
 
 import hashlib
+import operator
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,9 +18,17 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, Table, delete, func, select, text, update
 
 from accessward.connectors.errors import MalformedResponseError
-from accessward.connectors.records import AccessRecord, AccountRecord, GrantRecord, PersonRecord, ResourceRecord
+from accessward.connectors.records import (
+    AccessRecord,
+    AccountRecord,
+    GrantRecord,
+    PersonRecord,
+    ResourceRecord,
+    StoredDigests,
+    UnchangedPerson,
+)
 from accessward.sync import driver_bulk, grant_bulk
-from accessward.sync.bulk import one_of, upsert
+from accessward.sync.bulk import one_of, rows_where_in, upsert_tuples
 from accessward.sync.clock import to_naive_utc, utcnow
 from accessward.sync.models import Grant, Person, PersonEmail, SyncRun
 
@@ -38,7 +47,8 @@ def normalize_email(value: str) -> str:
     """The form addresses are stored and compared in: NFKC (a fullwidth letter is the plain one), lower case,
     no surrounding space, no trailing dot on the domain. Not casefold(): "ß" must not become
     "ss", or two different mailboxes would match."""
-    text = unicodedata.normalize("NFKC", value).strip().lower()
+    # NFKC leaves ASCII as it is: most addresses skip the normalizer
+    text = (value if value.isascii() else unicodedata.normalize("NFKC", value)).strip().lower()
     local, at, domain = text.rpartition("@")
     return f"{local}@{domain.rstrip('.')}" if at else text
 
@@ -81,8 +91,14 @@ class PeopleWriter:
     _unchanged: list[int] = field(default_factory=list)
     _buf: dict[str, PersonRecord] = field(default_factory=dict)
 
-    def write(self, people: Iterable[PersonRecord]) -> None:
+    def write(self, people: Iterable[PersonRecord | UnchangedPerson]) -> None:
         for person in people:
+            if type(person) is UnchangedPerson:  # the source recognised it unchanged: seen, nothing to write
+                self.seen += 1
+                self.seen_ids.add(person.person_id)
+                self._unchanged.append(person.person_id)
+                continue
+            assert isinstance(person, PersonRecord)
             self._buf[person.source_key] = person
             if len(self._buf) >= self.batch_size:
                 self.flush()
@@ -94,16 +110,20 @@ class PeopleWriter:
         batch = self._buf
         now = utcnow()
         rows = {key: self._row(p, now) for key, p in batch.items()}
-        for row in rows.values():
-            row["digest"] = person_digest(row)
+        if rows:
+            # person_digest of each row, with the columns picked once for the batch (same values, same order)
+            pick = operator.itemgetter(*(name for name in next(iter(rows.values())) if name not in _BOOKKEEPING))
+            blake2b = hashlib.blake2b
+            for row in rows.values():
+                row["digest"] = blake2b(repr(pick(row)).encode("utf-8"), digest_size=16).hexdigest()
         person = _table(Person)
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
             if self.digests:
-                for key, pid, digest, missing in conn.execute(
-                    select(person.c.source_key, person.c.id, person.c.digest, person.c.missing_since).where(
-                        person.c.source == self.source, one_of(conn, person.c.source_key, batch))
-                ):
+                # missing_since as the driver returns it: only whether it is NULL matters here
+                for key, pid, digest, missing in rows_where_in(
+                        conn, ("source_key", "id", "digest", "missing_since"), person, "source_key", batch,
+                        equal=("source", self.source)):
                     if missing is None and digest is not None and rows[key]["digest"] == digest:
                         ids[key] = int(pid)
                 self._unchanged.extend(ids.values())
@@ -116,16 +136,15 @@ class PeopleWriter:
 
     def _write_changed(self, conn: Any, batch: dict[str, PersonRecord], rows: list[dict[str, Any]]) -> None:
         person, person_email = _table(Person), _table(PersonEmail)
-        upsert(
-            conn, person, rows, keys=("source", "source_key"),
-            update=[c for c in rows[0] if c not in ("source", "source_key", "first_seen")],
+        columns = list(rows[0])
+        upsert_tuples(  # plain tuples through the driver's executemany (bulk.upsert_tuples)
+            conn, person, columns, [tuple(row.values()) for row in rows], keys=("source", "source_key"),
+            update=[c for c in columns if c not in ("source", "source_key", "first_seen")],
         )
         # A SELECT by the unique key, not RETURNING: on SQLite, fetching RETURNING rows from
         # multi-row upserts costs more than this one indexed query.
-        ids: dict[str, int] = {str(key): int(pid) for key, pid in conn.execute(
-            select(person.c.source_key, person.c.id).where(
-                person.c.source == self.source, one_of(conn, person.c.source_key, batch))
-        )}
+        ids: dict[str, int] = {str(key): int(pid) for key, pid in rows_where_in(
+            conn, ("source_key", "id"), person, "source_key", batch, equal=("source", self.source))}
         self.seen_ids.update(ids.values())
         self.written += len(rows)
         # The addresses each person has now, against those stored: only the difference is
@@ -136,17 +155,14 @@ class PeopleWriter:
             for email in sorted({normalize_email(e) for e in p.emails if e.strip()})
         }
         stored: dict[tuple[int, str], int] = {}
-        for row_id, person_id, email in conn.execute(
-            select(person_email.c.id, person_email.c.person_id, person_email.c.email).where(
-                one_of(conn, person_email.c.person_id, ids.values()))
-        ):
+        for row_id, person_id, email in rows_where_in(conn, ("id", "person_id", "email"), person_email, "person_id",
+                                                      ids.values()):
             stored[(person_id, email)] = row_id
         gone = [row_id for pair, row_id in stored.items() if pair not in wanted]
         for i in range(0, len(gone), 1000):
             conn.execute(delete(person_email).where(one_of(conn, person_email.c.id, gone[i:i + 1000])))
-        new = [{"person_id": pid, "email": email} for pid, email in wanted if (pid, email) not in stored]
-        if new:
-            conn.execute(person_email.insert(), new)
+        new = [pair for pair in wanted if pair not in stored]
+        upsert_tuples(conn, person_email, ("person_id", "email"), new, keys=("person_id", "email"), update=())
 
     def forget_seen(self) -> None:
         """Start the seen set afresh (an aborted round is followed by a full one over the same writer)."""
@@ -174,12 +190,43 @@ class PeopleWriter:
             "source": self.source, "source_key": p.source_key, "display_name": p.display_name,
             "employee_id": p.employee_id, "username": p.username.lower() if p.username else None,
             "upn": p.upn.lower() if p.upn else None, "emails": list(p.emails), "kind": str(p.kind),
-            "status": str(p.status), "leave_date": to_naive_utc(p.leave_date),
+            "status": str(p.status), "leave_date": None if p.leave_date is None else to_naive_utc(p.leave_date),
             "manager_key": p.manager_key, "department": p.department, "groups": list(p.groups),
             "first_seen": now, "last_seen": now, "last_run_id": self.run_id, "missing_since": None,
             "sso": p.sso, "mfa": p.mfa, "mfa_methods": list(p.mfa_methods) if p.mfa_methods is not None else None,
-            "last_sign_in": to_naive_utc(p.last_sign_in),
+            "last_sign_in": None if p.last_sign_in is None else to_naive_utc(p.last_sign_in),
+            "source_digest": p.source_digest,
+            "stable_until": None if p.stable_until is None else to_naive_utc(p.stable_until),
         }
+
+
+def stored_digests(engine: Engine, source: str, cursor: str | None) -> StoredDigests:
+    """The source digests of the source's present people (``DigestingSource.expect``).
+
+    Missing people are left out, so one who comes back is read and written again (its
+    ``missing_since`` cleared).
+    """
+    person = _table(Person)
+    present = (person.c.source == source, person.c.missing_since.is_(None), person.c.source_digest.is_not(None))
+    with engine.connect() as conn:
+        # Most have no stable_until: those rows straight from the driver (no type processing); the
+        # few with one through SQLAlchemy, which reads the datetime as it wrote it.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        dbapi = conn.connection.cursor()  # the DBAPI cursor: plain tuples, no result wrapping per row
+        try:
+            dbapi.execute("SELECT id, source_key, manager_key, source_digest FROM person WHERE source = " + mark +
+                           " AND missing_since IS NULL AND source_digest IS NOT NULL AND stable_until IS NULL",
+                           (source,))
+            fetched = dbapi.fetchall()
+        finally:
+            dbapi.close()
+        rows: list[tuple[int, str, str | None, str, datetime | None]] = [
+            (pid, key, manager, digest, None) for pid, key, manager, digest in fetched]
+        del fetched
+        rows += [(int(pid), str(key), manager, str(digest), until) for pid, key, manager, digest, until in conn.execute(
+            select(person.c.id, person.c.source_key, person.c.manager_key, person.c.source_digest,
+                   person.c.stable_until).where(*present, person.c.stable_until.is_not(None)))]
+    return StoredDigests(rows, cursor)
 
 
 def _run_started(conn: Any, run_id: int) -> datetime:
