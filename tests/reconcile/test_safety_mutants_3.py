@@ -425,8 +425,31 @@ def test_of_two_leaving_admins_one_is_planned_and_the_last_is_held(engine):
     held = [h for h in plan.held if h.resource == "page"]
     assert [i.account for i in page] == ["a"] and [h.account for h in held] == ["b"]
     assert held[0].held_because == "last admin of the resource: never removed automatically"
-    for item in plan.revocations:  # each takes exactly the grant it names: no "# takes away" lines
+    for item in plan.revocations:  # each takes exactly the grant it names: the request is the call, nothing more
         assert item.takes == () and "#" not in item.request
+        expected = revoker.preview_revoke(GrantRef(account_id=item.account, resource_id=item.resource,
+                                                   role=item.role)).render()
+        assert item.request == expected  # kills 192/193 (a trailing line appended)
+
+
+@dataclass
+class _ManualOnly(RecordingRevoker):
+    """No call removes this grant (a Pinterest system user): a manual step, for this one grant only."""
+
+    def revocation_takes(self, grant: GrantRef) -> Takes:
+        return Takes(manual_step="remove the system user in Business Manager")
+
+
+def test_a_one_grant_manual_step_is_held_with_exactly_the_step(engine):
+    """Kills plan.x__plan_rows__mutmut_151/152 (a blank or made-up line after the step)."""
+    policy = PolicySettings(max_revocation_share=1.0, rules={"orphaned": RuleSettings(action="revoke")})
+    revoker = _leavers(engine, policy)
+    manual = _ManualOnly(revoker.source)
+    plan = build_plan(engine, policy, {manual.name: manual}, ["dir"], utcnow())
+    assert plan.revocations == []
+    assert {h.account: h.held_because for h in plan.held} == {
+        "a": "manual step, by hand: remove the system user in Business Manager",
+        "b": "manual step, by hand: remove the system user in Business Manager"}
 
 
 @dataclass
