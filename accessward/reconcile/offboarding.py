@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,18 +169,26 @@ def _carry_out(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> str
     who = f"offboarding:{ob.request_id}"
     correlate(engine, plus_addressing=tools.policy.plus_addressing)  # links as of the newest sync
     people = _people(engine, ob.person_ids)
-    # The identity providers' steps first, judged on a store without this run's plan (a disable that
-    # would leave a resource without an admin is held), then the grants on every system side by side:
-    # each system in a lane of its own (executor ``across_systems``), in its own order, one call at a
-    # time, each call judged just before it is sent. The grant guard counts what the disable took.
-    _idp_actions(engine, ob, people, tools)
-    for open_plan in _open_plans(engine, ob):  # a crash or a stopped system left these
-        executor.execute(engine, open_plan, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
-                         sleep=tools.sleep, actor=who, across_systems=True, break_glass=tools.policy.break_glass)
-    plan_id = _plan_grants(engine, ob, tools, actor)
-    if plan_id is not None:
-        executor.execute(engine, plan_id, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
-                         sleep=tools.sleep, actor=who, across_systems=True, break_glass=tools.policy.break_glass)
+    # The identity providers' steps and the grants on every system go side by side: each system in a
+    # lane of its own (executor ``across_systems``), in its own order, one call at a time, each call
+    # judged just before it is sent. One decision ties them: whether the IdP account is disabled. It is
+    # taken first, on the store as it is, and the grant plan counts the SSO grants the disable takes as
+    # removed; the IdP lane's own check just before the call then agrees with the plan whatever the
+    # timing (disable_hold counts grant ids, so a grant both remove counts once).
+    disabling = _disables_going_ahead(engine, ob, people, tools)
+    idp = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offboarding-idp")
+    idp_done = idp.submit(_idp_actions, engine, ob, people, tools)
+    try:
+        for open_plan in _open_plans(engine, ob):  # a crash or a stopped system left these
+            executor.execute(engine, open_plan, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
+                             sleep=tools.sleep, actor=who, across_systems=True, break_glass=tools.policy.break_glass)
+        plan_id = _plan_grants(engine, ob, tools, actor, disabling)
+        if plan_id is not None:
+            executor.execute(engine, plan_id, tools.revokers, max_attempts=tools.attempts, backoff=tools.backoff,
+                             sleep=tools.sleep, actor=who, across_systems=True, break_glass=tools.policy.break_glass)
+    finally:
+        idp.shutdown(wait=True)  # the IdP's steps end (and are recorded) before anything is settled
+    idp_done.result()  # an IdP error raises here, after the grants went on regardless
     refresh_grant_items(engine, ob.id or 0)
     return _settle(engine, ob.id or 0, people, tools, actor)
 
@@ -300,7 +309,8 @@ def _idp_actions(engine: Engine, ob: Offboarding, people: list[Person], tools: T
 # -- grants -------------------------------------------------------------------------------------
 
 
-def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> int | None:
+def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str,
+                 disabling: frozenset[str] = frozenset()) -> int | None:
     """Write every open grant of the person to the outbox (or hold it, with the reason)."""
     assert ob.id is not None
     rows = open_grants(engine, ob.person_ids)
@@ -314,7 +324,7 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
     mine = set(ob.person_ids)
     # Grants the person reached through SSO are gone with a disabled IdP account: they count as
     # removed, so a native admin grant beside them is not taken as "another admin remains".
-    guard.going.update(_disabled_sso_grants(engine, ob, rows))
+    guard.going.update(_disabled_sso_grants(engine, ob, rows, disabling))
     to_revoke: list[Item] = []
     for row in rows:
         key = f"grant:{row['grant_id']}"
@@ -359,13 +369,29 @@ def _plan_grants(engine: Engine, ob: Offboarding, tools: Tools, actor: str) -> i
     return plan_id
 
 
-def _disabled_sso_grants(engine: Engine, ob: Offboarding, rows: list[Any]) -> dict[int, Taken]:
-    """The SSO grants of people whose IdP account this offboarding has disabled (or sent the disable for)."""
+def _disables_going_ahead(engine: Engine, ob: Offboarding, people: list[Person], tools: Tools) -> frozenset[str]:
+    """The identity sources whose account of this person will be disabled in this run: the policy asks
+    for it and nothing holds it now (judged before this run's grant plan exists)."""
+    if not tools.policy.offboarding.disable_account:
+        return frozenset()
+    going = set()
+    for person in people:
+        idp = tools.idps.get(person.source)
+        if idp is not None and disable_hold(engine, ob.person_ids, tools.policy.break_glass, idp.name) is None:
+            going.add(person.source)
+    return frozenset(going)
+
+
+def _disabled_sso_grants(engine: Engine, ob: Offboarding, rows: list[Any],
+                         disabling: frozenset[str] = frozenset()) -> dict[int, Taken]:
+    """The SSO grants of people whose IdP account this offboarding disables now (``disabling``), has
+    disabled, or has sent the disable for (a run that crashed after sending it)."""
     assert ob.id is not None
     with Session(engine) as session:
         items = _items(session, ob.id)
-    disabled_sources = {i.system for i in items.values()
-                        if i.kind in DISABLING_STEPS and i.state in ("done", "already_gone", "pending")}
+    sent = {i.system for i in items.values()
+            if i.kind in DISABLING_STEPS and i.state in ("done", "already_gone", "pending")}
+    disabled_sources = set(disabling) | sent
     if not disabled_sources:
         return {}
     people = {p.id: p.source for p in _people(engine, ob.person_ids)}

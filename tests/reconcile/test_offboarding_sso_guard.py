@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -23,10 +24,29 @@ from tests.fakes import FakeAccess, FakeIdentity, RecordingRevoker, person
 from tests.service.test_idp_adapters import _RecordingIdp
 
 
-def _offboard(engine, access: FakeAccess, people: list[str]):  # type: ignore[no-untyped-def]
+class _SlowIdp(_RecordingIdp):
+    """Each step takes a while: the grant lanes plan and send meanwhile (the race the review found)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def _step(self, kind: str):  # type: ignore[no-untyped-def]
+        import time
+
+        step = super()._step(kind)
+        run = step.run
+
+        def slow():  # type: ignore[no-untyped-def]
+            time.sleep(self.delay)
+            return run()
+        return type(step)(step.kind, step.preview, slow)
+
+
+def _offboard(engine, access: FakeAccess, people: list[str], delay: float = 0.0):  # type: ignore[no-untyped-def]
     assert sync_identity(engine, FakeIdentity(people=[person(p) for p in people])).ok
     assert sync_access(engine, access).ok
-    idp, revoker = _RecordingIdp(), RecordingRevoker(access)
+    idp, revoker = _SlowIdp(delay), RecordingRevoker(access)
     tools = offboarding.Tools(revokers={"social": revoker}, idps={"dir": idp},  # type: ignore[dict-item]
                               policy=PolicySettings(offboarding=OffboardingPolicy(disable_account=True)),
                               sleep=lambda s: None)
@@ -41,13 +61,14 @@ def _items(engine) -> dict[str, OffboardingItem]:  # type: ignore[no-untyped-def
         return {i.item_key: i for i in session.execute(select(OffboardingItem)).scalars()}
 
 
-def test_a_native_admin_grant_beside_a_disabled_sso_one_is_held_as_the_last_working_admin(engine):
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_a_native_admin_grant_beside_a_disabled_sso_one_is_held_as_the_last_working_admin(engine, delay):
     """Pisa holds the page's only two admin grants: one native, one through SSO. Disabling the IdP
     account takes the SSO one; revoking the native one as well would leave the page with no admin
     who can sign in. The disable goes ahead (a native admin remains), the native grant is held."""
     access = FakeAccess(grants=[("pisa", "page", "MANAGE", Level.admin), ("pisa-sso", "page", "MANAGE", Level.admin)],
                         emails={"pisa-sso": "pisa@example.com"}, facts={"pisa-sso": {"sso": True}})
-    ob, tools, idp, revoker = _offboard(engine, access, ["pisa"])
+    ob, tools, idp, revoker = _offboard(engine, access, ["pisa"], delay)
     offboarding.run(engine, ob, tools)
     assert "disable_account" in idp.sent
     assert [c.account_id for c in revoker.calls] == ["pisa-sso"]  # the SSO grant goes; the native admin stays
@@ -75,6 +96,20 @@ def test_a_retry_does_not_hold_the_disable_for_a_grant_its_own_plan_also_removes
     with Session(engine) as session:
         ids = [p.id for p in session.execute(select(offboarding.Person)).scalars() if p.source_key == "dana"]
     assert disable_hold(engine, ids, [], "dir") is None
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_a_slow_idp_disable_of_a_non_last_admin_goes_ahead_beside_the_grants(engine, delay):
+    """Dana (SSO) and Alex admin the suite: Dana's disable and her grant's removal both go, whatever
+    finishes first (the disable's check sees Alex remain even once Dana's grant is planned)."""
+    access = FakeAccess(grants=[("dana", "suite", "Account Owner", Level.admin),
+                                ("alex", "suite", "Account Owner", Level.admin)],
+                        facts={"dana": {"sso": True}})
+    ob, tools, idp, revoker = _offboard(engine, access, ["dana", "alex"], delay)
+    offboarding.run(engine, ob, tools)
+    assert idp.sent == ["disable_account", "end_sessions"]
+    assert [c.account_id for c in revoker.calls] == ["dana"]
+    assert {i.kind: i.state for i in _items(engine).values()}["disable_account"] == "done"
 
 
 def test_an_action_another_apply_claimed_since_it_was_read_is_not_sent_again(engine):
