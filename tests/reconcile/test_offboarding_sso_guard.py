@@ -42,6 +42,12 @@ class _SlowIdp(_RecordingIdp):
             return run()
         return type(step)(step.kind, step.preview, slow)
 
+    def offboarding_steps(self, user_id: str, *, disable: bool):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(self.delay)  # a real IdP reads the account first: nothing is recorded meanwhile
+        return super().offboarding_steps(user_id, disable=disable)
+
 
 def _offboard(engine, access: FakeAccess, people: list[str], delay: float = 0.0):  # type: ignore[no-untyped-def]
     assert sync_identity(engine, FakeIdentity(people=[person(p) for p in people])).ok
@@ -163,3 +169,42 @@ def test_an_offboardings_plan_is_resumed_by_the_offboarding_not_by_another_apply
     with engine.begin() as conn:
         conn.execute(text("UPDATE plan SET status = 'applying'"))
     assert executor.unfinished_plans(engine) == [mine] and hr != mine
+
+
+@pytest.mark.parametrize(("kind", "state", "counted"), [
+    ("disable_account", "done", True), ("disable_account", "already_gone", True),
+    ("disable_account", "pending", True),  # sent before a crash: it may have taken effect
+    ("disable_account", "held", False), ("disable_account", "failed", False),
+    ("end_sessions", "done", False),  # ending sessions leaves the account able to sign in again
+])
+def test_the_sso_grants_an_earlier_run_disabled_count_as_removed(engine, kind, state, counted):
+    """Kills offboarding.x__disabled_sso_grants mutants (which steps and states count, the union)."""
+    access = FakeAccess(grants=[("pisa", "page", "MANAGE", Level.admin), ("pisa-sso", "page", "MANAGE", Level.admin)],
+                        emails={"pisa-sso": "pisa@example.com"}, facts={"pisa-sso": {"sso": True}})
+    ob_id, _tools, _idp, _rev = _offboard(engine, access, ["pisa"])
+    from accessward.reconcile.correlate import correlate
+
+    correlate(engine)
+    with Session(engine) as session:
+        ob = session.get(offboarding.Offboarding, ob_id)
+        assert ob is not None
+        ob_ids = list(ob.person_ids)
+        session.add(OffboardingItem(offboarding_id=ob_id, item_key=f"idp:dir:pisa:{kind}", kind=kind, system="dir",
+                                    target="pisa", state=state, detail="earlier run"))
+        session.commit()
+        session.refresh(ob)
+        rows = offboarding.open_grants(engine, ob_ids)
+        got = offboarding._disabled_sso_grants(engine, ob, rows)
+    sso = {r["grant_id"] for r in rows if r["sso"] is True}
+    assert len(sso) == 1
+    assert set(got) == (sso if counted else set())
+    assert set(offboarding._disabled_sso_grants(engine, ob, rows, frozenset({"dir"}))) == sso  # decided now
+
+
+def test_an_offboarding_without_an_idp_for_the_person_still_plans_the_grants(engine):
+    """Kills offboarding.x__disables_going_ahead__mutmut_5 (``and`` -> ``or``: no IdP crashed the run)."""
+    access = FakeAccess(grants=[("a", "page", "ANALYZE", Level.read_only), ("boss", "page", "MANAGE", Level.admin)])
+    ob, tools, idp, revoker = _offboard(engine, access, ["a", "boss"])
+    tools.idps.clear()
+    offboarding.run(engine, ob, tools)
+    assert [c.account_id for c in revoker.calls] == ["a"] and idp.sent == []
