@@ -118,7 +118,8 @@ def test_a_slow_idp_disable_of_a_non_last_admin_goes_ahead_beside_the_grants(eng
     assert {i.kind: i.state for i in _items(engine).values()}["disable_account"] == "done"
 
 
-def test_an_action_another_apply_claimed_since_it_was_read_is_not_sent_again(engine):
+@pytest.mark.parametrize(("state", "attempts"), [("executing", 1), ("cancelled", 0), ("failed", 0)])
+def test_an_action_another_apply_claimed_since_it_was_read_is_not_sent_again(engine, state, attempts):
     """The claim is a compare-and-set on (state, attempts): an apply that read the action before another
     apply took it leaves it alone, and does not overwrite the other's outcome."""
     access = FakeAccess(grants=[("a", "page", "ANALYZE", Level.read_only), ("b", "page", "ANALYZE", Level.read_only),
@@ -141,8 +142,8 @@ def test_an_action_another_apply_claimed_since_it_was_read_is_not_sent_again(eng
     def revoke(grant):  # type: ignore[no-untyped-def]
         if grant.account_id == "a":  # meanwhile another apply takes b and is sending it
             with engine.begin() as conn:
-                conn.execute(text("UPDATE action SET state = 'executing', attempts = 1 WHERE grant_id = :g"),
-                             {"g": ids["b"]})
+                conn.execute(text("UPDATE action SET state = :s, attempts = :n WHERE grant_id = :g"),
+                             {"g": ids["b"], "s": state, "n": attempts})
         return original(grant)
 
     revoker.revoke = revoke  # type: ignore[method-assign]
@@ -151,7 +152,7 @@ def test_an_action_another_apply_claimed_since_it_was_read_is_not_sent_again(eng
     assert report.outcomes == {"done": 1, "skipped": 1}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT state, attempts FROM action WHERE grant_id = :g"),
-                            {"g": ids["b"]}).one() == ("executing", 1)
+                            {"g": ids["b"]}).one() == (state, attempts)
 
 
 def test_an_offboardings_plan_is_resumed_by_the_offboarding_not_by_another_apply(engine):

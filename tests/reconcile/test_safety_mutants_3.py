@@ -243,8 +243,47 @@ def test_a_rejected_revocation_is_failed_with_the_platforms_reason(engine):
     report = executor.execute(engine, _plan(engine, [_item(ids, "a"), _item(ids, "b")]), {"social": revoker},
                               sleep=lambda s: None)
     assert report.outcomes == {"failed": 1, "done": 1}
-    assert report.failures and report.failures[0].startswith("social page a: ")
-    assert "permission denied" in report.failures[0]
+    # kills x__attempt__mutmut_108: no " ()" when the platform gave no detail
+    assert report.failures == ["social page a: rejected: social: (#200) permission denied"]
+
+
+def test_a_revocation_the_platform_no_longer_knows_is_already_gone_with_its_answer(engine):
+    """Kills x__attempt__mutmut_75: the trail keeps what the platform said (not "None")."""
+    from accessward.connectors.errors import NotFoundError
+
+    _src, revoker, ids = _estate(engine, ["a"])
+    revoker.fail_with["a"] = [NotFoundError("social: (#100) no such assignment", system="social")]
+    report = executor.execute(engine, _plan(engine, [_item(ids, "a")]), {"social": revoker}, sleep=lambda s: None)
+    assert report.outcomes == {"already_gone": 1}
+    (event,) = [d for k, _, d in _audit(engine) if k == "revocation.already_gone"]
+    assert "no such assignment" in event["message"]
+
+
+def test_an_ordinary_apply_sends_one_call_at_a_time_on_its_own_thread(engine):
+    """Kills x_execute__mutmut_5 (lanes by default): only an offboarding runs systems side by side; a
+    plan apply keeps one call at a time across all systems (platform budgets, the order people read)."""
+    import threading
+
+    _src, revoker, ids = _estate(engine, ["a", "b"])
+    threads: list[str] = []
+    original = revoker.revoke
+
+    def revoke(grant):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return original(grant)
+
+    revoker.revoke = revoke  # type: ignore[method-assign]
+    other = RecordingRevoker(_src)
+    other_revoke = other.revoke
+
+    def revoke_other(grant):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return other_revoke(grant)
+
+    other.revoke = revoke_other  # type: ignore[method-assign]
+    executor.execute(engine, _plan(engine, [_item(ids, "a"), _item(ids, "b", system="other")]),
+                     {"social": revoker, "other": other}, sleep=lambda s: None)
+    assert threads == [threading.current_thread().name] * 2
 
 
 def test_a_stop_writes_no_outcome_to_the_trail_and_the_applied_event_counts_every_outcome(engine):
@@ -478,14 +517,20 @@ def test_a_wide_manual_step_is_held_naming_the_step_and_everything_it_would_take
     assert set(shop.takes) == {ids[("a", "shop")], ids[("a", "page")]}
 
 
-def test_by_default_a_transient_failure_is_tried_five_times_with_doubling_waits(engine):
+def test_by_default_a_transient_failure_is_tried_five_times_with_doubling_waits(engine, caplog):
     """Kills x_execute__mutmut_1/2 (the default attempts or backoff changed)."""
     _src, revoker, ids = _estate(engine, ["a"])
     revoker.fail_with["a"] = [TransientError("social: HTTP 503", system="social") for _ in range(5)]
     waits: list[float] = []
-    report = executor.execute(engine, _plan(engine, [_item(ids, "a")]), {"social": revoker}, sleep=waits.append)
+    with caplog.at_level("WARNING", logger="accessward.apply"):
+        report = executor.execute(engine, _plan(engine, [_item(ids, "a")]), {"social": revoker},
+                                  sleep=waits.append)
     assert report.outcomes == {"failed": 1} and len(revoker.calls) == 5
     assert waits == [1.0, 2.0, 4.0, 8.0]
+    # kills x__attempt__mutmut_88..98: each retry is logged, with the action and the wait
+    retries = [r for r in caplog.records if r.getMessage() == "revoke transient failure"]
+    assert [getattr(r, "wait_s", None) for r in retries] == [1.0, 2.0, 4.0, 8.0]
+    assert all(isinstance(getattr(r, "action", None), int) for r in retries)
 
 
 def test_a_wide_revocation_held_at_execution_is_reported_in_short_and_stored_in_full(engine):
