@@ -552,3 +552,23 @@ def test_a_wide_revocation_held_at_execution_is_reported_in_short_and_stored_in_
     assert report.failures == ["social main w: last admin of the resource: never removed automatically, not removed"]
     stored = _states(engine)["w"][1]
     assert stored is not None and " — this revocation also removes " in stored and "shop" in stored
+
+
+# -- sync.writer._trusted_since: only a later complete run of the same source stands in for this one -----
+
+
+def test_confirming_a_quarantined_run_marks_the_unseen_even_after_another_sources_run(engine):
+    """Kills sync.writer.x__trusted_since__mutmut_10 (any source's later run taken as this source's):
+    another directory's nightly run between the quarantine and its confirmation must not make the
+    confirmation skip the leavers it found."""
+    from accessward.sync.runner import confirm_run
+
+    people = [person(f"p{i:03d}") for i in range(100)]
+    src = FakeIdentity(people=list(people))
+    assert sync_identity(engine, src).ok
+    src.people = people[60:]  # 60 % gone at once: quarantined
+    outcome = sync_identity(engine, src)
+    assert outcome.status == "quarantined"
+    assert sync_identity(engine, FakeIdentity(name="roster", people=[person("r1")])).ok
+    confirmed = confirm_run(engine, outcome.run_id, actor="test")
+    assert confirmed.ok and confirmed.counts["missing"] == 60
