@@ -9,6 +9,7 @@ happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -572,3 +573,74 @@ def test_confirming_a_quarantined_run_marks_the_unseen_even_after_another_source
     assert sync_identity(engine, FakeIdentity(name="roster", people=[person("r1")])).ok
     confirmed = confirm_run(engine, outcome.run_id, actor="test")
     assert confirmed.ok and confirmed.counts["missing"] == 60
+
+
+# -- sync.writer: missing people, and the people writer's digest path ----------------------------------
+
+
+def _missing(engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return {str(k): m for k, m in conn.execute(text(
+            "SELECT source_key, missing_since FROM person WHERE missing_since IS NOT NULL"))}
+
+
+def test_a_person_who_comes_back_unchanged_is_no_longer_missing(engine):
+    """Kills sync.writer.xǁPeopleWriterǁflush__mutmut_56 (a missing person with an unchanged digest taken
+    as unchanged): they would stay missing, and the orphaned rule would revoke someone who is back."""
+    people = [person(f"p{i}") for i in range(10)]
+    src = FakeIdentity(people=list(people))
+    assert sync_identity(engine, src).ok
+    src.people = people[:9]
+    assert sync_identity(engine, src).ok
+    assert list(_missing(engine)) == ["p9"]
+    src.people = list(people)  # back, exactly as before
+    assert sync_identity(engine, src).ok
+    assert _missing(engine) == {}
+
+
+def test_a_full_run_keeps_when_someone_went_missing_and_counts_exactly(engine):
+    """Kills sync.writer.x_mark_missing_people__mutmut_46 (missing_since overwritten by every later run:
+    a grace period would never end), 53/58/59 (the count of people marked missing is off)."""
+    people = [person(f"p{i}") for i in range(20)]
+    src = FakeIdentity(people=list(people))
+    assert sync_identity(engine, src).ok
+    src.people = people[:18]
+    second = sync_identity(engine, src)
+    assert second.ok and second.counts["missing"] == 2
+    first_marked = _missing(engine)
+    third = sync_identity(engine, src)
+    assert third.ok and third.counts["missing"] == 0
+    assert _missing(engine) == first_marked
+
+
+def test_people_written_by_another_run_since_this_one_started_are_not_missing(engine):
+    """Kills sync.writer.x_mark_missing_people__mutmut_47 (``last_seen < started`` dropped on the digest
+    path): a concurrent run of the same source that wrote someone this run did not see must not make
+    them missing."""
+    from accessward.sync.writer import mark_missing_people
+
+    people = [person(f"p{i}") for i in range(3)]
+    outcome = sync_identity(engine, FakeIdentity(people=people))
+    assert outcome.ok
+    with engine.begin() as conn:
+        ids = {str(k): int(i) for k, i in conn.execute(text("SELECT source_key, id FROM person"))}
+        conn.execute(text("UPDATE sync_run SET started_at = :t WHERE id = :r"),
+                     {"t": utcnow() - timedelta(minutes=5), "r": outcome.run_id})
+        conn.execute(text("UPDATE person SET last_seen = :t WHERE source_key = 'p0'"),
+                     {"t": utcnow() - timedelta(minutes=10)})  # p0: not seen since the run started
+    # p1 is not in seen_ids either, but another run wrote it after this one started
+    assert mark_missing_people(engine, "dir", outcome.run_id, seen_ids={ids["p2"]}) == 1
+    assert list(_missing(engine)) == ["p0"]
+
+
+def test_the_people_writer_counts_and_keeps_every_batch(engine):
+    """Kills sync.writer.xǁPeopleWriterǁflush__mutmut_73 (``seen`` counts the last batch only: the drop
+    guard would quarantine a healthy run) and 75 (the buffer lost between batches)."""
+    from accessward.sync.writer import PeopleWriter
+
+    outcome = sync_identity(engine, FakeIdentity(people=[person("seed")]))
+    writer = PeopleWriter(engine, "dir", outcome.run_id, batch_size=2)
+    writer.write(person(f"w{i}") for i in range(5))
+    assert writer.seen == 5 and writer.written == 5
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM person WHERE source_key LIKE 'w%'")).scalar_one() == 5
