@@ -644,3 +644,31 @@ def test_the_people_writer_counts_and_keeps_every_batch(engine):
     assert writer.seen == 5 and writer.written == 5
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM person WHERE source_key LIKE 'w%'")).scalar_one() == 5
+
+
+@pytest.mark.parametrize("missing", ["account", "resource", "both"])
+def test_a_grant_before_its_account_or_resource_fails_the_source_and_closes_nothing(engine, missing):
+    """Kills sync.writer.xǁAccessWriterǁ_flush_grants__mutmut_6..22 (the malformed-answer check loosened):
+    a platform answer that names an account or resource it never listed fails that source; the grants
+    the store holds stay open (nothing is revoked on a malformed answer)."""
+    from accessward.connectors.records import AccountRecord, GrantRecord, ResourceRecord
+
+    src = FakeAccess(grants=[("a", "page", "ANALYZE", Level.read_only), ("boss", "page", "MANAGE", Level.admin)])
+    assert sync_access(engine, src).ok
+
+    class Broken:
+        name = "social"
+
+        def list_access(self):  # type: ignore[no-untyped-def]
+            if missing != "account":
+                yield AccountRecord(external_id="a", display_name="a", email="a@example.com")
+            if missing != "resource":
+                yield ResourceRecord(external_id="page", kind="facebook_page", name="Page")
+            yield GrantRecord(account_id="a" if missing == "resource" else "ghost",
+                              resource_id="page" if missing == "account" else "nowhere",
+                              role="ANALYZE", level=Level.read_only)
+
+    outcome = sync_access(engine, Broken())
+    assert outcome.status == "failed" and "arrived before its account or resource" in (outcome.error or "")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM access_grant WHERE seen_to IS NULL")).scalar_one() == 2
