@@ -30,7 +30,7 @@ from typing import Any
 from accessward.reconcile import offboarding
 from accessward.runtime import Runtime
 from accessward.sandbox import keycloak, meta, pinterest, scim, tiktok
-from accessward.sandbox.server import start_app
+from accessward.sandbox.server import _replay, start_app
 from accessward.settings import load_settings
 from accessward.sync.clock import utcnow
 
@@ -145,19 +145,6 @@ class Latency:
             if self.gate.seconds:
                 await asyncio.sleep(self.gate.seconds)
         await self.app(scope, receive, send)
-
-
-def _replay(body: bytes) -> Any:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 class LatencyWsgi:
